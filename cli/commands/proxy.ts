@@ -1,0 +1,202 @@
+/**
+ * `ati proxy`: run ATI as a proxy server. Flags and defaults match the
+ * reference (ref-02 §6.1); `--check`, `--drain-seconds`, `--no-watch` and
+ * `--insecure-no-auth` are ours.
+ */
+import { Command, Option, InvalidArgumentError } from 'commander';
+import { AtiError } from '../../core/errors.js';
+import type { Host } from '../../core/host.js';
+import { createLogger, type Logger } from '../../core/logger.js';
+import { PluginRegistry } from '../../core/plugin.js';
+import { createProxyHost } from '../../core/server.js';
+import { VERSION } from '../../core/version.js';
+import { defaultProxyConfig, resolveAtiDir, type ProxyConfig, type SigVerifyMode } from '../../config/proxy-config.js';
+import { BUILTIN_PLUGINS } from '../builtin-plugins.js';
+import type { GlobalOptions } from '../main.js';
+import { reportFatal } from '../output.js';
+import { printCheckSummary } from '../check-summary.js';
+
+interface ProxyFlags {
+  port: number;
+  bind: string;
+  atiDir?: string;
+  envKeys: boolean;
+  migrate: boolean;
+  enablePassthrough: boolean;
+  sigVerifyMode: SigVerifyMode;
+  sigDriftSeconds: number;
+  sigExemptPaths?: string;
+  check: boolean;
+  drainSeconds: number;
+  watch: boolean;
+  insecureNoAuth: boolean;
+}
+
+function parseIntFlag(name: string, min: number, max: number) {
+  return (v: string): number => {
+    if (!/^[+-]?\d+$/.test(v.trim())) throw new InvalidArgumentError(`${name} must be an integer`);
+    const n = Number(v);
+    if (n < min || n > max) throw new InvalidArgumentError(`${name} must be between ${min} and ${max}`);
+    return n;
+  };
+}
+
+export function register(program: Command, globals: () => GlobalOptions): void {
+  program
+    .command('proxy')
+    .description('Run ATI as a proxy server (holds keys, serves sandbox agents)')
+    .addOption(new Option('--port <port>', 'TCP port (0 = ephemeral)').default(8090).argParser(parseIntFlag('--port', 0, 65535)))
+    .option('--bind <addr>', 'address to bind (IPv6 in brackets, e.g. [::])', '127.0.0.1')
+    .option('--ati-dir <path>', 'ATI directory (default: $ATI_DIR, else ~/.ati)')
+    .option('--env-keys', 'read the keyring from ATI_KEY_* environment variables', false)
+    .option('--migrate', 'apply database migrations at startup (needs ATI_DB_URL)', false)
+    .option('--enable-passthrough', 'serve passthrough routes from handler = "passthrough" manifests', false)
+    .addOption(
+      new Option('--sig-verify-mode <mode>', 'sandbox request-signature checking').choices(['log', 'warn', 'enforce']).default('log'),
+    )
+    .addOption(
+      new Option('--sig-drift-seconds <seconds>', 'allowed clock drift of signed timestamps')
+        .default(60)
+        .argParser(parseIntFlag('--sig-drift-seconds', 0, Number.MAX_SAFE_INTEGER)),
+    )
+    .option('--sig-exempt-paths <csv>', 'comma-separated globs exempt from signature checks (replaces the defaults)')
+    .option('--check', 'load, validate and provision the configuration, print a summary, and exit 0 (ok) or 1', false)
+    .addOption(
+      new Option('--drain-seconds <seconds>', 'how long shutdown and retired generations wait for in-flight requests')
+        .default(30)
+        .argParser(parseIntFlag('--drain-seconds', 0, 86_400)),
+    )
+    .option('--no-watch', 'do not watch the ATI directory for changes (SIGHUP and POST /admin/reload still reload)')
+    .option('--insecure-no-auth', 'allow binding a non-loopback address with no authentication configured', false)
+    .action(async (flags: ProxyFlags) => {
+      const g = globals();
+      const code = await runProxy(flags, g);
+      if (code !== undefined) process.exit(code);
+    });
+}
+
+export function configFromFlags(flags: ProxyFlags, g: GlobalOptions, env: NodeJS.ProcessEnv = process.env): ProxyConfig {
+  return defaultProxyConfig({
+    port: flags.port,
+    bind: flags.bind,
+    atiDir: resolveAtiDir(flags.atiDir, env),
+    envKeys: flags.envKeys,
+    migrate: flags.migrate,
+    enablePassthrough: flags.enablePassthrough,
+    sigVerifyMode: flags.sigVerifyMode,
+    sigDriftSeconds: flags.sigDriftSeconds,
+    sigExemptPaths:
+      flags.sigExemptPaths === undefined
+        ? null
+        : flags.sigExemptPaths
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean),
+    verbose: g.verbose,
+    output: g.output,
+    check: flags.check,
+    drainSeconds: flags.drainSeconds,
+    watch: flags.watch,
+    insecureNoAuth: flags.insecureNoAuth,
+    env,
+  });
+}
+
+/** Runs the proxy; resolves with an exit code when the process should exit, or undefined while serving. */
+async function runProxy(flags: ProxyFlags, g: GlobalOptions): Promise<number | undefined> {
+  // SIGHUP first: one arriving during startup is queued, never fatal (PRODUCT §3.9).
+  let host: Host | undefined;
+  let pendingHup = false;
+  process.on('SIGHUP', () => {
+    if (host?.hasGeneration) void host.reload('SIGHUP');
+    else pendingHup = true;
+  });
+
+  const logger = createLogger({ level: g.verbose ? 'debug' : undefined });
+  let config: ProxyConfig;
+  try {
+    config = configFromFlags(flags, g);
+  } catch (err) {
+    return reportFatal(err, g.output, logger);
+  }
+
+  const registry = new PluginRegistry();
+  for (const p of BUILTIN_PLUGINS) registry.register(p);
+
+  if (config.check) return runCheck(config, registry, g);
+
+  try {
+    host = createProxyHost(config, { registry, logger });
+    const gen = await host.start();
+    const addr = await host.listen(config.port, stripBrackets(config.bind));
+    const count = (h: string) => [...gen.providers.values()].filter((p) => p.plugin.name === h).length;
+    logger.info(
+      {
+        version: VERSION,
+        addr: `${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`,
+        auth: host.services.authMode() === 'jwt' ? 'JWT enabled' : 'DISABLED (no JWT keys configured)',
+        ati_dir: config.atiDir,
+        tools: gen.publicTools().length,
+        providers: gen.providers.size,
+        mcp: count('mcp'),
+        openapi: count('openapi'),
+        skills: 0,
+        keyring: gen.keyring.source,
+        db: host.services.dbStatus(),
+        passthrough: config.enablePassthrough ? gen.routes.size : 0,
+        sig_verify_mode: config.sigVerifyMode[0]!.toUpperCase() + config.sigVerifyMode.slice(1),
+        sig_verify_secret: gen.signingSecrets.length > 0,
+        generation: gen.id,
+      },
+      'ATI proxy server starting',
+    );
+  } catch (err) {
+    await host?.shutdown('startup failed').catch(() => undefined);
+    return reportFatal(err, config.output, logger);
+  }
+
+  const h = host;
+  installShutdown(h, logger);
+  if (pendingHup) void h.reload('SIGHUP (queued during startup)');
+  return undefined;
+}
+
+function stripBrackets(bind: string): string {
+  return bind.startsWith('[') && bind.endsWith(']') ? bind.slice(1, -1) : bind;
+}
+
+function installShutdown(host: Host, logger: Logger): void {
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) {
+      logger.warn({ signal }, 'second signal during shutdown: exiting now');
+      process.exit(1);
+    }
+    stopping = true;
+    host.shutdown(signal).then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ error: (err as Error).message }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+async function runCheck(config: ProxyConfig, registry: PluginRegistry, g: GlobalOptions): Promise<number> {
+  // --check logs only warnings and worse: its output is the summary.
+  const logger = createLogger({ level: g.verbose ? 'debug' : 'warn' });
+  const host = createProxyHost(config, { registry, logger });
+  try {
+    const gen = await host.start();
+    printCheckSummary({ ok: true, config, generation: gen, registry, errors: [] }, g.outputExplicit ? g.output : 'text');
+    await host.shutdown('check complete');
+    return 0;
+  } catch (err) {
+    const errors = err instanceof AtiError && 'errors' in err ? (err as { errors: AtiError[] }).errors : [err as Error];
+    printCheckSummary({ ok: false, config, registry, errors }, g.outputExplicit ? g.output : 'text');
+    return 1;
+  }
+}

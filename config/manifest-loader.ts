@@ -1,0 +1,323 @@
+/**
+ * Reads `<ati_dir>/manifests/*.toml` and turns them into validated
+ * ProviderManifest objects. Validation never stops at the first problem: every
+ * error of every file is collected, each with file, line (where known), field
+ * path and a plain-English reason, so `ati proxy --check` and a rejected reload
+ * can show the operator everything at once.
+ */
+import { createHash } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parse as parseToml, TomlError } from 'smol-toml';
+import { Type, type TSchema, type TProperties } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+import { AtiError } from '../core/errors.js';
+import {
+  PluginRegistry,
+  UNAVAILABLE_HANDLERS,
+  type ProviderFields,
+  type ProviderManifest,
+  type ToolManifest,
+} from '../core/plugin.js';
+import { CommonProviderFields, CommonToolFields, DEPRECATED_PROVIDER_KEYS } from './manifest-schema.js';
+import { didYouMean } from './suggest.js';
+import { locateLine } from './toml-locate.js';
+
+/** One manifest file as read from disk. */
+export interface ManifestSource {
+  file: string;
+  text: string;
+  hash: string;
+}
+
+export interface ManifestLoadResult {
+  manifests: ProviderManifest[];
+  errors: AtiError[];
+  warnings: string[];
+}
+
+export function sha256(data: string | Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/** Lists and reads every `*.toml` directly in `dir`, in filename order. A missing directory is an error. */
+export async function readManifestSources(dir: string): Promise<ManifestSource[]> {
+  let names: string[];
+  try {
+    names = (await readdir(dir, { withFileTypes: true }))
+      .filter((d) => (d.isFile() || d.isSymbolicLink()) && d.name.endsWith('.toml') && !d.name.startsWith('.'))
+      .map((d) => d.name)
+      .sort();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') {
+      throw new AtiError(
+        'ATI_ERR_MANIFESTS_DIR',
+        `No manifests directory found at ${dir} (create it, or point --ati-dir / ATI_DIR at the directory that holds manifests/)`,
+      );
+    }
+    throw new AtiError('ATI_ERR_IO', `cannot list manifests directory ${dir}: ${(err as Error).message}`);
+  }
+  const out: ManifestSource[] = [];
+  for (const name of names) {
+    const file = path.join(dir, name);
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(file);
+    } catch (err) {
+      // A file deleted between readdir and read (editor temp files) is simply not there.
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      throw new AtiError('ATI_ERR_IO', `Failed to read manifest file ${file}: ${(err as Error).message}`);
+    }
+    out.push({ file, text: bytes.toString('utf8'), hash: sha256(bytes) });
+  }
+  return out;
+}
+
+type Issues = AtiError[];
+
+function located(src: ManifestSource, field: string | undefined, message: string, line?: number): AtiError {
+  const loc: { file: string; field?: string; line?: number } = { file: src.file };
+  if (field) loc.field = field;
+  const l = line ?? (field ? locateLine(src.text, field) : undefined);
+  if (l !== undefined) loc.line = l;
+  return new AtiError('ATI_ERR_MANIFEST_INVALID', message, { location: loc });
+}
+
+function isTable(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Date);
+}
+
+function describeSchema(schema: TSchema): string {
+  const s = schema as { anyOf?: Array<{ const?: unknown }>; type?: string; items?: TSchema };
+  if (Array.isArray(s.anyOf) && s.anyOf.every((x) => 'const' in x)) {
+    return `one of ${s.anyOf.map((x) => JSON.stringify(x.const)).join(', ')}`;
+  }
+  if (s.type === 'array') return 'an array';
+  if (s.type === 'object') return 'a table';
+  if (s.type === 'integer') return 'an integer';
+  if (s.type) return `a ${s.type}`;
+  return 'a valid value';
+}
+
+/** Maps the handler → fields of other handlers, for "x is a field of handler y" hints. */
+function foreignFieldOwners(registry: PluginRegistry, kind: 'provider' | 'tool'): Map<string, string[]> {
+  const owners = new Map<string, string[]>();
+  for (const p of registry.all()) {
+    const props = kind === 'provider' ? p.providerSchema : (p.toolSchema ?? {});
+    for (const key of Object.keys(props)) owners.set(key, [...(owners.get(key) ?? []), p.name]);
+  }
+  return owners;
+}
+
+function checkKeys(
+  src: ManifestSource,
+  table: Record<string, unknown>,
+  prefix: string,
+  allowed: TProperties,
+  deprecated: Readonly<Record<string, string>>,
+  owners: Map<string, string[]>,
+  handler: string,
+  issues: Issues,
+  warnings: string[],
+): void {
+  const known = Object.keys(allowed);
+  for (const key of Object.keys(table)) {
+    if (key in allowed) continue;
+    const field = `${prefix}.${key}`;
+    if (key in deprecated) {
+      warnings.push(`${src.file}: ${field}: ${deprecated[key]}`);
+      continue;
+    }
+    const other = owners.get(key);
+    if (other && !other.includes(handler)) {
+      issues.push(
+        located(src, field, `"${key}" is a field of handler ${other.map((o) => `"${o}"`).join('/')}, not of handler "${handler}"`),
+      );
+      continue;
+    }
+    issues.push(located(src, field, `unknown key "${key}"${didYouMean(key, known)}`));
+  }
+}
+
+function checkTypes(src: ManifestSource, value: unknown, schema: TSchema, prefix: string, issues: Issues): void {
+  const seen = new Set<string>();
+  for (const e of Value.Errors(schema, value)) {
+    const rel = e.path.split('/').filter(Boolean);
+    const field = [prefix, ...rel].join('.');
+    if (seen.has(field)) continue;
+    seen.add(field);
+    if (e.value === undefined) {
+      issues.push(located(src, prefix, `missing required key "${rel[rel.length - 1]}"`));
+    } else {
+      issues.push(
+        located(src, field, `must be ${describeSchema(e.schema)} (found ${JSON.stringify(e.value)?.slice(0, 60)})`),
+      );
+    }
+  }
+}
+
+/** Applies the common provider defaults (ref-01 §2.1–2.2). */
+function providerDefaults(raw: Record<string, unknown>): ProviderFields {
+  return {
+    handler: 'http',
+    base_url: '',
+    internal: false,
+    skills: [],
+    extra_headers: {},
+    auth_type: 'none',
+    oauth2_basic_auth: false,
+    ...raw,
+  } as unknown as ProviderFields;
+}
+
+function toolDefaults(raw: Record<string, unknown>): ToolManifest {
+  return { endpoint: '', method: 'GET', tags: [], examples: [], ...raw } as unknown as ToolManifest;
+}
+
+const TOP_LEVEL = { provider: Type.Unknown(), tools: Type.Unknown() };
+
+/** Parses and validates one source. Problems go into `issues`; returns the manifest when it is usable. */
+export function parseManifest(
+  src: ManifestSource,
+  registry: PluginRegistry,
+  issues: Issues,
+  warnings: string[],
+): ProviderManifest | undefined {
+  let doc: Record<string, unknown>;
+  try {
+    doc = parseToml(src.text) as Record<string, unknown>;
+  } catch (err) {
+    if (err instanceof TomlError) {
+      const first = err.message.split('\n')[0]!.replace(/^Invalid TOML document: /, '');
+      issues.push(
+        new AtiError('ATI_ERR_MANIFEST_INVALID', `TOML syntax error: ${first}`, {
+          location: { file: src.file, line: err.line, column: err.column },
+        }),
+      );
+    } else {
+      issues.push(located(src, undefined, `TOML syntax error: ${(err as Error).message}`));
+    }
+    return undefined;
+  }
+  const before = issues.length;
+  for (const key of Object.keys(doc)) {
+    if (!(key in TOP_LEVEL)) {
+      issues.push(located(src, key, `unknown top-level key "${key}"${didYouMean(key, Object.keys(TOP_LEVEL))}`));
+    }
+  }
+  const rawProvider = doc['provider'];
+  if (!isTable(rawProvider)) {
+    issues.push(located(src, undefined, 'missing [provider] table'));
+    return undefined;
+  }
+  const handler = typeof rawProvider['handler'] === 'string' ? rawProvider['handler'] : 'http';
+  if (handler in UNAVAILABLE_HANDLERS) {
+    issues.push(located(src, 'provider.handler', UNAVAILABLE_HANDLERS[handler]!));
+    return undefined;
+  }
+  const plugin = registry.get(handler);
+  if (!plugin) {
+    issues.push(
+      located(
+        src,
+        'provider.handler',
+        `unknown handler "${handler}"${didYouMean(handler, registry.names())}; registered handlers: ${registry.names().join(', ') || '(none)'}`,
+      ),
+    );
+    return undefined;
+  }
+
+  const providerProps: TProperties = { ...CommonProviderFields, ...plugin.providerSchema };
+  checkKeys(
+    src,
+    rawProvider,
+    'provider',
+    providerProps,
+    DEPRECATED_PROVIDER_KEYS,
+    foreignFieldOwners(registry, 'provider'),
+    handler,
+    issues,
+    warnings,
+  );
+  checkTypes(src, rawProvider, Type.Object(providerProps), 'provider', issues);
+
+  const rawTools = doc['tools'] ?? [];
+  const tools: ToolManifest[] = [];
+  if (!Array.isArray(rawTools)) {
+    issues.push(located(src, 'tools', 'must be an array of tables ([[tools]])'));
+  } else {
+    const toolProps: TProperties = { ...CommonToolFields, ...(plugin.toolSchema ?? {}) };
+    const toolOwners = foreignFieldOwners(registry, 'tool');
+    const names = new Map<string, number>();
+    rawTools.forEach((t, i) => {
+      const prefix = `tools[${i}]`;
+      if (!isTable(t)) {
+        issues.push(located(src, prefix, 'must be a table'));
+        return;
+      }
+      if (typeof t['method'] === 'string') t['method'] = t['method'].toUpperCase();
+      checkKeys(src, t, prefix, toolProps, {}, toolOwners, handler, issues, warnings);
+      checkTypes(src, t, Type.Object(toolProps), prefix, issues);
+      const name = t['name'];
+      if (typeof name === 'string') {
+        const prev = names.get(name);
+        if (prev !== undefined) {
+          issues.push(located(src, `${prefix}.name`, `duplicate tool name "${name}" (also tools[${prev}])`));
+        } else names.set(name, i);
+      }
+      tools.push(toolDefaults(t));
+    });
+  }
+  if (issues.length > before) return undefined;
+
+  const manifest: ProviderManifest = {
+    file: src.file,
+    hash: src.hash,
+    provider: providerDefaults(rawProvider),
+    tools,
+    locate: (field: string) => {
+      const line = locateLine(src.text, field);
+      return line === undefined ? { file: src.file, field } : { file: src.file, field, line };
+    },
+  };
+  for (const issue of plugin.validate?.(manifest) ?? []) {
+    issues.push(located(src, issue.field, issue.message));
+  }
+  return issues.length > before ? undefined : manifest;
+}
+
+/**
+ * Parses every source and checks what spans files: duplicate provider names and
+ * duplicate hand-written tool names (each error names both files).
+ */
+export function parseManifests(sources: readonly ManifestSource[], registry: PluginRegistry): ManifestLoadResult {
+  const errors: AtiError[] = [];
+  const warnings: string[] = [];
+  const manifests: ProviderManifest[] = [];
+  const providers = new Map<string, string>();
+  const tools = new Map<string, string>();
+  for (const src of sources) {
+    const m = parseManifest(src, registry, errors, warnings);
+    if (!m) continue;
+    const name = m.provider.name;
+    const other = providers.get(name);
+    if (other) {
+      errors.push(located(src, 'provider.name', `duplicate provider name "${name}" (also defined in ${other})`));
+      continue;
+    }
+    providers.set(name, src.file);
+    let dup = false;
+    m.tools.forEach((t, i) => {
+      const prev = tools.get(t.name);
+      if (prev) {
+        dup = true;
+        errors.push(located(src, `tools[${i}].name`, `duplicate tool name "${t.name}" (also defined in ${prev})`));
+      }
+    });
+    if (dup) continue;
+    for (const t of m.tools) tools.set(t.name, src.file);
+    manifests.push(m);
+  }
+  return { manifests, errors, warnings };
+}

@@ -1,0 +1,53 @@
+/**
+ * The process logger: one compact JSON object per line on stderr with
+ * `timestamp` (RFC 3339 UTC), `level` (`INFO`, `WARN`, `ERROR`, `DEBUG`), `message`
+ * and the event's fields at the top level — the shape of the reference's
+ * tracing-subscriber JSON output (ref-02 §6.4), so existing log queries such as
+ * `"reason":"valid"` keep working.
+ */
+import pino, { type Logger, type DestinationStream } from 'pino';
+
+export type { Logger } from 'pino';
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
+
+export interface LoggerOptions {
+  level?: LogLevel;
+  /** Defaults to stderr (fd 2). Tests pass a memory stream. */
+  destination?: DestinationStream;
+}
+
+/** Builds the logger. `level` defaults to `ATI_LOG` / `RUST_LOG` when they name a level, else `info`. */
+export function createLogger(opts: LoggerOptions = {}): Logger {
+  const level = opts.level ?? levelFromEnv(process.env) ?? 'info';
+  return pino(
+    {
+      level,
+      base: undefined,
+      messageKey: 'message',
+      timestamp: () => `,"timestamp":"${new Date().toISOString()}"`,
+      formatters: {
+        level: (label) => ({ level: label.toUpperCase() }),
+      },
+    },
+    opts.destination ?? pino.destination({ fd: 2, sync: true }),
+  );
+}
+
+const LEVELS = new Set(['trace', 'debug', 'info', 'warn', 'error', 'silent']);
+
+/** Reads a plain level name from `ATI_LOG` or `RUST_LOG` (e.g. `debug`); filters like `ati=debug` keep their last level. */
+export function levelFromEnv(env: NodeJS.ProcessEnv): LogLevel | undefined {
+  for (const name of ['ATI_LOG', 'RUST_LOG']) {
+    const raw = env[name]?.trim().toLowerCase();
+    if (!raw) continue;
+    const last = raw.split(',').pop()!.split('=').pop()!;
+    if (LEVELS.has(last)) return (last === 'trace' ? 'debug' : last) as LogLevel;
+  }
+  return undefined;
+}
+
+/** A logger that drops everything; for unit tests and `--check` quiet paths. */
+export function silentLogger(): Logger {
+  return pino({ level: 'silent' });
+}

@@ -1,0 +1,35 @@
+/**
+ * `GET /health`: the reference's seven fields (ref-04 §5.1) plus a `reload`
+ * object. Public, always 200 while the process serves.
+ */
+import type { RouteModule } from '../host.js';
+import { VERSION } from '../version.js';
+
+/** Number of skills in a generation, when the skills feature put a registry there. */
+function skillCount(ext: Readonly<Record<string, unknown>>): number {
+  const skills = ext['skills'] as { size?: number } | undefined;
+  return typeof skills?.size === 'number' ? skills.size : 0;
+}
+
+export const healthRoutes: RouteModule = (app, host) => {
+  app.get('/health', { config: { access: 'public' } }, async () => {
+    const gen = host.current;
+    const status = host.reloadStatus;
+    return {
+      status: 'ok',
+      version: VERSION,
+      tools: gen.publicTools().length,
+      providers: gen.providers.size,
+      skills: skillCount(gen.extensions),
+      auth: host.services.authMode(),
+      db: host.services.dbStatus(),
+      reload: {
+        generation: status.generation,
+        loaded_at: status.loaded_at,
+        last_error: status.last_error,
+        last_attempt_at: status.last_attempt_at,
+        last_result: status.last_result,
+      },
+    };
+  });
+};
