@@ -225,6 +225,8 @@ export function parseManifest(
         `unknown handler "${handler}"${didYouMean(handler, registry.names())}; registered handlers: ${registry.names().join(', ') || '(none)'}`,
       ),
     );
+    // Still check the common fields; unknown keys cannot be judged without the handler's schema.
+    checkTypes(src, rawProvider, Type.Object(CommonProviderFields), 'provider', issues);
     return undefined;
   }
 

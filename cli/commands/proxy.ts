@@ -151,7 +151,7 @@ async function runProxy(flags: ProxyFlags, g: GlobalOptions): Promise<number | u
       'ATI proxy server starting',
     );
   } catch (err) {
-    await host?.shutdown('startup failed').catch(() => undefined);
+    if (host?.hasGeneration) await host.shutdown('startup failed').catch(() => undefined);
     return reportFatal(err, config.output, logger);
   }
 
