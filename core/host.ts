@@ -89,6 +89,8 @@ export class Host {
   readonly drainMs: number;
   /** Listeners notified after every reload attempt (metrics, watchers). */
   readonly reloadListeners: Array<(r: ReloadResult, reason: string) => void> = [];
+  /** Run at shutdown after the listener stopped accepting (watchers, database pools …). */
+  readonly shutdownHooks: Array<() => Promise<void>> = [];
 
   private gen: Generation | undefined;
   private nextId = 1;
@@ -250,7 +252,8 @@ export class Host {
       ...this.status,
       last_attempt_at: new Date().toISOString(),
       last_result: result.status,
-      last_error: result.status === 'rejected' ? result.errors.map((e) => e.describe()).join('; ') : result.status === 'applied' ? null : this.status.last_error,
+      // `unchanged` means the files match the serving generation again, so a previous error is gone too.
+      last_error: result.status === 'rejected' ? result.errors.map((e) => e.describe()).join('; ') : null,
     };
     for (const l of this.reloadListeners) l(result, reason);
     return result;
@@ -505,6 +508,7 @@ export class Host {
     if (this.shuttingDown) return;
     this.shuttingDown = true;
     this.logger.info({ reason, in_flight: this.gen?.inFlight ?? 0 }, 'shutting down: draining in-flight requests');
+    await Promise.all(this.shutdownHooks.map((h) => h().catch((err: unknown) => this.logger.warn({ error: (err as Error).message }, 'shutdown hook failed'))));
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeIdleConnections();
     const gen = this.gen;

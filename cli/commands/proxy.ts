@@ -8,7 +8,7 @@ import { AtiError } from '../../core/errors.js';
 import type { Host } from '../../core/host.js';
 import { createLogger, type Logger } from '../../core/logger.js';
 import { PluginRegistry } from '../../core/plugin.js';
-import { createProxyHost } from '../../core/server.js';
+import { createProxyHost, startConfigWatcher } from '../../core/server.js';
 import { VERSION } from '../../core/version.js';
 import { defaultProxyConfig, resolveAtiDir, type ProxyConfig, type SigVerifyMode } from '../../config/proxy-config.js';
 import { BUILTIN_PLUGINS } from '../builtin-plugins.js';
@@ -111,6 +111,8 @@ async function runProxy(flags: ProxyFlags, g: GlobalOptions): Promise<number | u
     if (host?.hasGeneration) void host.reload('SIGHUP');
     else pendingHup = true;
   });
+  releaseEarlySignals();
+  pendingHup ||= takeEarlySignals() > 0;
 
   const logger = createLogger({ level: g.verbose ? 'debug' : undefined });
   let config: ProxyConfig;
@@ -157,8 +159,25 @@ async function runProxy(flags: ProxyFlags, g: GlobalOptions): Promise<number | u
 
   const h = host;
   installShutdown(h, logger);
+  try {
+    await startConfigWatcher(h, config);
+  } catch (err) {
+    logger.warn({ error: (err as Error).message }, 'config watcher could not start; reload with SIGHUP or POST /admin/reload');
+  }
   if (pendingHup) void h.reload('SIGHUP (queued during startup)');
   return undefined;
+}
+
+type EarlySignals = { early: { hup: number }; release: () => void };
+const EARLY = Symbol.for('ati.earlySignals');
+
+/** SIGHUPs that bin/ati queued while modules were loading. */
+function takeEarlySignals(): number {
+  return (globalThis as { [EARLY]?: EarlySignals })[EARLY]?.early.hup ?? 0;
+}
+
+function releaseEarlySignals(): void {
+  (globalThis as { [EARLY]?: EarlySignals })[EARLY]?.release();
 }
 
 function stripBrackets(bind: string): string {
