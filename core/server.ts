@@ -4,7 +4,11 @@
  * loader, generation extensions) and its reload triggers. The CLI only parses
  * flags and calls this; tests call it in-process.
  */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { AdminAuth } from './admin-auth.js';
+import { AtiError } from './errors.js';
+import { registry as metricsRegistry } from './metrics.js';
 import { Host } from './host.js';
 import type { Logger } from './logger.js';
 import type { PluginRegistry } from './plugin.js';
@@ -49,4 +53,27 @@ export async function startConfigWatcher(host: Host, config: ProxyConfig): Promi
   await watcher.start();
   host.shutdownHooks.push(() => watcher.close());
   return watcher;
+}
+
+/** Serves `GET /metrics` (and nothing else) on `host:port`; closed at shutdown. Resolves with the bound address. */
+export async function startMetricsListener(host: Host, bind: string): Promise<string> {
+  const m = /^\[?([^\]]*?)\]?:(\d+)$/.exec(bind);
+  if (!m) throw new AtiError('ATI_ERR_CONFIG', `--metrics-bind must be host:port (e.g. 0.0.0.0:9464), got "${bind}"`);
+  const server = http.createServer((req, res) => {
+    if (req.method !== 'GET' || req.url?.split('?')[0] !== '/metrics') {
+      res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"only GET /metrics is served here","code":"ATI_ERR_NOT_FOUND"}');
+      return;
+    }
+    metricsRegistry.metrics().then(
+      (text) => res.writeHead(200, { 'content-type': metricsRegistry.contentType }).end(text),
+      () => res.writeHead(500).end(),
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) => reject(new AtiError('ATI_ERR_LISTEN', `cannot listen on ${bind} (--metrics-bind): ${err.code ?? err.message}`)));
+    server.listen(Number(m[2]), m[1] || '0.0.0.0', () => resolve());
+  });
+  host.shutdownHooks.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const a = server.address() as AddressInfo;
+  return `${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
 }

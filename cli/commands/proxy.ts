@@ -8,7 +8,7 @@ import { AtiError } from '../../core/errors.js';
 import type { Host } from '../../core/host.js';
 import { createLogger, type Logger } from '../../core/logger.js';
 import { PluginRegistry } from '../../core/plugin.js';
-import { createProxyHost, startConfigWatcher } from '../../core/server.js';
+import { createProxyHost, startConfigWatcher, startMetricsListener } from '../../core/server.js';
 import { VERSION } from '../../core/version.js';
 import { defaultProxyConfig, resolveAtiDir, type ProxyConfig, type SigVerifyMode } from '../../config/proxy-config.js';
 import { BUILTIN_PLUGINS } from '../builtin-plugins.js';
@@ -30,6 +30,7 @@ interface ProxyFlags {
   drainSeconds: number;
   watch: boolean;
   insecureNoAuth: boolean;
+  metricsBind?: string;
 }
 
 function parseIntFlag(name: string, min: number, max: number) {
@@ -68,6 +69,7 @@ export function register(program: Command, globals: () => GlobalOptions): void {
     )
     .option('--no-watch', 'do not watch the ATI directory for changes (SIGHUP and POST /admin/reload still reload)')
     .option('--insecure-no-auth', 'allow binding a non-loopback address with no authentication configured', false)
+    .option('--metrics-bind <host:port>', 'also serve GET /metrics, to any client, on this address (the main port serves it to loopback only)')
     .action(async (flags: ProxyFlags) => {
       const g = globals();
       const code = await runProxy(flags, g);
@@ -98,6 +100,7 @@ export function configFromFlags(flags: ProxyFlags, g: GlobalOptions, env: NodeJS
     drainSeconds: flags.drainSeconds,
     watch: flags.watch,
     insecureNoAuth: flags.insecureNoAuth,
+    metricsBind: flags.metricsBind ?? null,
     env,
   });
 }
@@ -159,6 +162,15 @@ async function runProxy(flags: ProxyFlags, g: GlobalOptions): Promise<number | u
 
   const h = host;
   installShutdown(h, logger);
+  try {
+    if (config.metricsBind) {
+      const m = await startMetricsListener(h, config.metricsBind);
+      logger.info({ addr: m }, 'metrics listener started');
+    }
+  } catch (err) {
+    await h.shutdown('metrics listener failed');
+    return reportFatal(err, config.output, logger);
+  }
   try {
     await startConfigWatcher(h, config);
   } catch (err) {
