@@ -232,6 +232,7 @@ export const UNAVAILABLE_HANDLERS: Readonly<Record<string, string>> = {
 /** The set of handler plugins known to the host. */
 export class PluginRegistry {
   private readonly plugins = new Map<string, HandlerPlugin>();
+  private readonly origins = new Map<string, string>();
 
   register(plugin: HandlerPlugin, origin = 'built-in'): void {
     if (plugin.apiVersion !== PLUGIN_API_VERSION) {
@@ -247,6 +248,12 @@ export class PluginRegistry {
       throw new AtiError('ATI_ERR_CONFIG', `handler plugin "${plugin.name}" (${origin}) is already registered`);
     }
     this.plugins.set(plugin.name, plugin);
+    this.origins.set(plugin.name, origin);
+  }
+
+  /** `[{name, version, origin}]`: `built-in` or the module specifier a plugin came from. */
+  describe(): Array<{ name: string; version: string; origin: string }> {
+    return this.names().map((n) => ({ name: n, version: this.plugins.get(n)!.version, origin: this.origins.get(n)! }));
   }
 
   get(name: string): HandlerPlugin | undefined {

@@ -11,6 +11,7 @@ import { PluginRegistry } from '../../core/plugin.js';
 import { createProxyHost, startConfigWatcher, startMetricsListener } from '../../core/server.js';
 import { VERSION } from '../../core/version.js';
 import { defaultProxyConfig, resolveAtiDir, type ProxyConfig, type SigVerifyMode } from '../../config/proxy-config.js';
+import { loadConfiguredPlugins } from '../../config/plugins-config.js';
 import { BUILTIN_PLUGINS } from '../builtin-plugins.js';
 import type { GlobalOptions } from '../main.js';
 import { reportFatal } from '../output.js';
@@ -126,7 +127,13 @@ async function runProxy(flags: ProxyFlags, g: GlobalOptions): Promise<number | u
   }
 
   const registry = new PluginRegistry();
-  for (const p of BUILTIN_PLUGINS) registry.register(p);
+  try {
+    for (const p of BUILTIN_PLUGINS) registry.register(p);
+    const loaded = await loadConfiguredPlugins(config.atiDir, registry);
+    for (const p of loaded) logger.info({ plugin: p.name, version: p.version, module: p.specifier }, 'handler plugin loaded');
+  } catch (err) {
+    return reportFatal(err, g.output, logger);
+  }
 
   if (config.check) return runCheck(config, registry, g);
 
