@@ -15,6 +15,7 @@ import type { TProperties } from '@sinclair/typebox';
 import type { Logger } from './logger.js';
 import type { SourceLocation } from './errors.js';
 import { AtiError } from './errors.js';
+import { propertiesFromJsonSchema } from '../config/json-schema-to-typebox.js';
 
 /** Bumped on a breaking change of this contract; plugins declare the version they target. */
 export const PLUGIN_API_VERSION = 1;
@@ -247,7 +248,14 @@ export class PluginRegistry {
     if (this.plugins.has(plugin.name)) {
       throw new AtiError('ATI_ERR_CONFIG', `handler plugin "${plugin.name}" (${origin}) is already registered`);
     }
-    this.plugins.set(plugin.name, plugin);
+    // Plain JSON Schema fields (plugins written without TypeBox) are converted once, here.
+    const normalized: HandlerPlugin = {
+      ...plugin,
+      providerSchema: propertiesFromJsonSchema(plugin.providerSchema),
+      ...(plugin.toolSchema ? { toolSchema: propertiesFromJsonSchema(plugin.toolSchema) } : {}),
+    };
+    Object.setPrototypeOf(normalized, Object.getPrototypeOf(plugin));
+    this.plugins.set(plugin.name, normalized);
     this.origins.set(plugin.name, origin);
   }
 
