@@ -8,6 +8,7 @@ import { Host } from './host.js';
 import type { Logger } from './logger.js';
 import type { PluginRegistry } from './plugin.js';
 import { ROUTE_MODULES } from './routes/index.js';
+import { skillsExtension } from './skills/extension.js';
 import { loadKeyring } from '../config/keyring-loader.js';
 import type { ProxyConfig } from '../config/proxy-config.js';
 
@@ -24,6 +25,7 @@ export function createProxyHost(config: ProxyConfig, deps: ProxyDeps): Host {
     loadKeyring: () => loadKeyring(config),
     stages: [],
     routes: ROUTE_MODULES,
+    extensions: [skillsExtension],
     drainMs: config.drainSeconds * 1000,
   });
 }
