@@ -6,6 +6,7 @@
  * `GET /skills/resolve` and `GET /skills/bundle` answer 405 (static POST routes),
  * which is why those two names are reserved at load time.
  */
+import type { FastifyRequest } from 'fastify';
 import { AtiError } from '../errors.js';
 import type { RouteModule } from '../host.js';
 import { stateOf, type RequestState } from '../request-state.js';
@@ -87,8 +88,17 @@ const meta = (s: Skill) => ({
   format: s.format,
 });
 
-/** A JSON object body, or a 422 like the reference's typed extractor. */
-function objectBody(body: unknown): Record<string, unknown> {
+/**
+ * The JSON object body, with the reference's JSON-extractor statuses: a
+ * non-JSON Content-Type is 415 (Fastify would parse text/plain), a body of
+ * the wrong shape 422.
+ */
+function objectBody(request: FastifyRequest): Record<string, unknown> {
+  const type = request.headers['content-type']?.split(';')[0]!.trim().toLowerCase() ?? '';
+  if (type !== 'application/json' && !/^application\/[^/]+\+json$/.test(type)) {
+    throw new AtiError('ATI_ERR_UNSUPPORTED_MEDIA_TYPE', 'Expected request with `Content-Type: application/json`');
+  }
+  const body = request.body;
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new AtiError('ATI_ERR_INVALID_REQUEST', 'Invalid request: the body must be a JSON object');
   }
@@ -104,91 +114,103 @@ function stringList(body: Record<string, unknown>, field: string): string[] {
   return v as string[];
 }
 
-export const skillsRoutes: RouteModule = (app, host) => {
-  app.get<{ Querystring: Query }>('/skills', async (request) => {
-    const v = viewOf(stateOf(request));
-    const q = request.query;
-    let list: readonly Skill[];
-    // Only the first filter present applies: search > category > provider > tool (ref-04 §6.3).
-    const search = param(q, 'search');
-    const category = param(q, 'category');
-    const provider = param(q, 'provider');
-    const tool = param(q, 'tool');
-    if (search !== undefined) list = v.registry.search(search);
-    else if (category !== undefined) list = v.registry.forCategory(category);
-    else if (provider !== undefined) list = v.registry.forProvider(provider);
-    else if (tool !== undefined) list = v.registry.forTool(tool);
-    else list = v.registry.skills; // sorted by name: stable output (the reference used directory order)
-    return list.filter((s) => canSee(v, s.name)).map(summary);
-  });
+export interface SkillsRouteLimits {
+  /** Largest bundle of one skill (bytes). */
+  maxBundleBytes: number;
+  /** Largest sum over one `POST /skills/bundle` batch (bytes). */
+  maxBatchBytes: number;
+}
 
-  app.get<{ Params: { name: string }; Querystring: Query }>('/skills/:name', async (request) => {
-    const wantMeta = boolParam(request.query, 'meta');
-    const wantRefs = boolParam(request.query, 'refs');
-    const s = visibleSkill(viewOf(stateOf(request)), request.params.name);
-    const body: Record<string, unknown> = wantMeta
-      ? meta(s)
-      : { name: s.name, version: s.version, description: s.description, content: s.content };
-    if (wantRefs) {
-      const refs = await listReferences(s);
-      if (refs) body['references'] = refs;
-    }
-    return body;
-  });
+/** Route module factory; the limits are injectable for tests. */
+export function createSkillsRoutes(limits: SkillsRouteLimits = { maxBundleBytes: MAX_BUNDLE_BYTES, maxBatchBytes: MAX_BATCH_BYTES }): RouteModule {
+  return (app, host) => {
+    app.get<{ Querystring: Query }>('/skills', async (request) => {
+      const v = viewOf(stateOf(request));
+      const q = request.query;
+      let list: readonly Skill[];
+      // Only the first filter present applies: search > category > provider > tool (ref-04 §6.3).
+      const search = param(q, 'search');
+      const category = param(q, 'category');
+      const provider = param(q, 'provider');
+      const tool = param(q, 'tool');
+      if (search !== undefined) list = v.registry.search(search);
+      else if (category !== undefined) list = v.registry.forCategory(category);
+      else if (provider !== undefined) list = v.registry.forProvider(provider);
+      else if (tool !== undefined) list = v.registry.forTool(tool);
+      else list = v.registry.skills; // sorted by name: stable output (the reference used directory order)
+      return list.filter((s) => canSee(v, s.name)).map(summary);
+    });
 
-  app.get<{ Params: { name: string } }>('/skills/:name/bundle', async (request) => {
-    const s = visibleSkill(viewOf(stateOf(request)), request.params.name);
-    const bundle = await readBundle(s, host.logger);
-    return { name: s.name, files: bundle.files };
-  });
-
-  app.post<{ Body: unknown }>('/skills/bundle', async (request) => {
-    const names = stringList(objectBody(request.body), 'names');
-    if (names.length > MAX_BUNDLE_BATCH) {
-      throw new AtiError('ATI_ERR_BAD_REQUEST', `batch size ${names.length} exceeds limit of ${MAX_BUNDLE_BATCH}`);
-    }
-    const v = viewOf(stateOf(request));
-    const skills: Record<string, { files: Record<string, BundleFile> }> = {};
-    const missing: string[] = [];
-    let used = 0;
-    for (const name of names) {
-      if (Object.hasOwn(skills, name)) continue;
-      const s = v.registry.get(name);
-      if (!s || !canSee(v, name)) {
-        missing.push(name);
-        continue;
+    app.get<{ Params: { name: string }; Querystring: Query }>('/skills/:name', async (request) => {
+      const wantMeta = boolParam(request.query, 'meta');
+      const wantRefs = boolParam(request.query, 'refs');
+      const s = visibleSkill(viewOf(stateOf(request)), request.params.name);
+      const body: Record<string, unknown> = wantMeta
+        ? meta(s)
+        : { name: s.name, version: s.version, description: s.description, content: s.content };
+      if (wantRefs) {
+        const refs = await listReferences(s);
+        if (refs) body['references'] = refs;
       }
-      try {
-        const bundle = await readBundle(s, host.logger, Math.min(MAX_BUNDLE_BYTES, MAX_BATCH_BYTES - used));
-        used += bundle.bytes;
-        skills[name] = { files: bundle.files };
-      } catch (err) {
-        host.logger.warn({ skill: name, error: (err as Error).message }, 'skill bundle not served');
-        missing.push(name);
-      }
-    }
-    return { skills, missing };
-  });
+      return body;
+    });
 
-  app.post<{ Body: unknown }>('/skills/resolve', async (request) => {
-    const body = objectBody(request.body);
-    const scopes = stringList(body, 'scopes');
-    const includeContent = body['include_content'] ?? false;
-    if (typeof includeContent !== 'boolean') {
-      throw new AtiError('ATI_ERR_INVALID_REQUEST', 'Invalid request: "include_content" must be a boolean');
-    }
-    const v = viewOf(stateOf(request));
-    // Resolve the scopes the client sent, then keep only what the caller itself may see.
-    return resolveSkills(v.registry, v.state.gen, callerForScopes(scopes))
-      .filter((s) => canSee(v, s.name))
-      .map((s) => ({
-        name: s.name,
-        version: s.version,
-        description: s.description,
-        tools: s.tools,
-        providers: s.providers,
-        categories: s.categories,
-        ...(includeContent ? { content: s.content } : {}),
-      }));
-  });
-};
+    app.get<{ Params: { name: string } }>('/skills/:name/bundle', async (request) => {
+      const s = visibleSkill(viewOf(stateOf(request)), request.params.name);
+      const bundle = await readBundle(s, host.logger, limits.maxBundleBytes);
+      return { name: s.name, files: bundle.files };
+    });
+
+    app.post<{ Body: unknown }>('/skills/bundle', async (request) => {
+      const names = stringList(objectBody(request), 'names');
+      if (names.length > MAX_BUNDLE_BATCH) {
+        throw new AtiError('ATI_ERR_BAD_REQUEST', `batch size ${names.length} exceeds limit of ${MAX_BUNDLE_BATCH}`);
+      }
+      const v = viewOf(stateOf(request));
+      const skills: Record<string, { files: Record<string, BundleFile> }> = {};
+      const missing: string[] = [];
+      let used = 0;
+      for (const name of names) {
+        if (Object.hasOwn(skills, name)) continue;
+        const s = v.registry.get(name);
+        if (!s || !canSee(v, name)) {
+          missing.push(name);
+          continue;
+        }
+        try {
+          const bundle = await readBundle(s, host.logger, Math.min(limits.maxBundleBytes, limits.maxBatchBytes - used));
+          used += bundle.bytes;
+          skills[name] = { files: bundle.files };
+        } catch (err) {
+          host.logger.warn({ skill: name, error: (err as Error).message }, 'skill bundle not served');
+          missing.push(name);
+        }
+      }
+      return { skills, missing };
+    });
+
+    app.post<{ Body: unknown }>('/skills/resolve', async (request) => {
+      const body = objectBody(request);
+      const scopes = stringList(body, 'scopes');
+      const includeContent = body['include_content'] ?? false;
+      if (typeof includeContent !== 'boolean') {
+        throw new AtiError('ATI_ERR_INVALID_REQUEST', 'Invalid request: "include_content" must be a boolean');
+      }
+      const v = viewOf(stateOf(request));
+      // Resolve the scopes the client sent, then keep only what the caller itself may see.
+      return resolveSkills(v.registry, v.state.gen, callerForScopes(scopes))
+        .filter((s) => canSee(v, s.name))
+        .map((s) => ({
+          name: s.name,
+          version: s.version,
+          description: s.description,
+          tools: s.tools,
+          providers: s.providers,
+          categories: s.categories,
+          ...(includeContent ? { content: s.content } : {}),
+        }));
+    });
+  };
+}
+
+export const skillsRoutes: RouteModule = createSkillsRoutes();
