@@ -167,7 +167,8 @@ export function createSkillsRoutes(limits: SkillsRouteLimits = { maxBundleBytes:
         throw new AtiError('ATI_ERR_BAD_REQUEST', `batch size ${names.length} exceeds limit of ${MAX_BUNDLE_BATCH}`);
       }
       const v = viewOf(stateOf(request));
-      const skills: Record<string, { files: Record<string, BundleFile> }> = {};
+      // Null prototype: names come from the client (`__proto__` must stay an ordinary key).
+      const skills = Object.create(null) as Record<string, { files: Record<string, BundleFile> }>;
       const missing: string[] = [];
       let used = 0;
       for (const name of names) {

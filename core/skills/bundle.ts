@@ -54,7 +54,8 @@ export async function readBundle(skill: Skill, logger: Logger, maxBytes = MAX_BU
   if (total > maxBytes) {
     throw new AtiError('ATI_ERR_SKILL_TOO_LARGE', `skill '${skill.name}' is ${total} bytes, above the ${maxBytes}-byte bundle limit`);
   }
-  const out: Record<string, BundleFile> = {};
+  // Null prototype: a file named `__proto__` must be an ordinary key, not the object's prototype.
+  const out: Record<string, BundleFile> = Object.create(null) as Record<string, BundleFile>;
   let bytes = 0;
   for (const f of files) {
     let data: Buffer;

@@ -66,7 +66,7 @@ export function parseFrontmatter(yamlText: string): Frontmatter {
     if (typeof v !== 'string') throw new Error(`"${key}" must be a string`);
     return v;
   };
-  const fm: Frontmatter = { metadata: {} };
+  const fm: Frontmatter = { metadata: Object.create(null) as Record<string, string> };
   const set = <K extends keyof Frontmatter>(k: K, v: Frontmatter[K] | undefined) => {
     if (v !== undefined) fm[k] = v;
   };

@@ -60,6 +60,32 @@ describe('skill bundle size limits', () => {
   });
 });
 
+describe('bundle keys from file and skill names', () => {
+  let dir: TempAtiDir | undefined;
+  let th: TestHost | undefined;
+  afterEach(async () => {
+    await th?.close();
+    th = undefined;
+    await dir?.cleanup();
+    dir = undefined;
+  });
+
+  it('a file or requested name "__proto__" is an ordinary key', async () => {
+    dir = await makeAtiDir({ 'skills/p/SKILL.md': 'P\n', 'skills/p/__proto__': 'proto file\n' });
+    th = await startHost(dir.dir, [makeTestPlugin()], { extensions: [skillsExtension] });
+    const one = (await (await fetch(`${th.url}/skills/p/bundle`)).json()) as { files: Record<string, string> };
+    expect(Object.keys(one.files).sort()).toEqual(['SKILL.md', '__proto__']);
+    const res = await fetch(`${th.url}/skills/bundle`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"names":["__proto__","p"]}',
+    });
+    const body = (await res.json()) as { skills: Record<string, unknown>; missing: string[] };
+    expect(Object.keys(body.skills)).toEqual(['p']);
+    expect(body.missing).toEqual(['__proto__']);
+  });
+});
+
 describe('/skillati/* with ATI_SKILL_REGISTRY set', () => {
   let dir: TempAtiDir | undefined;
   let th: TestHost | undefined;
