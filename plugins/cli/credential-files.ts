@@ -103,8 +103,9 @@ export class CallWorkspace {
     this.secretFiles.add(file);
     const fh = await open(file, 'wx', 0o600);
     try {
+      // No fsync: the child reads it through the page cache, and a secret that never reaches the
+      // disk is better than one that does (dispose zero-fills and syncs before unlinking).
       await fh.writeFile(content, 'utf8');
-      await fh.sync();
     } finally {
       await fh.close();
     }
