@@ -259,6 +259,7 @@ export class JwtVerifier {
         audience: this.init.settings.audience,
         ...(this.init.settings.issuer !== undefined ? { issuer: this.init.settings.issuer } : {}),
         clockTolerance: JWT_LEEWAY_SECONDS,
+        currentDate: new Date(this.now()),
         requiredClaims: ['exp', 'iat', 'sub', 'aud', 'scope'],
       }));
     } catch (err) {
