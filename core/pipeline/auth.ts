@@ -99,6 +99,11 @@ export function createAuthStage(opts: AuthStageOptions): PipelineStage {
       if (auth?.scheme !== 'bearer' || auth.credentials === '') {
         return unauthenticated(auth ? `unsupported authorization scheme; use Bearer` : 'authentication required: send Authorization: Bearer <token>', REALM);
       }
+      const cached = verifier.peek(auth.credentials);
+      if (cached) {
+        state.caller = cached; // no promise on the hot path
+        return undefined;
+      }
       return viaJwt(auth.credentials, verifier, state);
     },
   };

@@ -240,18 +240,25 @@ export class JwtVerifier {
     return this.cache.size;
   }
 
+  /** The cached caller of an already verified, unexpired token (synchronous fast path), else undefined. */
+  peek(token: string): CallerIdentity | undefined {
+    return this.lookup(createHash('sha256').update(token).digest('base64url'));
+  }
+
+  private lookup(key: string): CallerIdentity | undefined {
+    const hit = this.cache.get(key);
+    if (!hit) return undefined;
+    this.cache.delete(key);
+    if (this.now() / 1000 > hit.until) return undefined;
+    this.cache.set(key, hit); // most recently used last
+    return hit.caller;
+  }
+
   /** Verifies a compact JWS; resolves with the caller or throws JwtRejected. */
   async verify(token: string): Promise<CallerIdentity> {
     const key = createHash('sha256').update(token).digest('base64url');
-    const nowSec = this.now() / 1000;
-    const hit = this.cache.get(key);
-    if (hit) {
-      this.cache.delete(key);
-      if (nowSec <= hit.until) {
-        this.cache.set(key, hit); // most recently used last
-        return hit.caller;
-      }
-    }
+    const cached = this.lookup(key);
+    if (cached) return cached;
     let payload: JWTPayload;
     try {
       ({ payload } = await jwtVerify(token, this.getKey, {

@@ -5,6 +5,7 @@
  * and a log collector.
  */
 import { Writable } from 'node:stream';
+import type { DestinationStream } from 'pino';
 import { Type } from '@sinclair/typebox';
 import { createLogger, type Logger } from '../../core/logger.js';
 import { definePlugin, PLUGIN_API_VERSION, type HandlerPlugin } from '../../core/plugin.js';
@@ -33,7 +34,7 @@ export function memoryLogger(): { logger: Logger; lines: LogLine[] } {
       cb();
     },
   });
-  return { logger: createLogger({ level: 'debug', destination: dest as unknown as Parameters<typeof createLogger>[0]['destination'] }), lines };
+  return { logger: createLogger({ level: 'debug', destination: dest as unknown as DestinationStream }), lines };
 }
 
 /** Requests that reached a passthrough route of the probe plugin (path + headers). */
