@@ -78,11 +78,19 @@ export class AtiError extends Error {
   readonly location?: SourceLocation;
   /** Extra JSON fields for the response body (merged beside `error`). */
   readonly details?: Record<string, unknown>;
+  /** Extra response headers (`Retry-After`, `WWW-Authenticate` …), set wherever the error is answered. */
+  readonly headers?: Record<string, string>;
 
   constructor(
     code: ErrorCode,
     message?: string,
-    opts: { cause?: unknown; location?: SourceLocation; status?: number; details?: Record<string, unknown> } = {},
+    opts: {
+      cause?: unknown;
+      location?: SourceLocation;
+      status?: number;
+      details?: Record<string, unknown>;
+      headers?: Record<string, string>;
+    } = {},
   ) {
     super(message ?? ERRORS[code].message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = 'AtiError';
@@ -91,6 +99,7 @@ export class AtiError extends Error {
     this.exitCode = ERRORS[code].exit;
     if (opts.location) this.location = opts.location;
     if (opts.details) this.details = opts.details;
+    if (opts.headers) this.headers = opts.headers;
   }
 
   /** `file:line: field: message` — the form used in `--check` output and reload errors. */

@@ -316,6 +316,7 @@ export class Host {
     app.setErrorHandler((err: FastifyError | AtiError, _request, reply) => {
       const e = err instanceof AtiError ? err : fastifyToAtiError(err);
       if (e.status >= 500) this.logger.error({ code: e.code, error: e.message }, 'request failed');
+      if (e.headers) void reply.headers(e.headers);
       void reply.code(e.status).type('application/json').send(errorBody(e));
     });
     app.setNotFoundHandler((_request, reply) => {
@@ -366,7 +367,10 @@ export class Host {
       return;
     }
     const named = this.named.match(state.path);
-    if (named) state.route = named.template;
+    if (named) {
+      state.route = named.template;
+      state.named = named;
+    }
     this.runStages(req, state, 0, (rejection) => {
       if (rejection) {
         sendError(res, rejection, state.responseHeaders);
@@ -471,9 +475,10 @@ export class Host {
       writeRawError(socket, toAtiError(err, 'ATI_ERR_BAD_PATH'));
       return;
     }
+    state.named = this.named.match(state.path);
     this.runStages(req, state, 0, (rejection) => {
       if (rejection) {
-        writeRawError(socket, rejection.error, rejection.headers);
+        writeRawError(socket, rejection.error, { ...rejection.headers, ...Object.fromEntries(state.responseHeaders ?? []) }, rejection);
         return;
       }
       const route = this.options.enablePassthrough && !this.named.match(state.path) ? gen.routes.match(req.headers.host, state.path) : undefined;
@@ -561,6 +566,7 @@ export function sendError(res: ServerResponse, r: Rejection, extraHeaders?: Arra
   const headers: Record<string, string | number> = {
     'Content-Type': r.contentType ?? 'application/json',
     'Content-Length': Buffer.byteLength(body),
+    ...(r.error.headers ?? {}),
     ...(r.headers ?? {}),
   };
   if (extraHeaders) for (const [k, v] of extraHeaders) headers[k] = v;
@@ -568,10 +574,10 @@ export function sendError(res: ServerResponse, r: Rejection, extraHeaders?: Arra
   res.end(body);
 }
 
-function writeRawError(socket: Duplex, e: AtiError, headers: Record<string, string> = {}): void {
-  const body = JSON.stringify(errorBody(e));
-  let head = `HTTP/1.1 ${e.status} ${http.STATUS_CODES[e.status] ?? 'Error'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n`;
-  for (const [k, v] of Object.entries(headers)) head += `${k}: ${v}\r\n`;
+function writeRawError(socket: Duplex, e: AtiError, headers: Record<string, string> = {}, r?: Rejection): void {
+  const body = r?.body ?? JSON.stringify(errorBody(e));
+  let head = `HTTP/1.1 ${e.status} ${http.STATUS_CODES[e.status] ?? 'Error'}\r\nContent-Type: ${r?.contentType ?? 'application/json'}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n`;
+  for (const [k, v] of Object.entries({ ...e.headers, ...headers })) head += `${k}: ${v}\r\n`;
   socket.end(`${head}\r\n${body}`);
 }
 
