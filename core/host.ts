@@ -22,6 +22,7 @@ import { NamedRouteTable, type RouteAccess } from './named-routes.js';
 import type { HostOptions, PluginRegistry } from './plugin.js';
 import { canonicalTarget } from './pipeline/canonical-path.js';
 import type { PipelineStage, Rejection } from './pipeline/types.js';
+import { redactText, setRedactionValues } from './redact.js';
 import { setState, type RequestState } from './request-state.js';
 
 /** Registers named routes on the Fastify instance (one module per route family, see core/routes/). */
@@ -155,7 +156,11 @@ export class Host {
     if (outcome.status !== 'built') {
       const errors = outcome.status === 'rejected' ? outcome.errors : [];
       throw new AtiAggregateError(
-        errors.some((e) => e.code === 'ATI_ERR_MANIFESTS_DIR') ? 'ATI_ERR_MANIFESTS_DIR' : 'ATI_ERR_MANIFEST_INVALID',
+        errors.some((e) => e.code === 'ATI_ERR_MANIFESTS_DIR')
+          ? 'ATI_ERR_MANIFESTS_DIR'
+          : errors.length > 0 && errors.every((e) => e.code === 'ATI_ERR_KEYRING')
+            ? 'ATI_ERR_KEYRING'
+            : 'ATI_ERR_MANIFEST_INVALID',
         `configuration in ${this.options.atiDir} is invalid (${errors.length} problem${errors.length === 1 ? '' : 's'})`,
         errors,
       );
@@ -250,7 +255,8 @@ export class Host {
       ...this.status,
       last_attempt_at: new Date().toISOString(),
       last_result: result.status,
-      last_error: result.status === 'rejected' ? result.errors.map((e) => e.describe()).join('; ') : result.status === 'applied' ? null : this.status.last_error,
+      last_error:
+        result.status === 'rejected' ? redactText(result.errors.map((e) => e.describe()).join('; ')) : result.status === 'applied' ? null : this.status.last_error,
     };
     for (const l of this.reloadListeners) l(result, reason);
     return result;
@@ -271,6 +277,9 @@ export class Host {
 
   private swap(next: Generation): void {
     const old = this.gen;
+    // Logs and error bodies are scrubbed of the new keyring's values and of the
+    // old one's (in-flight requests may still carry a rotated-out key).
+    setRedactionValues(old ? [...next.keyring.values(), ...old.keyring.values()] : next.keyring.values());
     this.gen = next; // the one assignment every request observes
     this.status = { ...this.status, generation: next.id, loaded_at: next.loadedAt.toISOString(), last_error: null };
     if (old) {
@@ -525,9 +534,9 @@ function requestIdOf(req: IncomingMessage): string {
   return randomUUID();
 }
 
-/** The JSON error body every route uses: `{"error": message, "code": "ATI_ERR_…"}`. */
+/** The JSON error body every route uses: `{"error": message, "code": "ATI_ERR_…"}` (message redacted, core/redact.ts). */
 export function errorBody(e: AtiError): Record<string, unknown> {
-  return { error: e.message, code: e.code, ...(e.details ?? {}) };
+  return { error: redactText(e.message), code: e.code, ...(e.details ?? {}) };
 }
 
 /** Writes a Rejection as an HTTP response on a raw ServerResponse. */

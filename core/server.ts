@@ -8,7 +8,7 @@ import { Host } from './host.js';
 import type { Logger } from './logger.js';
 import type { PluginRegistry } from './plugin.js';
 import { ROUTE_MODULES } from './routes/index.js';
-import { loadKeyring } from '../config/keyring-loader.js';
+import { createKeyringLoader } from '../config/keyring-loader.js';
 import type { ProxyConfig } from '../config/proxy-config.js';
 
 export interface ProxyDeps {
@@ -21,7 +21,8 @@ export function createProxyHost(config: ProxyConfig, deps: ProxyDeps): Host {
     options: { atiDir: config.atiDir, enablePassthrough: config.enablePassthrough, checkOnly: config.check },
     registry: deps.registry,
     logger: deps.logger,
-    loadKeyring: () => loadKeyring(config),
+    // `--check` must not consume a sealed one-shot key the real start will need.
+    loadKeyring: createKeyringLoader(config, { logger: deps.logger, consumeSealedKey: !config.check }),
     stages: [],
     routes: ROUTE_MODULES,
     drainMs: config.drainSeconds * 1000,
