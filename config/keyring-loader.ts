@@ -17,10 +17,11 @@
 import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { AtiError } from '../core/errors.js';
+import type { GenerationExtension } from '../core/generation-builder.js';
 import { Keyring } from '../core/keyring.js';
 import type { Logger } from '../core/logger.js';
 import { setCandidateRedactionValues } from '../core/redact.js';
-import { loadCredentialsKeyring } from './credentials-file.js';
+import { FILE_REF_PREFIX, loadCredentialsKeyring, readCredentials } from './credentials-file.js';
 import { MIN_KEYRING_BYTES, openKeyringBytes, parseKeyringPlaintext } from './keyring-enc.js';
 import { readPersistentKey, readSealedKey, sealedKeyPath } from './keyring-key.js';
 import { atiPaths, type ProxyConfig } from './proxy-config.js';
@@ -202,4 +203,30 @@ async function decryptWithAvailableKey(
 
   if (!failures.some((f) => f.startsWith('sealed'))) failures.unshift(`no sealed key at ${sealedPath}`);
   throw new AtiError('ATI_ERR_KEYRING', `keyring.enc at ${encPath} exists but could not be decrypted (${failures.join('; ')})`);
+}
+
+/**
+ * A generation extension whose only job is change detection: it lists the
+ * files that `@file:` entries of `credentials` point to, so a reload notices
+ * a rotated secret file (e.g. a mounted Kubernetes secret) although
+ * `credentials` itself did not change. Its per-generation value is the list.
+ */
+export function keyringFileRefsExtension(cfg: KeyringConfig): GenerationExtension {
+  return {
+    name: 'keyringFileRefs',
+    async sourceFiles() {
+      if (cfg.envKeys) return [];
+      const paths = atiPaths(cfg.atiDir);
+      if (await fileExists(paths.keyringEnc)) return [];
+      try {
+        const entries = await readCredentials(paths.credentials);
+        return [...entries.values()].filter((v) => v.startsWith(FILE_REF_PREFIX)).map((v) => v.slice(FILE_REF_PREFIX.length).trim());
+      } catch {
+        return []; // the keyring load reports the problem
+      }
+    },
+    async load() {
+      return undefined;
+    },
+  };
 }

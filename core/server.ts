@@ -8,7 +8,7 @@ import { Host } from './host.js';
 import type { Logger } from './logger.js';
 import type { PluginRegistry } from './plugin.js';
 import { ROUTE_MODULES } from './routes/index.js';
-import { createKeyringLoader } from '../config/keyring-loader.js';
+import { createKeyringLoader, keyringFileRefsExtension } from '../config/keyring-loader.js';
 import type { ProxyConfig } from '../config/proxy-config.js';
 
 export interface ProxyDeps {
@@ -23,6 +23,7 @@ export function createProxyHost(config: ProxyConfig, deps: ProxyDeps): Host {
     logger: deps.logger,
     // `--check` must not consume a sealed one-shot key the real start will need.
     loadKeyring: createKeyringLoader(config, { logger: deps.logger, consumeSealedKey: !config.check }),
+    extensions: [keyringFileRefsExtension(config)],
     stages: [],
     routes: ROUTE_MODULES,
     drainMs: config.drainSeconds * 1000,

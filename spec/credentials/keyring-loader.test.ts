@@ -5,7 +5,7 @@ import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { writeKeyringFile } from '../../config/keyring-enc.js';
 import { encodeKey } from '../../config/keyring-key.js';
-import { createKeyringLoader, keyringFromEnv, loadKeyring } from '../../config/keyring-loader.js';
+import { createKeyringLoader, keyringFileRefsExtension, keyringFromEnv, loadKeyring } from '../../config/keyring-loader.js';
 import { createLogger } from '../../core/logger.js';
 import { currentSecretMatcher, setRedactionValues } from '../../core/redact.js';
 import { makeAtiDir, type TempAtiDir } from '../helpers/ati-dir.js';
@@ -193,5 +193,17 @@ describe('keyring load cascade (ref-03 §2.6)', () => {
     expect((await th.host.reload('test')).status).toBe('applied');
     expect(th.host.current.keyring.source).toBe('keyring.enc (persistent key)');
     expect((await body()).secret).toBe('second-upstream-secret');
+  });
+
+  it('reload notices a changed @file: target although credentials did not change', async () => {
+    dir = await makeAtiDir({ 'manifests/a.toml': '[provider]\nname = "a"\ndescription = "a"\nhandler = "test"\nroute_prefix = "/a"\nsecret_key = "upstream"\n' });
+    const target = await dir.write('secrets/upstream', 'mounted-secret-v1\n');
+    await dir.write('credentials', JSON.stringify({ upstream: `@file:${target}` }));
+    th = await startHost(dir.dir, [makeTestPlugin()], { loadKeyring: createKeyringLoader(cfg()), extensions: [keyringFileRefsExtension(cfg())] });
+    expect(th.host.current.keyring.get('upstream')).toBe('mounted-secret-v1');
+    expect((await th.host.reload('test')).status).toBe('unchanged');
+    await writeFile(target, 'mounted-secret-v2\n');
+    expect((await th.host.reload('test')).status).toBe('applied');
+    expect(((await (await fetch(`${th.url}/a/x`)).json()) as { secret: string }).secret).toBe('mounted-secret-v2');
   });
 });
