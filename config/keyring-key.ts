@@ -88,7 +88,9 @@ export async function readSealedKey(file: string, opts: { consume?: boolean } = 
     fh = await open(file, 'r');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw keyError(`sealed key file not found at ${file} — was it already consumed?`, file);
+    if (code === 'ENOENT') {
+      throw new AtiError('ATI_ERR_KEYRING', `sealed key file not found at ${file} — was it already consumed?`, { details: { reason: 'missing' } });
+    }
     if (code === 'EACCES' || code === 'EPERM') throw keyError(`permission denied reading sealed key file ${file}`, file);
     throw keyError(`cannot open sealed key file ${file}: ${code ?? (err as Error).message}`, file);
   }

@@ -168,7 +168,7 @@ async function decryptWithAvailableKey(
     if (r.unlinkError) log?.warn({ file: sealedPath, error: r.unlinkError }, 'could not unlink the sealed key file after opening it');
   } catch (err) {
     // A missing sealed key is the normal case for persistent-key deployments.
-    if (!(err instanceof AtiError && /not found/.test(err.message))) failures.push((err as Error).message);
+    if (!(err instanceof AtiError && err.details?.['reason'] === 'missing')) failures.push((err as Error).message);
   }
   if (sealed) {
     let plain: Buffer | undefined;
