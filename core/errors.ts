@@ -27,6 +27,8 @@ export const ERRORS = {
   ATI_ERR_DB: { status: 503, exit: 1, message: 'database unavailable' },
   ATI_ERR_USAGE: { status: 400, exit: 2, message: 'bad command-line usage' },
   ATI_ERR_IO: { status: 500, exit: 1, message: 'file system error' },
+  ATI_ERR_SECRET_SOURCE: { status: 502, exit: 1, message: 'the secret source (1Password `op`, --from-json) failed' },
+  ATI_ERR_SIGNAL: { status: 500, exit: 1, message: 'could not signal the proxy service' },
 
   // ── request handling ───────────────────────────────────────────────────
   ATI_ERR_NOT_FOUND: { status: 404, exit: 1, message: 'not found' },

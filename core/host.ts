@@ -24,6 +24,7 @@ import type { HostOptions, PluginRegistry } from './plugin.js';
 import { metrics, triggerKind } from './metrics.js';
 import { canonicalTarget } from './pipeline/canonical-path.js';
 import type { PipelineStage, Rejection } from './pipeline/types.js';
+import { redactText, setRedactionValues } from './redact.js';
 import { setState, type RequestState } from './request-state.js';
 
 /** Registers named routes on the Fastify instance (one module per route family, see core/routes/). */
@@ -160,7 +161,11 @@ export class Host {
     if (outcome.status !== 'built') {
       const errors = outcome.status === 'rejected' ? outcome.errors : [];
       throw new AtiAggregateError(
-        errors.some((e) => e.code === 'ATI_ERR_MANIFESTS_DIR') ? 'ATI_ERR_MANIFESTS_DIR' : 'ATI_ERR_MANIFEST_INVALID',
+        errors.some((e) => e.code === 'ATI_ERR_MANIFESTS_DIR')
+          ? 'ATI_ERR_MANIFESTS_DIR'
+          : errors.length > 0 && errors.every((e) => e.code === 'ATI_ERR_KEYRING')
+            ? 'ATI_ERR_KEYRING'
+            : 'ATI_ERR_MANIFEST_INVALID',
         `configuration in ${this.options.atiDir} is invalid (${errors.length} problem${errors.length === 1 ? '' : 's'})`,
         errors,
       );
@@ -256,7 +261,7 @@ export class Host {
       last_attempt_at: new Date().toISOString(),
       last_result: result.status,
       // `unchanged` means the files match the serving generation again, so a previous error is gone too.
-      last_error: result.status === 'rejected' ? result.errors.map((e) => e.describe()).join('; ') : null,
+      last_error: result.status === 'rejected' ? redactText(result.errors.map((e) => e.describe()).join('; ')) : null,
     };
     metrics.reloads.inc({ result: result.status, trigger: triggerKind(reason) });
     metrics.configSynchronized.set(result.status === 'rejected' ? 0 : 1);
@@ -281,6 +286,9 @@ export class Host {
 
   private swap(next: Generation): void {
     const old = this.gen;
+    // Logs and error bodies are scrubbed of the new keyring's values and of the
+    // old one's (in-flight requests may still carry a rotated-out key).
+    setRedactionValues(old ? [...next.keyring.values(), ...old.keyring.values()] : next.keyring.values());
     this.gen = next; // the one assignment every request observes
     metrics.generation.set(next.id);
     if (!old) {
@@ -551,9 +559,9 @@ function requestIdOf(req: IncomingMessage): string {
   return randomUUID();
 }
 
-/** The JSON error body every route uses: `{"error": message, "code": "ATI_ERR_…"}`. */
+/** The JSON error body every route uses: `{"error": message, "code": "ATI_ERR_…"}` (message redacted, core/redact.ts). */
 export function errorBody(e: AtiError): Record<string, unknown> {
-  return { error: e.message, code: e.code, ...(e.details ?? {}) };
+  return { error: redactText(e.message), code: e.code, ...(e.details ?? {}) };
 }
 
 /** Writes a Rejection as an HTTP response on a raw ServerResponse. */

@@ -19,7 +19,7 @@ import type { KeyStore } from './pipeline/key-store.js';
 import { buildRequestPipeline, checkPipelineStartup } from './request-pipeline.js';
 import { ROUTE_MODULES } from './routes/index.js';
 import { skillsExtension } from './skills/extension.js';
-import { loadKeyring } from '../config/keyring-loader.js';
+import { createKeyringLoader, keyringFileRefsExtension } from '../config/keyring-loader.js';
 import type { ProxyConfig } from '../config/proxy-config.js';
 
 export interface ProxyDeps {
@@ -37,11 +37,8 @@ export function createProxyHost(config: ProxyConfig, deps: ProxyDeps): Host {
     options: { atiDir: config.atiDir, enablePassthrough: config.enablePassthrough, checkOnly: config.check },
     registry: deps.registry,
     logger: deps.logger,
-    loadKeyring: () => loadKeyring(config),
-    stages: pipeline.stages,
-    services: { authMode: pipeline.authMode },
-    routes: [...ROUTE_MODULES, adminReloadRoutes(admin)],
-    extensions: [...pipeline.extensions, skillsExtension],
+import { skillsExtension } from './skills/extension.js';
+import { createKeyringLoader, keyringFileRefsExtension } from '../config/keyring-loader.js';
     drainMs: config.drainSeconds * 1000,
   });
 }
