@@ -37,8 +37,12 @@ export function createProxyHost(config: ProxyConfig, deps: ProxyDeps): Host {
     options: { atiDir: config.atiDir, enablePassthrough: config.enablePassthrough, checkOnly: config.check },
     registry: deps.registry,
     logger: deps.logger,
-import { skillsExtension } from './skills/extension.js';
-import { createKeyringLoader, keyringFileRefsExtension } from '../config/keyring-loader.js';
+    // `--check` must not consume a sealed one-shot key the real start will need.
+    loadKeyring: createKeyringLoader(config, { logger: deps.logger, consumeSealedKey: !config.check }),
+    stages: pipeline.stages,
+    services: { authMode: pipeline.authMode },
+    routes: [...ROUTE_MODULES, adminReloadRoutes(admin)],
+    extensions: [...pipeline.extensions, skillsExtension, keyringFileRefsExtension(config)],
     drainMs: config.drainSeconds * 1000,
   });
 }
