@@ -3,5 +3,10 @@
  * Each plugin issue adds its plugin here.
  */
 import type { HandlerPlugin } from '../core/plugin.js';
+import { httpPlugin } from '../plugins/http/index.js';
+import { openapiPlugin } from '../plugins/openapi/index.js';
 
-export const BUILTIN_PLUGINS: HandlerPlugin[] = [];
+export const BUILTIN_PLUGINS: HandlerPlugin[] = [
+  httpPlugin,
+  openapiPlugin,
+];

@@ -1,0 +1,149 @@
+/**
+ * The connection pool of one http/openapi provider: an undici Agent (one pool
+ * per upstream origin, keep-alive) created at provision and closed with the
+ * provider, so a generation that reuses the provider reuses its connections
+ * (ref-01 §16.32: the reference builds a client per call). Timeouts: connect
+ * (`connect_timeout_seconds`), response headers and idle body reads
+ * (`timeout_seconds`), plus the overall per-call deadline the engine owns.
+ * Redirects are followed (up to 10, like the reference); undici drops
+ * `authorization` and `cookie` on a cross-origin hop.
+ */
+import type { IncomingHttpHeaders } from 'node:http';
+import { Agent, interceptors, type Dispatcher } from 'undici';
+import { AtiError } from '../../core/errors.js';
+import type { Logger } from '../../core/logger.js';
+import { ssrfLookup, type SsrfMode } from './ssrf.js';
+
+export interface UpstreamClientOptions {
+  /** 0 = no connect timeout. */
+  connectTimeoutMs: number;
+  /** Response-headers and idle-body timeout; 0 = none. */
+  readTimeoutMs: number;
+  /** 0 = unlimited. */
+  maxResponseBytes: number;
+  ssrf: SsrfMode;
+  logger: Logger;
+}
+
+export interface UpstreamRequest {
+  /** `https://host:port` */
+  origin: string;
+  /** Path and query, starting with `/`. */
+  path: string;
+  method: string;
+  headers: Record<string, string>;
+  body?: string;
+}
+
+export interface UpstreamResponse {
+  status: number;
+  headers: IncomingHttpHeaders;
+  /** The body decoded as UTF-8. */
+  text: string;
+}
+
+/** Why a call's signal fired: the deadline passed or the client went away. */
+export interface AbortCause {
+  readonly timedOut: boolean;
+  readonly clientGone: boolean;
+  readonly timeoutSeconds: number;
+}
+
+const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
+
+/** `Upstream API error: …` (ATI_ERR_UPSTREAM, 502), the prefix the reference's /call uses. */
+export function upstreamError(summary: string, upstreamStatus?: number): AtiError {
+  const details: Record<string, unknown> = { upstream_error: summary };
+  if (upstreamStatus !== undefined) details['upstream_status'] = upstreamStatus;
+  return new AtiError('ATI_ERR_UPSTREAM', `Upstream API error: ${summary}`, { details });
+}
+
+export function upstreamTimeout(what: string): AtiError {
+  return new AtiError('ATI_ERR_UPSTREAM_TIMEOUT', `Upstream API error: ${what}`, { details: { upstream_error: what } });
+}
+
+export class UpstreamClient {
+  private readonly agent: Agent;
+  private readonly dispatcher: Dispatcher;
+
+  constructor(private readonly opts: UpstreamClientOptions) {
+    const connect: Record<string, unknown> = { timeout: opts.connectTimeoutMs };
+    if (opts.ssrf !== 'off') connect['lookup'] = ssrfLookup(opts.ssrf, opts.logger);
+    this.agent = new Agent({
+      connect,
+      keepAliveTimeout: 30_000,
+      headersTimeout: opts.readTimeoutMs,
+      bodyTimeout: opts.readTimeoutMs,
+    });
+    this.dispatcher = this.agent.compose(interceptors.redirect({ maxRedirections: 10 }));
+  }
+
+  /**
+   * Sends one request and reads the whole body (bounded by max_response_bytes).
+   * Errors: ATI_ERR_UPSTREAM_TIMEOUT (504) for timeouts, ATI_ERR_UPSTREAM (502)
+   * otherwise; `scrub` removes secrets from transport error texts.
+   */
+  async send(req: UpstreamRequest, signal: AbortSignal, cause: AbortCause, scrub: (s: string) => string): Promise<UpstreamResponse> {
+    try {
+      const res = await this.dispatcher.request({
+        origin: req.origin,
+        path: req.path,
+        method: req.method as Dispatcher.HttpMethod,
+        headers: req.headers,
+        body: req.body ?? null,
+        signal,
+      });
+      const text = await this.readBody(res);
+      return { status: res.statusCode, headers: res.headers, text };
+    } catch (err) {
+      throw this.mapError(err, cause, scrub);
+    }
+  }
+
+  private async readBody(res: Dispatcher.ResponseData): Promise<string> {
+    const cap = this.opts.maxResponseBytes;
+    const declared = Number(res.headers['content-length']);
+    if (cap > 0 && Number.isFinite(declared) && declared > cap) {
+      res.body.destroy();
+      throw upstreamError(`response of ${declared} bytes is larger than max_response_bytes (${cap})`, res.statusCode);
+    }
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for await (const chunk of res.body as AsyncIterable<Buffer>) {
+      total += chunk.length;
+      if (cap > 0 && total > cap) {
+        res.body.destroy();
+        throw upstreamError(`response is larger than max_response_bytes (${cap})`, res.statusCode);
+      }
+      chunks.push(chunk);
+    }
+    return chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks, total).toString('utf8');
+  }
+
+  private mapError(err: unknown, cause: AbortCause, scrub: (s: string) => string): AtiError {
+    if (err instanceof AtiError) return err;
+    if (cause.timedOut) return upstreamTimeout(`request timed out after ${cause.timeoutSeconds}s`);
+    if (cause.clientGone) return new AtiError('ATI_ERR_UPSTREAM', 'request aborted: the client disconnected', { details: { aborted: true } });
+    const e = err as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException };
+    const code = e.code ?? e.cause?.code;
+    if (code && TIMEOUT_CODES.has(code)) {
+      const what = code === 'UND_ERR_CONNECT_TIMEOUT' ? 'connect timed out' : code === 'UND_ERR_HEADERS_TIMEOUT' ? 'no response headers within the read timeout' : 'response body stalled past the read timeout';
+      return upstreamTimeout(what);
+    }
+    if (code === 'ATI_SSRF_BLOCKED') return new AtiError('ATI_ERR_FORBIDDEN', scrub(e.message));
+    const message = e.cause?.message && e.cause.message !== e.message ? `${e.message}: ${e.cause.message}` : e.message;
+    return upstreamError(`HTTP request failed: ${scrub(message)}`);
+  }
+
+  /** Closes idle connections and waits briefly for in-flight ones, then destroys what is left. */
+  async close(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, 2_000);
+      timer.unref();
+    });
+    await Promise.race([this.agent.close().catch(() => undefined), deadline]);
+    clearTimeout(timer);
+    if (!this.agent.destroyed) await this.agent.destroy().catch(() => undefined);
+  }
+}
