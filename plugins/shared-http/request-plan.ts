@@ -23,6 +23,7 @@ export type EndpointPart = string | { readonly param: string };
 
 export interface RequestPlan {
   readonly method: HttpMethod;
+  /** The endpoint as sent in legacy mode (no substitution; URL-encoded like a parser would). */
   readonly endpoint: string;
   /** Some property has `x-ati-param-location`. */
   readonly locationAware: boolean;
@@ -47,17 +48,27 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** Splits `/pets/{petId}/photos` into literal and `{param}` parts. */
+/**
+ * Percent-encodes what a URL parser would in a literal path (space, `"`, `<`,
+ * `>`, `` ` ``, `{`, `}`, controls, non-ASCII), so the wire form matches the
+ * reference's (`{id}` left in a legacy endpoint is sent as `%7Bid%7D`). The
+ * query part, if the endpoint has one, is kept as written apart from the same set.
+ */
+export function encodeLiteralPath(p: string): string {
+  return p.replace(/[\u0000-\u0020"<>`{}\u007f]|[^\u0000-\u007f]/gu, (c) => encodeURIComponent(c));
+}
+
+/** Splits `/pets/{petId}/photos` into literal and `{param}` parts (literals URL-encoded as a parser would). */
 export function splitEndpoint(endpoint: string): EndpointPart[] {
   const parts: EndpointPart[] = [];
   const re = /\{([^{}]+)\}/g;
   let last = 0;
   for (const m of endpoint.matchAll(re)) {
-    if (m.index > last) parts.push(endpoint.slice(last, m.index));
+    if (m.index > last) parts.push(encodeLiteralPath(endpoint.slice(last, m.index)));
     parts.push({ param: m[1]! });
     last = m.index + m[0].length;
   }
-  if (last < endpoint.length) parts.push(endpoint.slice(last));
+  if (last < endpoint.length) parts.push(encodeLiteralPath(endpoint.slice(last)));
   return parts;
 }
 
@@ -81,7 +92,7 @@ export function compileRequestPlan(method: HttpMethod, endpoint: string, inputSc
   const required = Array.isArray(inputSchema?.['required']) ? (inputSchema['required'] as unknown[]).filter((r): r is string => typeof r === 'string') : [];
   return {
     method,
-    endpoint,
+    endpoint: encodeLiteralPath(endpoint),
     locationAware,
     params,
     defaults,

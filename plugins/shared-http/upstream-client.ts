@@ -102,6 +102,8 @@ export class UpstreamClient {
 
   private async readBody(res: Dispatcher.ResponseData): Promise<string> {
     const cap = this.opts.maxResponseBytes;
+    // Destroying the body early (over the cap) makes undici emit an abort error; it is handled by the throw below.
+    res.body.on('error', () => undefined);
     const declared = Number(res.headers['content-length']);
     if (cap > 0 && Number.isFinite(declared) && declared > cap) {
       res.body.destroy();

@@ -16,6 +16,8 @@ export interface RecordedRequest {
   /** Raw header pairs in arrival order (to check for duplicates). */
   rawHeaders: string[];
   body: string;
+  /** The client's port: equal ports on two requests mean a reused keep-alive connection. */
+  remotePort: number;
 }
 
 export type UpstreamHandler = (req: RecordedRequest, res: ServerResponse, raw: IncomingMessage) => void | Promise<void>;
@@ -58,6 +60,7 @@ export async function startUpstream(initial?: UpstreamHandler): Promise<Recordin
         headers: req.headers,
         rawHeaders: req.rawHeaders,
         body: Buffer.concat(chunks).toString('utf8'),
+        remotePort: req.socket.remotePort ?? 0,
       };
       requests.push(rec);
       for (const w of [...waiters]) {
