@@ -5,11 +5,13 @@
  * (ref-01 §16.32: the reference builds a client per call). Timeouts: connect
  * (`connect_timeout_seconds`), response headers and idle body reads
  * (`timeout_seconds`), plus the overall per-call deadline the engine owns.
- * Redirects are followed (up to 10, like the reference); undici drops
- * `authorization` and `cookie` on a cross-origin hop.
+ * Redirects are followed up to 10 hops (like the reference) but only within
+ * the same origin: the request carries the provider's credential (a header,
+ * a query parameter), which must never be sent to another host. A cross-origin
+ * redirect is returned as the answer (so it becomes an upstream error).
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import { Agent, interceptors, type Dispatcher } from 'undici';
+import { Agent, type Dispatcher } from 'undici';
 import { AtiError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import { ssrfLookup, type SsrfMode } from './ssrf.js';
@@ -49,6 +51,8 @@ export interface AbortCause {
   readonly timeoutSeconds: number;
 }
 
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+const MAX_REDIRECTS = 10;
 const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
 
 /** `Upstream API error: …` (ATI_ERR_UPSTREAM, 502), the prefix the reference's /call uses. */
@@ -64,7 +68,6 @@ export function upstreamTimeout(what: string): AtiError {
 
 export class UpstreamClient {
   private readonly agent: Agent;
-  private readonly dispatcher: Dispatcher;
 
   constructor(private readonly opts: UpstreamClientOptions) {
     const connect: Record<string, unknown> = { timeout: opts.connectTimeoutMs };
@@ -75,7 +78,6 @@ export class UpstreamClient {
       headersTimeout: opts.readTimeoutMs,
       bodyTimeout: opts.readTimeoutMs,
     });
-    this.dispatcher = this.agent.compose(interceptors.redirect({ maxRedirections: 10 }));
   }
 
   /**
@@ -85,16 +87,33 @@ export class UpstreamClient {
    */
   async send(req: UpstreamRequest, signal: AbortSignal, cause: AbortCause, scrub: (s: string) => string): Promise<UpstreamResponse> {
     try {
-      const res = await this.dispatcher.request({
-        origin: req.origin,
-        path: req.path,
-        method: req.method as Dispatcher.HttpMethod,
-        headers: req.headers,
-        body: req.body ?? null,
-        signal,
-      });
-      const text = await this.readBody(res);
-      return { status: res.statusCode, headers: res.headers, text };
+      let method = req.method;
+      let path = req.path;
+      let body = req.body;
+      let headers = req.headers;
+      for (let hop = 0; ; hop++) {
+        const res = await this.agent.request({ origin: req.origin, path, method: method as Dispatcher.HttpMethod, headers, body: body ?? null, signal });
+        const location = res.headers['location'];
+        if (!REDIRECTS.has(res.statusCode) || typeof location !== 'string' || hop >= MAX_REDIRECTS) {
+          const text = await this.readBody(res);
+          return { status: res.statusCode, headers: res.headers, text };
+        }
+        const next = new URL(location, req.origin + path);
+        if (next.origin !== req.origin) {
+          const text = await this.readBody(res);
+          this.opts.logger.warn({ status: res.statusCode, to_origin: next.origin }, 'upstream redirect to another origin not followed (it would carry the credential)');
+          return { status: res.statusCode, headers: res.headers, text };
+        }
+        await res.body.dump();
+        // 303, and 301/302 after a POST, continue as GET without a body (what browsers and reqwest do).
+        if (res.statusCode === 303 || ((res.statusCode === 301 || res.statusCode === 302) && method === 'POST')) {
+          method = 'GET';
+          body = undefined;
+          headers = { ...headers };
+          delete headers['content-type'];
+        }
+        path = next.pathname + next.search;
+      }
     } catch (err) {
       throw this.mapError(err, cause, scrub);
     }

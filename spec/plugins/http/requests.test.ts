@@ -299,6 +299,30 @@ describe('http handler: requests and responses', () => {
     up = await startUpstream();
   });
 
+  it('follows same-origin redirects with the credential, and never carries it to another origin', async () => {
+    th = await startToolHost({ manifests: { p: httpManifest('p', up.url, 'auth_type = "header"\nauth_key_name = "k"', LEGACY) }, keyring: { k: 'hdr-secret' } });
+    const other = await startUpstream();
+    try {
+      up.handle((req, res) => {
+        if (req.path === '/search') {
+          res.writeHead(302, { location: '/moved?x=1' });
+          res.end();
+        } else if (req.path === '/create') {
+          res.writeHead(303, { location: `${other.url}/elsewhere` });
+          res.end();
+        } else json(res, 200, { at: req.url, method: req.method });
+      });
+      expect((await th.call('lget')).body).toEqual({ result: { at: '/moved?x=1', method: 'GET' } });
+      expect(up.requests.map((r) => r.headers['x-api-key'])).toEqual(['hdr-secret', 'hdr-secret']);
+      const cross = await th.call('lpost', { a: 1 });
+      expect(cross.status).toBe(502);
+      expect(cross.body['error']).toMatch(/^Upstream API error: API error \(303\)/);
+      expect(other.requests).toHaveLength(0);
+    } finally {
+      await other.close();
+    }
+  });
+
   it('keeps the provider and its connections across a reload that does not touch it', async () => {
     await start(LEGACY);
     await th!.call('lget');
