@@ -202,18 +202,3 @@ export function createHttpEngine(m: ProviderManifest, pctx: ProvisionContext): H
     close: () => client.close(),
   };
 }
-
-/** Whether `p` reads credentials that the engine resolves from the keyring at call time (for docs and `--check`). */
-export function credentialEntries(p: ProviderFields): string[] {
-  const out = new Set<string>();
-  if (p.auth_key_name && p.auth_type !== 'none' && p.auth_type !== 'url') out.add(p.auth_key_name);
-  if (p.auth_type === 'oauth2' && p.auth_secret_name) out.add(p.auth_secret_name);
-  for (const v of [p.base_url, ...Object.values(p.extra_headers ?? {})]) {
-    try {
-      for (const k of compileTemplate(v).keys) out.add(k);
-    } catch {
-      // reported by validate
-    }
-  }
-  return [...out];
-}
