@@ -216,12 +216,16 @@ export class AuthGenerator {
         if (errLen < MAX_STDERR) errOut.push(c);
         errLen += c.length;
       });
+      // A spawn failure emits 'error' and then 'close': report it once.
+      let spawnFailed = false;
       child.on('error', (err) => {
+        spawnFailed = true;
         clearTimeout(timer);
         reject(fail(`Failed to spawn generator process: ${command}: ${err.message}`));
       });
       child.on('close', (code, signal) => {
         clearTimeout(timer);
+        if (spawnFailed) return;
         const stderr = redactSecrets(Buffer.concat(errOut).toString('utf8').slice(0, MAX_STDERR).trim(), secrets);
         if (timedOut) return reject(fail(`Generator timed out after ${this.timeoutS}s`));
         if (overflow) return reject(fail(`Generator wrote more than ${MAX_STDOUT} bytes to stdout`));

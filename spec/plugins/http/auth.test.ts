@@ -346,6 +346,14 @@ describe('http handler: auth_generator', () => {
     expect(up.requests).toHaveLength(0);
   });
 
+  it('a command that cannot be spawned is a 502 naming it', async () => {
+    th = await startToolHost({ manifests: { p: httpManifest('p', up.url, gen('type = "command"\ncommand = "/nonexistent/ati-gen"'), TOOLS) } });
+    const r = await th.call('get_thing');
+    expect(r.status).toBe(502);
+    expect(r.body['error']).toMatch(/^auth_generator failed: Failed to spawn generator process: \/nonexistent\/ati-gen: .*ENOENT/);
+    expect(th.logsOf('auth generator failed')).toHaveLength(0);
+  });
+
   it('a failing generator keeps its stderr out of the response (it goes to the log)', async () => {
     const script = `console.error("generator stderr detail"); process.exit(3)`;
     th = await startToolHost({
