@@ -132,7 +132,14 @@ export async function dispatchTool(
 /** Runs one tool call end to end and logs it. Never throws. */
 export async function executeToolCall(req: ToolCallRequest): Promise<ToolCallOutcome> {
   const t0 = performance.now();
-  const outcome = await run(req, t0);
+  let outcome: ToolCallOutcome;
+  try {
+    outcome = await run(req, t0);
+  } catch (err) {
+    // A bug in a policy hook (rate limiter …) must still produce one answer and one log line.
+    const error = toAtiError(err);
+    outcome = { ok: false, error, status: error.status, result: null, durationMs: Math.round((performance.now() - t0) * 1000) / 1000 };
+  }
   logCall(req, outcome);
   return outcome;
 }
