@@ -2,7 +2,7 @@
 /**
  * `POST /call` throughput through the http handler against a local upstream.
  *
- *   node bench/call.mjs [--duration 10] [--connections 32] [--warmup 3] [--quiet-logs]
+ *   node bench/call.mjs [--duration 10] [--connections 32] [--warmup 3] [--quiet-logs | --log-file]
  *
  * Starts (each in its own process): a minimal upstream answering a small JSON
  * body, and the real `bin/ati proxy` (needs a fresh `npx tsc` build) with one
@@ -12,6 +12,7 @@
  * only; every process it starts is stopped at the end. Not part of `npm test`.
  */
 import { spawn } from 'node:child_process';
+import { openSync } from 'node:fs';
 import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -30,6 +31,7 @@ const DURATION = opt('duration', 10);
 const CONNECTIONS = opt('connections', 32);
 const WARMUP = opt('warmup', 3);
 const QUIET = args.includes('--quiet-logs');
+const LOG_FILE = args.includes('--log-file');
 
 const UPSTREAM_SRC = `
 const http = require('node:http');
@@ -112,14 +114,15 @@ async function main() {
       `[[tools]]\nname = "bench_get"\ndescription = "GET /item"\nendpoint = "/item"\nmethod = "GET"\n`,
   );
   const proxyPort = await freePort();
+  // Logs are formatted at INFO (two JSON lines per call, as in production) and, by default,
+  // written to /dev/null: the bench measures the proxy, not the disk. --log-file writes them to
+  // a file instead (synchronous writes; on a busy disk that dominates), --quiet-logs logs WARN only.
+  const logTarget = LOG_FILE ? openSync(path.join(dir, 'proxy.log'), 'w') : 'ignore';
   const proxy = spawn(process.execPath, [path.join(ROOT, 'bin', 'ati'), 'proxy', '--port', String(proxyPort), '--ati-dir', dir, '--env-keys', '--no-watch'], {
-    // Default: INFO logs as in production (two JSON lines per call), drained to nowhere.
-    // --quiet-logs: WARN only, to see what logging costs.
     env: { ...process.env, ATI_KEY_BENCH_TOKEN: 'bench-secret-token', ATI_LOG: QUIET ? 'warn' : 'info' },
-    stdio: ['ignore', 'ignore', 'pipe'],
+    stdio: ['ignore', 'ignore', logTarget],
   });
   children.push(proxy);
-  proxy.stderr.resume();
   await waitHealthy(proxyPort);
 
   const body = JSON.stringify({ tool_name: 'bench_get', args: { q: 'x' } });
@@ -131,7 +134,7 @@ async function main() {
     body,
   }, proxy.pid);
 
-  console.log(`\n/call throughput — logs ${QUIET ? 'WARN' : 'INFO'}, ${CONNECTIONS} connections, ${DURATION}s (after ${WARMUP}s warm-up), keep-alive, node ${process.version}, ${os.cpus().length} CPUs\n`);
+  console.log(`\n/call throughput — logs ${QUIET ? 'WARN' : LOG_FILE ? 'INFO to a file' : 'INFO to /dev/null'}, ${CONNECTIONS} connections, ${DURATION}s (after ${WARMUP}s warm-up), keep-alive, node ${process.version}, ${os.cpus().length} CPUs\n`);
   console.log('| target | req/s | p50 ms | p99 ms | requests | failed | CPU µs/request (that process) |');
   console.log('|---|---:|---:|---:|---:|---:|---:|');
   for (const r of [direct, call]) console.log(`| ${r.label} | ${r.rps.toFixed(0)} | ${r.p50} | ${r.p99} | ${r.total} | ${r.failed} | ${r.cpuUs.toFixed(0)} |`);
