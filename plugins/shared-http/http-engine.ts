@@ -4,7 +4,7 @@
  * the OAuth2 token source and the auth-generator cache; per call it builds the
  * request from the tool's plan and the arguments, adds credentials (read from
  * the call's keyring, so rotation applies at once) and `extra_headers`
- * (`${key}`-expanded), sends it under the call's deadline and the client's
+ * (`${key}`-expanded), sends it with the pool's timeouts and the client's
  * abort signal, and classifies the answer.
  *
  * Status mapping (PRODUCT §3.17): bad arguments 400, missing keyring entry 500
@@ -23,7 +23,7 @@ import { buildRequest } from './request-builder.js';
 import { compileRequestPlan, type RequestPlan } from './request-plan.js';
 import { classifyResponse } from './response.js';
 import { checkSsrfHost, ssrfModeFromEnv } from './ssrf.js';
-import { UpstreamClient, upstreamError, type AbortCause, type UpstreamResponse } from './upstream-client.js';
+import { UpstreamClient, upstreamError, type UpstreamResponse } from './upstream-client.js';
 
 export interface HttpEngine {
   call(tool: ToolDefinition, args: unknown, ctx: CallContext): Promise<ToolResult>;
@@ -85,7 +85,6 @@ export function createHttpEngine(m: ProviderManifest, pctx: ProvisionContext): H
           client,
         )
       : undefined;
-  const timeoutMs = settings.timeoutSeconds * 1000;
 
   function resolveBase(ctx: CallContext, secrets: string[]): BaseUrl {
     if (staticBase) return staticBase;
@@ -160,41 +159,22 @@ export function createHttpEngine(m: ProviderManifest, pctx: ProvisionContext): H
     };
     const scrub = (s: string) => redactSecrets(s, secrets);
 
-    // One controller per call: the client's abort and the call deadline both end the upstream request.
-    const controller = new AbortController();
-    const cause: { timedOut: boolean; clientGone: boolean; timeoutSeconds: number } & AbortCause = { timedOut: false, clientGone: false, timeoutSeconds: settings.timeoutSeconds };
-    const onClientAbort = () => {
-      cause.clientGone = true;
-      controller.abort();
-    };
-    if (ctx.signal.aborted) onClientAbort();
-    else ctx.signal.addEventListener('abort', onClientAbort, { once: true });
-    const timer =
-      timeoutMs > 0
-        ? setTimeout(() => {
-            cause.timedOut = true;
-            controller.abort();
-          }, timeoutMs)
-        : undefined;
-    try {
-      const send = (): Promise<UpstreamResponse> =>
-        client.send({ origin: base.origin, path: buildTarget(), method: plan.method, headers, body: built.body }, controller.signal, cause, scrub);
-      let res = await send();
-      if (res.status === 401 && oauth && token?.fromCache) {
-        // The upstream refused a cached token (revoked early): fetch a fresh one and retry once.
-        oauth.invalidate(token.token);
-        const fresh = await oauth.token(ctx.keyring, secrets);
-        applyAuth(auth, fresh.token, headers, query);
-        res = await send();
-      }
-      const c = classifyResponse(res.status, res.text);
-      if (c.kind === 'ok') return { value: c.value, upstreamStatus: res.status };
-      if (c.kind === 'no_records') return { value: { records: [] }, upstreamStatus: res.status, skipExtraction: true };
-      throw upstreamError(`API error (${c.status}): ${scrub(c.message)}`, c.status);
-    } finally {
-      clearTimeout(timer);
-      ctx.signal.removeEventListener('abort', onClientAbort);
+    // The client's abort signal goes straight to the upstream request; timeouts are the pool's
+    // per-phase ones (connect, response headers, body) — no per-call controller or timer.
+    const send = (): Promise<UpstreamResponse> =>
+      client.send({ origin: base.origin, path: buildTarget(), method: plan.method, headers, body: built.body }, ctx.signal, scrub);
+    let res = await send();
+    if (res.status === 401 && oauth && token?.fromCache) {
+      // The upstream refused a cached token (revoked early): fetch a fresh one and retry once.
+      oauth.invalidate(token.token);
+      const fresh = await oauth.token(ctx.keyring, secrets);
+      applyAuth(auth, fresh.token, headers, query);
+      res = await send();
     }
+    const c = classifyResponse(res.status, res.text);
+    if (c.kind === 'ok') return { value: c.value, upstreamStatus: res.status };
+    if (c.kind === 'no_records') return { value: { records: [] }, upstreamStatus: res.status, skipExtraction: true };
+    throw upstreamError(`API error (${c.status}): ${scrub(c.message)}`, c.status);
   }
 
   return {

@@ -101,19 +101,11 @@ export class OAuth2TokenSource {
       form.set('client_id', clientId);
       form.set('client_secret', secret);
     }
-    const timeout = AbortSignal.timeout(TOKEN_REQUEST_TIMEOUT_MS);
     const scrub = (s: string) => redactSecrets(s, [secret, clientId]);
     const fail = (why: string, status?: number) => upstreamError(`OAuth2 token exchange failed: ${why}`, status);
     const res = await this.client.send(
       { origin: url.origin, path: url.pathname + url.search, method: 'POST', headers, body: form.toString() },
-      timeout,
-      {
-        get timedOut() {
-          return timeout.aborted;
-        },
-        clientGone: false,
-        timeoutSeconds: TOKEN_REQUEST_TIMEOUT_MS / 1000,
-      },
+      AbortSignal.timeout(TOKEN_REQUEST_TIMEOUT_MS),
       scrub,
     );
     if (res.status < 200 || res.status >= 300) {

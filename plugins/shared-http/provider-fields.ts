@@ -15,7 +15,7 @@ export const EngineProviderFields = {
     Type.Integer({
       minimum: 0,
       default: DEFAULT_TIMEOUT_SECONDS,
-      description: 'Deadline of one tool call (response headers and each body read too); 0 disables it. Timeouts answer 504.',
+      description: 'Time allowed for the response headers, and again for reading the whole body (per request, redirects included); 0 disables it. Timeouts answer 504.',
     }),
   ),
   connect_timeout_seconds: Type.Optional(

@@ -4,7 +4,8 @@
  * provider, so a generation that reuses the provider reuses its connections
  * (ref-01 §16.32: the reference builds a client per call). Timeouts: connect
  * (`connect_timeout_seconds`), response headers and idle body reads
- * (`timeout_seconds`), plus the overall per-call deadline the engine owns.
+ * (`timeout_seconds`), and the whole body read (`timeout_seconds` again); the
+ * client's abort signal ends the request at any point.
  * Redirects are followed up to 10 hops (like the reference) but only within
  * the same origin: the request carries the provider's credential (a header,
  * a query parameter), which must never be sent to another host. A cross-origin
@@ -44,16 +45,8 @@ export interface UpstreamResponse {
   text: string;
 }
 
-/** Why a call's signal fired: the deadline passed or the client went away. */
-export interface AbortCause {
-  readonly timedOut: boolean;
-  readonly clientGone: boolean;
-  readonly timeoutSeconds: number;
-}
-
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 const MAX_REDIRECTS = 10;
-const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
 
 /** `Upstream API error: …` (ATI_ERR_UPSTREAM, 502), the prefix the reference's /call uses. */
 export function upstreamError(summary: string, upstreamStatus?: number): AtiError {
@@ -81,18 +74,21 @@ export class UpstreamClient {
   }
 
   /**
-   * Sends one request and reads the whole body (bounded by max_response_bytes).
-   * Errors: ATI_ERR_UPSTREAM_TIMEOUT (504) for timeouts, ATI_ERR_UPSTREAM (502)
-   * otherwise; `scrub` removes secrets from transport error texts.
+   * Sends one request (following same-origin redirects) and reads the whole
+   * body, bounded by max_response_bytes and by the read timeout. `signal` ends
+   * it early: a TimeoutError reason (AbortSignal.timeout) counts as a timeout,
+   * anything else as the client going away. Errors: ATI_ERR_UPSTREAM_TIMEOUT
+   * (504) for timeouts, ATI_ERR_UPSTREAM (502) otherwise; `scrub` removes
+   * secrets from transport error texts.
    */
-  async send(req: UpstreamRequest, signal: AbortSignal, cause: AbortCause, scrub: (s: string) => string): Promise<UpstreamResponse> {
+  async send(req: UpstreamRequest, signal: AbortSignal | undefined, scrub: (s: string) => string): Promise<UpstreamResponse> {
     try {
       let method = req.method;
       let path = req.path;
       let body = req.body;
       let headers = req.headers;
       for (let hop = 0; ; hop++) {
-        const res = await this.agent.request({ origin: req.origin, path, method: method as Dispatcher.HttpMethod, headers, body: body ?? null, signal });
+        const res = await this.agent.request({ origin: req.origin, path, method: method as Dispatcher.HttpMethod, headers, body: body ?? null, signal: signal ?? null });
         const location = res.headers['location'];
         if (!REDIRECTS.has(res.statusCode) || typeof location !== 'string' || hop >= MAX_REDIRECTS) {
           const text = await this.readBody(res);
@@ -115,42 +111,56 @@ export class UpstreamClient {
         path = next.pathname + next.search;
       }
     } catch (err) {
-      throw this.mapError(err, cause, scrub);
+      throw this.mapError(err, signal, scrub);
     }
   }
 
   private async readBody(res: Dispatcher.ResponseData): Promise<string> {
     const cap = this.opts.maxResponseBytes;
-    // Destroying the body early (over the cap) makes undici emit an abort error; it is handled by the throw below.
+    // Destroying the body early (cap, deadline) makes undici emit an abort error; it is handled below.
     res.body.on('error', () => undefined);
     const declared = Number(res.headers['content-length']);
     if (cap > 0 && Number.isFinite(declared) && declared > cap) {
       res.body.destroy();
       throw upstreamError(`response of ${declared} bytes is larger than max_response_bytes (${cap})`, res.statusCode);
     }
+    // bodyTimeout bounds each pause; this bounds the whole body (a slow trickle).
+    let late = false;
+    const ms = this.opts.readTimeoutMs;
+    const timer = ms > 0 ? setTimeout(() => ((late = true), res.body.destroy()), ms) : undefined;
     const chunks: Buffer[] = [];
     let total = 0;
-    for await (const chunk of res.body as AsyncIterable<Buffer>) {
-      total += chunk.length;
-      if (cap > 0 && total > cap) {
-        res.body.destroy();
-        throw upstreamError(`response is larger than max_response_bytes (${cap})`, res.statusCode);
+    try {
+      for await (const chunk of res.body as AsyncIterable<Buffer>) {
+        total += chunk.length;
+        if (cap > 0 && total > cap) {
+          res.body.destroy();
+          throw upstreamError(`response is larger than max_response_bytes (${cap})`, res.statusCode);
+        }
+        chunks.push(chunk);
       }
-      chunks.push(chunk);
+    } catch (err) {
+      if (late) throw upstreamTimeout(`response body not complete within ${ms / 1000}s`);
+      throw err;
+    } finally {
+      clearTimeout(timer);
     }
     return chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks, total).toString('utf8');
   }
 
-  private mapError(err: unknown, cause: AbortCause, scrub: (s: string) => string): AtiError {
+  private mapError(err: unknown, signal: AbortSignal | undefined, scrub: (s: string) => string): AtiError {
     if (err instanceof AtiError) return err;
-    if (cause.timedOut) return upstreamTimeout(`request timed out after ${cause.timeoutSeconds}s`);
-    if (cause.clientGone) return new AtiError('ATI_ERR_UPSTREAM', 'request aborted: the client disconnected', { details: { aborted: true } });
+    const secs = (ms: number) => `${ms / 1000}s`;
+    if (signal?.aborted) {
+      const reason = signal.reason as { name?: string } | undefined;
+      if (reason?.name === 'TimeoutError') return upstreamTimeout('request timed out');
+      return new AtiError('ATI_ERR_UPSTREAM', 'request aborted: the client disconnected', { details: { aborted: true } });
+    }
     const e = err as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException };
     const code = e.code ?? e.cause?.code;
-    if (code && TIMEOUT_CODES.has(code)) {
-      const what = code === 'UND_ERR_CONNECT_TIMEOUT' ? 'connect timed out' : code === 'UND_ERR_HEADERS_TIMEOUT' ? 'no response headers within the read timeout' : 'response body stalled past the read timeout';
-      return upstreamTimeout(what);
-    }
+    if (code === 'UND_ERR_CONNECT_TIMEOUT') return upstreamTimeout(`connect timed out after ${secs(this.opts.connectTimeoutMs)}`);
+    if (code === 'UND_ERR_HEADERS_TIMEOUT') return upstreamTimeout(`no response within ${secs(this.opts.readTimeoutMs)}`);
+    if (code === 'UND_ERR_BODY_TIMEOUT') return upstreamTimeout(`response body stalled for ${secs(this.opts.readTimeoutMs)}`);
     if (code === 'ATI_SSRF_BLOCKED') return new AtiError('ATI_ERR_FORBIDDEN', scrub(e.message));
     const message = e.cause?.message && e.cause.message !== e.message ? `${e.message}: ${e.cause.message}` : e.message;
     return upstreamError(`HTTP request failed: ${scrub(message)}`);

@@ -269,7 +269,17 @@ describe('http handler: requests and responses', () => {
     expect(r.status).toBe(504);
     expect(r.body).toMatchObject({ result: null, code: 'ATI_ERR_UPSTREAM_TIMEOUT' });
     expect(Date.now() - t0).toBeLessThan(5_000);
+    expect(r.body['error']).toBe('Upstream API error: no response within 1s');
     await up.waitForAbort();
+    // Headers arrive, then the body trickles: the whole body must arrive within timeout_seconds too.
+    up.handle((_r, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('[');
+      const t = setInterval(() => res.write('1,'), 300);
+      res.once('close', () => clearInterval(t));
+    });
+    const slowBody = await th!.call('lget');
+    expect(slowBody).toMatchObject({ status: 504, body: { error: 'Upstream API error: response body not complete within 1s' } });
   });
 
   it('a client disconnect aborts the upstream request', async () => {
