@@ -48,6 +48,7 @@ export const ERRORS = {
   ATI_ERR_UPSTREAM: { status: 502, exit: 1, message: 'upstream error' },
   ATI_ERR_UPSTREAM_TIMEOUT: { status: 504, exit: 1, message: 'upstream timed out' },
   ATI_ERR_PLUGIN: { status: 502, exit: 1, message: 'handler plugin failed' },
+  ATI_ERR_AUTH_GENERATOR: { status: 502, exit: 1, message: 'auth generator failed' },
   ATI_ERR_UNAVAILABLE: { status: 503, exit: 1, message: 'service unavailable' },
   ATI_ERR_SHUTTING_DOWN: { status: 503, exit: 1, message: 'server is shutting down' },
   ATI_ERR_RELOAD: { status: 422, exit: 1, message: 'reload rejected' },

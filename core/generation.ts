@@ -43,6 +43,14 @@ export class ProviderInstance {
     );
   }
 
+  /** True when every extra input file the provider read (Provisioned.inputFiles) still has the same content. */
+  async inputsUnchanged(hashFile: (file: string) => Promise<string | undefined>): Promise<boolean> {
+    const inputs = this.provisioned.inputFiles;
+    if (!inputs) return true;
+    for (const [file, hash] of inputs) if ((await hashFile(file)) !== hash) return false;
+    return true;
+  }
+
   retain(): void {
     this.refs++;
   }

@@ -166,6 +166,8 @@ export interface CallContext {
   readonly requestedName: string;
   /** `call`, `mcp` or `help`: which endpoint is calling. */
   readonly endpoint: 'call' | 'mcp' | 'help' | 'cli';
+  /** `/call`'s deprecated `raw_args` (strings), when the client sent them; the cli handler prefers them over `args`. */
+  readonly rawArgs?: readonly string[];
 }
 
 export interface ToolResult {
@@ -173,6 +175,11 @@ export interface ToolResult {
   value: unknown;
   /** Upstream HTTP status where there is one (for logs and audit). */
   upstreamStatus?: number;
+  /**
+   * The value is final: the host must not apply the tool's `response.extract`
+   * to it (the http handler's "no records" answer `{"records":[]}`, ref-01 §6.6).
+   */
+  skipExtraction?: boolean;
 }
 
 /** What the host knows about a passthrough request when it hands it to a route. */
@@ -207,6 +214,12 @@ export interface Provisioned {
   call?(tool: ToolDefinition, args: unknown, ctx: CallContext): Promise<ToolResult>;
   /** Releases pools, sessions and child processes. Must not throw; may be abandoned after a deadline. */
   close(): Promise<void>;
+  /**
+   * Files other than the manifest that provisioning read (an OpenAPI spec …),
+   * absolute path → sha256 hex of the bytes read. The host re-provisions the
+   * provider when one of them changes, and counts them in reload change detection.
+   */
+  inputFiles?: ReadonlyMap<string, string>;
 }
 
 /** A semantic problem found by a plugin's `validate`. */
