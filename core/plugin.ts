@@ -156,6 +156,31 @@ export interface ToolResult {
   value: unknown;
   /** Upstream HTTP status where there is one (for logs and audit). */
   upstreamStatus?: number;
+  /**
+   * The result in MCP form, when the upstream speaks MCP: `/mcp tools/call` forwards it
+   * unchanged (content blocks, structured content) instead of flattening `value` to text.
+   */
+  mcp?: McpToolContent;
+}
+
+/** An MCP `tools/call` result body (content blocks as the upstream sent them). */
+export interface McpToolContent {
+  content: unknown[];
+  structuredContent?: Record<string, unknown>;
+}
+
+/**
+ * A tool call that the upstream answered with an error result (MCP `isError: true`).
+ * It is an error for `/call` (502 with the text); `/mcp tools/call` forwards `mcp`
+ * as a result with `isError: true`.
+ */
+export class ToolContentError extends AtiError {
+  readonly mcp: McpToolContent;
+  constructor(message: string, mcp: McpToolContent) {
+    super('ATI_ERR_UPSTREAM', message);
+    this.name = 'ToolContentError';
+    this.mcp = mcp;
+  }
 }
 
 /** What the host knows about a passthrough request when it hands it to a route. */
@@ -190,6 +215,12 @@ export interface Provisioned {
   call?(tool: ToolDefinition, args: unknown, ctx: CallContext): Promise<ToolResult>;
   /** Releases pools, sessions and child processes. Must not throw; may be abandoned after a deadline. */
   close(): Promise<void>;
+  /**
+   * `false` when this result should not be kept by the next reload even if the manifest and the
+   * keyring entries it read are unchanged (e.g. MCP discovery failed: the next reload retries it).
+   * Absent = reusable.
+   */
+  reusable?: boolean;
 }
 
 /** A semantic problem found by a plugin's `validate`. */
