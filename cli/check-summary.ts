@@ -23,7 +23,7 @@ export function printCheckSummary(r: CheckReport, output: OutputFormat): void {
   const summary = {
     ok: r.ok,
     ati_dir: r.config.atiDir,
-    handlers_registered: r.registry.names(),
+    handlers_registered: r.registry.describe(),
     providers: byHandler,
     tools: gen ? gen.toolList.length : 0,
     public_tools: gen ? gen.publicTools().length : 0,
@@ -39,6 +39,7 @@ export function printCheckSummary(r: CheckReport, output: OutputFormat): void {
   }
   const lines: string[] = [];
   lines.push(`ati proxy --check: ${r.ok ? 'OK' : 'FAILED'} (${r.config.atiDir})`);
+  lines.push(`handlers: ${summary.handlers_registered.map((h) => (h.origin === 'built-in' ? h.name : `${h.name} (${h.origin})`)).join(', ') || '(none)'}`);
   if (gen) {
     lines.push(`providers: ${gen.providers.size}`);
     for (const [h, names] of Object.entries(byHandler)) lines.push(`  ${h}: ${names.join(', ')}`);

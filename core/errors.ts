@@ -48,7 +48,7 @@ export const ERRORS = {
   ATI_ERR_PLUGIN: { status: 502, exit: 1, message: 'handler plugin failed' },
   ATI_ERR_UNAVAILABLE: { status: 503, exit: 1, message: 'service unavailable' },
   ATI_ERR_SHUTTING_DOWN: { status: 503, exit: 1, message: 'server is shutting down' },
-  ATI_ERR_RELOAD: { status: 500, exit: 1, message: 'reload rejected' },
+  ATI_ERR_RELOAD: { status: 422, exit: 1, message: 'reload rejected' },
   ATI_ERR_INTERNAL: { status: 500, exit: 1, message: 'internal error' },
 } as const satisfies Record<string, ErrorSpec>;
 

@@ -123,6 +123,16 @@ export async function buildGeneration(input: BuildInput): Promise<BuildOutcome> 
   } catch (err) {
     errors.push(toAtiError(err, 'ATI_ERR_KEYRING'));
   }
+  // A keyring file that vanished mid-reload (non-atomic `rm` + `cp`) must not clear every secret.
+  if (keyring && previous && keyring.size === 0 && previous.keyring.size > 0 && /^(keyring\.enc|credentials)/.test(previous.keyring.source)) {
+    errors.push(
+      new AtiError(
+        'ATI_ERR_KEYRING',
+        `the keyring file (${previous.keyring.source}) disappeared; keeping the previous keyring — restore the file, or restart the proxy to run without one`,
+        { location: { file: previous.keyring.source.startsWith('keyring.enc') ? paths.keyringEnc : paths.credentials } },
+      ),
+    );
+  }
   if (errors.length > 0 || !keyring) return { status: 'rejected', errors };
 
   // 4. Provision, reusing unchanged providers of the previous generation.

@@ -20,6 +20,7 @@ import { buildGeneration, type GenerationExtension, type KeyringLoader } from '.
 import type { Logger } from './logger.js';
 import { NamedRouteTable, type RouteAccess } from './named-routes.js';
 import type { HostOptions, PluginRegistry } from './plugin.js';
+import { metrics, triggerKind } from './metrics.js';
 import { canonicalTarget } from './pipeline/canonical-path.js';
 import type { PipelineStage, Rejection } from './pipeline/types.js';
 import { setState, type RequestState } from './request-state.js';
@@ -89,6 +90,8 @@ export class Host {
   readonly drainMs: number;
   /** Listeners notified after every reload attempt (metrics, watchers). */
   readonly reloadListeners: Array<(r: ReloadResult, reason: string) => void> = [];
+  /** Run at shutdown after the listener stopped accepting (watchers, database pools …). */
+  readonly shutdownHooks: Array<() => Promise<void>> = [];
 
   private gen: Generation | undefined;
   private nextId = 1;
@@ -250,8 +253,12 @@ export class Host {
       ...this.status,
       last_attempt_at: new Date().toISOString(),
       last_result: result.status,
-      last_error: result.status === 'rejected' ? result.errors.map((e) => e.describe()).join('; ') : result.status === 'applied' ? null : this.status.last_error,
+      // `unchanged` means the files match the serving generation again, so a previous error is gone too.
+      last_error: result.status === 'rejected' ? result.errors.map((e) => e.describe()).join('; ') : null,
     };
+    metrics.reloads.inc({ result: result.status, trigger: triggerKind(reason) });
+    metrics.configSynchronized.set(result.status === 'rejected' ? 0 : 1);
+    if (result.status !== 'rejected') metrics.lastReloadSuccess.set(Date.now() / 1000);
     for (const l of this.reloadListeners) l(result, reason);
     return result;
   }
@@ -272,6 +279,11 @@ export class Host {
   private swap(next: Generation): void {
     const old = this.gen;
     this.gen = next; // the one assignment every request observes
+    metrics.generation.set(next.id);
+    if (!old) {
+      metrics.configSynchronized.set(1);
+      metrics.lastReloadSuccess.set(Date.now() / 1000);
+    }
     this.status = { ...this.status, generation: next.id, loaded_at: next.loadedAt.toISOString(), last_error: null };
     if (old) {
       const p = old.retire(this.drainMs, this.logger);
@@ -326,6 +338,7 @@ export class Host {
       return;
     }
     gen.enter();
+    metrics.inFlight.inc();
     const state: RequestState = {
       gen,
       requestId: requestIdOf(req),
@@ -338,6 +351,7 @@ export class Host {
     setState(req, state);
     res.once('close', () => {
       gen.leave();
+      metrics.inFlight.dec();
       this.logRequest(req, res, state);
     });
     try {
@@ -480,6 +494,9 @@ export class Host {
 
   private logRequest(req: IncomingMessage, res: ServerResponse, state: RequestState): void {
     const durationMs = Number(process.hrtime.bigint() - state.start) / 1e6;
+    const route = state.path ? state.route : 'invalid';
+    metrics.requests.inc({ method: req.method ?? 'GET', route, status: res.statusCode });
+    metrics.requestDuration.observe({ route }, durationMs / 1000);
     const level = res.statusCode >= 500 ? 'warn' : 'info';
     this.logger[level](
       {
@@ -505,6 +522,7 @@ export class Host {
     if (this.shuttingDown) return;
     this.shuttingDown = true;
     this.logger.info({ reason, in_flight: this.gen?.inFlight ?? 0 }, 'shutting down: draining in-flight requests');
+    await Promise.all(this.shutdownHooks.map((h) => h().catch((err: unknown) => this.logger.warn({ error: (err as Error).message }, 'shutdown hook failed'))));
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeIdleConnections();
     const gen = this.gen;

@@ -15,6 +15,7 @@ import type { TProperties } from '@sinclair/typebox';
 import type { Logger } from './logger.js';
 import type { SourceLocation } from './errors.js';
 import { AtiError } from './errors.js';
+import { propertiesFromJsonSchema } from '../config/json-schema-to-typebox.js';
 
 /** Bumped on a breaking change of this contract; plugins declare the version they target. */
 export const PLUGIN_API_VERSION = 1;
@@ -263,6 +264,7 @@ export const UNAVAILABLE_HANDLERS: Readonly<Record<string, string>> = {
 /** The set of handler plugins known to the host. */
 export class PluginRegistry {
   private readonly plugins = new Map<string, HandlerPlugin>();
+  private readonly origins = new Map<string, string>();
 
   register(plugin: HandlerPlugin, origin = 'built-in'): void {
     if (plugin.apiVersion !== PLUGIN_API_VERSION) {
@@ -277,7 +279,20 @@ export class PluginRegistry {
     if (this.plugins.has(plugin.name)) {
       throw new AtiError('ATI_ERR_CONFIG', `handler plugin "${plugin.name}" (${origin}) is already registered`);
     }
-    this.plugins.set(plugin.name, plugin);
+    // Plain JSON Schema fields (plugins written without TypeBox) are converted once, here.
+    const normalized: HandlerPlugin = {
+      ...plugin,
+      providerSchema: propertiesFromJsonSchema(plugin.providerSchema),
+      ...(plugin.toolSchema ? { toolSchema: propertiesFromJsonSchema(plugin.toolSchema) } : {}),
+    };
+    Object.setPrototypeOf(normalized, Object.getPrototypeOf(plugin));
+    this.plugins.set(plugin.name, normalized);
+    this.origins.set(plugin.name, origin);
+  }
+
+  /** `[{name, version, origin}]`: `built-in` or the module specifier a plugin came from. */
+  describe(): Array<{ name: string; version: string; origin: string }> {
+    return this.names().map((n) => ({ name: n, version: this.plugins.get(n)!.version, origin: this.origins.get(n)! }));
   }
 
   get(name: string): HandlerPlugin | undefined {

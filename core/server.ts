@@ -1,12 +1,19 @@
 /**
  * Composition root of `ati proxy`: turns a ProxyConfig and a plugin registry
  * into a configured Host (pipeline stages, named routes, services, keyring
- * loader, generation extensions). The CLI only parses flags and calls this;
- * tests call it in-process.
+ * loader, generation extensions) and its reload triggers. The CLI only parses
+ * flags and calls this; tests call it in-process.
  */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { AdminAuth } from './admin-auth.js';
+import { AtiError } from './errors.js';
+import { registry as metricsRegistry } from './metrics.js';
 import { Host } from './host.js';
 import type { Logger } from './logger.js';
 import type { PluginRegistry } from './plugin.js';
+import { ConfigWatcher } from './reload/watcher.js';
+import { adminReloadRoutes } from './routes/admin-reload.js';
 import { ROUTE_MODULES } from './routes/index.js';
 import { loadKeyring } from '../config/keyring-loader.js';
 import type { ProxyConfig } from '../config/proxy-config.js';
@@ -17,13 +24,56 @@ export interface ProxyDeps {
 }
 
 export function createProxyHost(config: ProxyConfig, deps: ProxyDeps): Host {
+  const admin = new AdminAuth(config.env['ATI_ADMIN_TOKEN']);
   return new Host({
     options: { atiDir: config.atiDir, enablePassthrough: config.enablePassthrough, checkOnly: config.check },
     registry: deps.registry,
     logger: deps.logger,
     loadKeyring: () => loadKeyring(config),
     stages: [],
-    routes: ROUTE_MODULES,
+    routes: [...ROUTE_MODULES, adminReloadRoutes(admin)],
     drainMs: config.drainSeconds * 1000,
   });
+}
+
+/** JWT key files named by the environment; they live outside the ATI directory as often as not. */
+function jwtKeyFiles(env: NodeJS.ProcessEnv): string[] {
+  return ['ATI_JWT_PUBLIC_KEY', 'ATI_JWT_PRIVATE_KEY'].map((k) => env[k]?.trim()).filter((v): v is string => !!v);
+}
+
+/** Starts the debounced watch of the ATI directory (unless `--no-watch`); closed at shutdown. */
+export async function startConfigWatcher(host: Host, config: ProxyConfig): Promise<ConfigWatcher | undefined> {
+  if (!config.watch) return undefined;
+  const watcher = new ConfigWatcher({
+    atiDir: config.atiDir,
+    extraFiles: jwtKeyFiles(config.env),
+    logger: host.logger,
+    onChange: (changed) => void host.reload(`watch (${changed.slice(0, 5).join(', ')}${changed.length > 5 ? ', …' : ''})`),
+  });
+  await watcher.start();
+  host.shutdownHooks.push(() => watcher.close());
+  return watcher;
+}
+
+/** Serves `GET /metrics` (and nothing else) on `host:port`; closed at shutdown. Resolves with the bound address. */
+export async function startMetricsListener(host: Host, bind: string): Promise<string> {
+  const m = /^\[?([^\]]*?)\]?:(\d+)$/.exec(bind);
+  if (!m) throw new AtiError('ATI_ERR_CONFIG', `--metrics-bind must be host:port (e.g. 0.0.0.0:9464), got "${bind}"`);
+  const server = http.createServer((req, res) => {
+    if (req.method !== 'GET' || req.url?.split('?')[0] !== '/metrics') {
+      res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"only GET /metrics is served here","code":"ATI_ERR_NOT_FOUND"}');
+      return;
+    }
+    metricsRegistry.metrics().then(
+      (text) => res.writeHead(200, { 'content-type': metricsRegistry.contentType }).end(text),
+      () => res.writeHead(500).end(),
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) => reject(new AtiError('ATI_ERR_LISTEN', `cannot listen on ${bind} (--metrics-bind): ${err.code ?? err.message}`)));
+    server.listen(Number(m[2]), m[1] || '0.0.0.0', () => resolve());
+  });
+  host.shutdownHooks.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const a = server.address() as AddressInfo;
+  return `${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
 }

@@ -8,9 +8,10 @@ import { AtiError } from '../../core/errors.js';
 import type { Host } from '../../core/host.js';
 import { createLogger, type Logger } from '../../core/logger.js';
 import { PluginRegistry } from '../../core/plugin.js';
-import { createProxyHost } from '../../core/server.js';
+import { createProxyHost, startConfigWatcher, startMetricsListener } from '../../core/server.js';
 import { VERSION } from '../../core/version.js';
 import { defaultProxyConfig, resolveAtiDir, type ProxyConfig, type SigVerifyMode } from '../../config/proxy-config.js';
+import { loadConfiguredPlugins } from '../../config/plugins-config.js';
 import { BUILTIN_PLUGINS } from '../builtin-plugins.js';
 import type { GlobalOptions } from '../main.js';
 import { reportFatal } from '../output.js';
@@ -30,6 +31,7 @@ interface ProxyFlags {
   drainSeconds: number;
   watch: boolean;
   insecureNoAuth: boolean;
+  metricsBind?: string;
 }
 
 function parseIntFlag(name: string, min: number, max: number) {
@@ -68,6 +70,7 @@ export function register(program: Command, globals: () => GlobalOptions): void {
     )
     .option('--no-watch', 'do not watch the ATI directory for changes (SIGHUP and POST /admin/reload still reload)')
     .option('--insecure-no-auth', 'allow binding a non-loopback address with no authentication configured', false)
+    .option('--metrics-bind <host:port>', 'also serve GET /metrics, to any client, on this address (the main port serves it to loopback only)')
     .action(async (flags: ProxyFlags) => {
       const g = globals();
       const code = await runProxy(flags, g);
@@ -98,6 +101,7 @@ export function configFromFlags(flags: ProxyFlags, g: GlobalOptions, env: NodeJS
     drainSeconds: flags.drainSeconds,
     watch: flags.watch,
     insecureNoAuth: flags.insecureNoAuth,
+    metricsBind: flags.metricsBind ?? null,
     env,
   });
 }
@@ -111,6 +115,8 @@ async function runProxy(flags: ProxyFlags, g: GlobalOptions): Promise<number | u
     if (host?.hasGeneration) void host.reload('SIGHUP');
     else pendingHup = true;
   });
+  releaseEarlySignals();
+  pendingHup ||= takeEarlySignals() > 0;
 
   const logger = createLogger({ level: g.verbose ? 'debug' : undefined });
   let config: ProxyConfig;
@@ -121,7 +127,13 @@ async function runProxy(flags: ProxyFlags, g: GlobalOptions): Promise<number | u
   }
 
   const registry = new PluginRegistry();
-  for (const p of BUILTIN_PLUGINS) registry.register(p);
+  try {
+    for (const p of BUILTIN_PLUGINS) registry.register(p);
+    const loaded = await loadConfiguredPlugins(config.atiDir, registry);
+    for (const p of loaded) logger.info({ plugin: p.name, version: p.version, module: p.specifier }, 'handler plugin loaded');
+  } catch (err) {
+    return reportFatal(err, g.output, logger);
+  }
 
   if (config.check) return runCheck(config, registry, g);
 
@@ -157,8 +169,34 @@ async function runProxy(flags: ProxyFlags, g: GlobalOptions): Promise<number | u
 
   const h = host;
   installShutdown(h, logger);
+  try {
+    if (config.metricsBind) {
+      const m = await startMetricsListener(h, config.metricsBind);
+      logger.info({ addr: m }, 'metrics listener started');
+    }
+  } catch (err) {
+    await h.shutdown('metrics listener failed');
+    return reportFatal(err, config.output, logger);
+  }
+  try {
+    await startConfigWatcher(h, config);
+  } catch (err) {
+    logger.warn({ error: (err as Error).message }, 'config watcher could not start; reload with SIGHUP or POST /admin/reload');
+  }
   if (pendingHup) void h.reload('SIGHUP (queued during startup)');
   return undefined;
+}
+
+type EarlySignals = { early: { hup: number }; release: () => void };
+const EARLY = Symbol.for('ati.earlySignals');
+
+/** SIGHUPs that bin/ati queued while modules were loading. */
+function takeEarlySignals(): number {
+  return (globalThis as { [EARLY]?: EarlySignals })[EARLY]?.early.hup ?? 0;
+}
+
+function releaseEarlySignals(): void {
+  (globalThis as { [EARLY]?: EarlySignals })[EARLY]?.release();
 }
 
 function stripBrackets(bind: string): string {
