@@ -50,6 +50,10 @@ export const ERRORS = {
   ATI_ERR_SHUTTING_DOWN: { status: 503, exit: 1, message: 'server is shutting down' },
   ATI_ERR_RELOAD: { status: 422, exit: 1, message: 'reload rejected' },
   ATI_ERR_INTERNAL: { status: 500, exit: 1, message: 'internal error' },
+  // ── skills ─────────────────────────────────────────────────────────────
+  ATI_ERR_UNKNOWN_SKILL: { status: 404, exit: 1, message: 'unknown skill' },
+  ATI_ERR_SKILL_TOO_LARGE: { status: 500, exit: 1, message: 'skill bundle above the size limit' },
+  ATI_ERR_SKILL_REGISTRY_UNAVAILABLE: { status: 503, exit: 1, message: 'remote skill registry not configured' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -15,6 +15,7 @@ import type { PluginRegistry } from './plugin.js';
 import { ConfigWatcher } from './reload/watcher.js';
 import { adminReloadRoutes } from './routes/admin-reload.js';
 import { ROUTE_MODULES } from './routes/index.js';
+import { skillsExtension } from './skills/extension.js';
 import { loadKeyring } from '../config/keyring-loader.js';
 import type { ProxyConfig } from '../config/proxy-config.js';
 
@@ -32,6 +33,7 @@ export function createProxyHost(config: ProxyConfig, deps: ProxyDeps): Host {
     loadKeyring: () => loadKeyring(config),
     stages: [],
     routes: [...ROUTE_MODULES, adminReloadRoutes(admin)],
+    extensions: [skillsExtension],
     drainMs: config.drainSeconds * 1000,
   });
 }

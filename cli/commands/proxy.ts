@@ -9,6 +9,7 @@ import type { Host } from '../../core/host.js';
 import { createLogger, type Logger } from '../../core/logger.js';
 import { PluginRegistry } from '../../core/plugin.js';
 import { createProxyHost, startConfigWatcher, startMetricsListener } from '../../core/server.js';
+import { skillRegistryOf } from '../../core/skills/extension.js';
 import { VERSION } from '../../core/version.js';
 import { defaultProxyConfig, resolveAtiDir, type ProxyConfig, type SigVerifyMode } from '../../config/proxy-config.js';
 import { loadConfiguredPlugins } from '../../config/plugins-config.js';
@@ -152,7 +153,7 @@ async function runProxy(flags: ProxyFlags, g: GlobalOptions): Promise<number | u
         providers: gen.providers.size,
         mcp: count('mcp'),
         openapi: count('openapi'),
-        skills: 0,
+        skills: skillRegistryOf(gen).size,
         keyring: gen.keyring.source,
         db: host.services.dbStatus(),
         passthrough: config.enablePassthrough ? gen.routes.size : 0,

@@ -2,6 +2,8 @@
 import type { RouteModule } from '../host.js';
 import { healthRoutes } from './health.js';
 import { probeRoutes } from './probes.js';
+import { skillatiRoutes } from './skillati.js';
+import { skillsRoutes } from './skills.js';
 import { toolsRoutes } from './tools.js';
 
-export const ROUTE_MODULES: RouteModule[] = [healthRoutes, toolsRoutes, probeRoutes];
+export const ROUTE_MODULES: RouteModule[] = [healthRoutes, toolsRoutes, skillsRoutes, skillatiRoutes, probeRoutes];
