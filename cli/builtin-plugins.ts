@@ -3,8 +3,10 @@
  * Each plugin issue adds its plugin here.
  */
 import type { HandlerPlugin } from '../core/plugin.js';
+import { cliPlugin } from '../plugins/cli/index.js';
 import { mcpPlugin } from '../plugins/mcp/index.js';
 
 export const BUILTIN_PLUGINS: HandlerPlugin[] = [
+  cliPlugin,
   mcpPlugin,
 ];

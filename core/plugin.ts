@@ -258,7 +258,9 @@ export function definePlugin<P extends HandlerPlugin>(plugin: P): P {
 
 /** Handlers the reference knows that this build deliberately does not ship. */
 export const UNAVAILABLE_HANDLERS: Readonly<Record<string, string>> = {
-  file_manager: 'the file_manager handler is not available in this build (out of scope; see docs/manifests.md)',
+  // The loader reports this at `provider.handler` with the file and line, so the operator sees which manifest to fix.
+  file_manager:
+    'the file_manager handler is not available in this build (out of scope for ati-proxy); remove this manifest or change its handler',
 };
 
 /** The set of handler plugins known to the host. */
