@@ -128,7 +128,7 @@ describe('POST /mcp', () => {
     const { tools, nextCursor } = await client.listTools();
     expect(nextCursor).toBeUndefined();
     expect(tools.map((t) => t.name)).toEqual([
-      'fx:echo', 'fx:add', 'fx:fail', 'fx:stderr', 'fx:crash', 'fx:hang', 'fx:env', 'fx:pid', 'fx:multi',
+      'fx:echo', 'fx:add', 'fx:fail', 'fx:stderr', 'fx:crash', 'fx:hang', 'fx:env', 'fx:pid', 'fx:multi', 'fx:changed',
       't_open', 't_allowed',
     ]);
     const allowed = tools.find((t) => t.name === 't_allowed')!;
@@ -253,8 +253,8 @@ describe('POST /mcp', () => {
       pages++;
     } while (cursor);
     expect(pages).toBe(3);
-    expect(names).toHaveLength(11);
-    expect(new Set(names).size).toBe(11);
+    expect(names).toHaveLength(12);
+    expect(new Set(names).size).toBe(12);
     const bad = (await client.listTools({ cursor: 'not-a-cursor' }).catch((e: unknown) => e)) as McpError;
     expect(bad.code).toBe(-32602);
   });

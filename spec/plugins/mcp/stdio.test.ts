@@ -39,7 +39,7 @@ describe('mcp plugin: stdio upstream', () => {
     const { host } = await start({ 'manifests/fx.toml': stdioManifest('fx', { args: ['--page-size', '3', '--extra-tools', '4'] }) });
     const names = host.current.toolList.map((t) => t.name);
     expect(names).toEqual([
-      'fx:echo', 'fx:add', 'fx:fail', 'fx:stderr', 'fx:crash', 'fx:hang', 'fx:env', 'fx:pid', 'fx:multi',
+      'fx:echo', 'fx:add', 'fx:fail', 'fx:stderr', 'fx:crash', 'fx:hang', 'fx:env', 'fx:pid', 'fx:multi', 'fx:changed',
       'fx:extra_0', 'fx:extra_1', 'fx:extra_2', 'fx:extra_3',
     ]);
     const echo = host.current.tools.get('fx:echo')!;
@@ -52,7 +52,7 @@ describe('mcp plugin: stdio upstream', () => {
       description: 'Echo the text back',
       inputSchema: { type: 'object', properties: { text: { type: 'string' } }, required: ['text'] },
     });
-    await logs.waitFor((l) => l.message === 'MCP tools discovered' && l['tools'] === 13 && l['provider'] === 'fx');
+    await logs.waitFor((l) => l.message === 'MCP tools discovered' && l['tools'] === 14 && l['provider'] === 'fx');
   });
 
   it('calls tools through one session and converts results as the reference does', async () => {
@@ -193,6 +193,20 @@ describe('mcp plugin: stdio upstream', () => {
     expect((await callTool(host, 'fx:pid')).value).toBe(pid);
     expect(sessions.get('fx')!.restarts).toBe(0);
     expect(isAlive(pid)).toBe(true);
+  });
+
+  it('discovers again on the next reload after the server announced tools/list_changed', async () => {
+    const { host } = await start({
+      'manifests/fx.toml': stdioManifest('fx'),
+      'manifests/zz.toml': '[provider]\nname = "zz"\ndescription = "d"\nhandler = "test"\n',
+    });
+    await dir!.manifest('zz', '[provider]\nname = "zz"\ndescription = "e"\nhandler = "test"\n');
+    expect(await host.reload('test')).toMatchObject({ reused: ['fx'] });
+    expect((await callTool(host, 'fx:changed')).value).toBe('announced');
+    await logs.waitFor((l) => l.message.startsWith('MCP server reports that its tool list changed'));
+    await dir!.manifest('zz', '[provider]\nname = "zz"\ndescription = "f"\nhandler = "test"\n');
+    const r = await host.reload('test');
+    expect(r.status === 'applied' && r.provisioned.sort()).toEqual(['fx', 'zz']);
   });
 
   it('re-provisions (new child) when a keyring entry the provider reads changes', async () => {
