@@ -33,9 +33,13 @@ export class ProviderInstance {
     return this.manifest.provider.name;
   }
 
-  /** Same manifest bytes, same plugin and version, and same values for the keyring entries it read. */
+  /**
+   * Same manifest bytes, same plugin and version, and same values for the keyring entries it read,
+   * unless the plugin said its result must not be reused (`Provisioned.reusable === false`).
+   */
   reusableFor(manifest: ProviderManifest, plugin: HandlerPlugin, keyring: Keyring): boolean {
     return (
+      this.provisioned.reusable !== false &&
       manifest.hash === this.manifest.hash &&
       plugin === this.plugin &&
       plugin.version === this.plugin.version &&

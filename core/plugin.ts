@@ -180,6 +180,31 @@ export interface ToolResult {
    * to it (the http handler's "no records" answer `{"records":[]}`, ref-01 §6.6).
    */
   skipExtraction?: boolean;
+  /**
+   * The result in MCP form, when the upstream speaks MCP: `/mcp tools/call` forwards it
+   * unchanged (content blocks, structured content) instead of flattening `value` to text.
+   */
+  mcp?: McpToolContent;
+}
+
+/** An MCP `tools/call` result body (content blocks as the upstream sent them). */
+export interface McpToolContent {
+  content: unknown[];
+  structuredContent?: Record<string, unknown>;
+}
+
+/**
+ * A tool call that the upstream answered with an error result (MCP `isError: true`).
+ * It is an error for `/call` (502 with the text); `/mcp tools/call` forwards `mcp`
+ * as a result with `isError: true`.
+ */
+export class ToolContentError extends AtiError {
+  readonly mcp: McpToolContent;
+  constructor(message: string, mcp: McpToolContent) {
+    super('ATI_ERR_UPSTREAM', message);
+    this.name = 'ToolContentError';
+    this.mcp = mcp;
+  }
 }
 
 /** What the host knows about a passthrough request when it hands it to a route. */
@@ -220,6 +245,12 @@ export interface Provisioned {
    * provider when one of them changes, and counts them in reload change detection.
    */
   inputFiles?: ReadonlyMap<string, string>;
+  /**
+   * `false` when this result should not be kept by the next reload even if the manifest and the
+   * keyring entries it read are unchanged (e.g. MCP discovery failed: the next reload retries it).
+   * Absent = reusable.
+   */
+  reusable?: boolean;
 }
 
 /** A semantic problem found by a plugin's `validate`. */
