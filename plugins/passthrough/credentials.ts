@@ -73,6 +73,9 @@ function lookupPlaceholder(keyring: KeyringAccessor, name: string): string | und
   return lower !== name ? keyring.get(lower) : undefined;
 }
 
+/** What a keyring entry name inside `${…}` may look like. */
+const PLACEHOLDER_NAME = /^[A-Za-z0-9_.-]+$/;
+
 /**
  * Expands `${entry}` placeholders (single pass, no nesting; `$` without `{`
  * and an unterminated `${` stay literal). Returns the value and the entries
@@ -92,15 +95,17 @@ export function expandPlaceholders(
     if (end < 0) break;
     const name = template.slice(start + 2, end);
     out += template.slice(i, start);
-    if (name === '') {
-      out += '${}';
-    } else {
-      const v = lookupPlaceholder(keyring, name);
-      if (v === undefined) return { missing: name };
-      const trimmed = v.trim();
-      used.push([name, trimmed]);
-      out += trimmed;
+    if (!PLACEHOLDER_NAME.test(name)) {
+      // not a keyring entry name (`${}`, `${ a}`, a nested `${`): literal, scan on after `${`
+      out += '${';
+      i = start + 2;
+      continue;
     }
+    const v = lookupPlaceholder(keyring, name);
+    if (v === undefined) return { missing: name };
+    const trimmed = v.trim();
+    used.push([name, trimmed]);
+    out += trimmed;
     i = end + 1;
   }
   return { value: out + template.slice(i), used };
