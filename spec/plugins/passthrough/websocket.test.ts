@@ -182,6 +182,29 @@ describe('passthrough WebSocket', () => {
     expect((await c.closed).code).toBe(1014);
   });
 
+  it('closes the upstream with 1001 when the caller vanishes', async () => {
+    up = await startWsUpstream();
+    h = await startPassthrough({ a: ptManifest('ws', up.url, 'path_prefix = "/ws"\nforward_websockets = true') });
+    const c = track(await connect(wsUrl('/ws')));
+    await until(() => up!.clients.size === 1, 'upstream client');
+    c.ws.terminate();
+    await until(() => up!.closes.length === 1, 'upstream close');
+    expect(up.closes[0]!.code).toBe(1001);
+  });
+
+  it('closes open WebSockets of a route changed by a reload with 1001 once the old generation drains', async () => {
+    up = await startWsUpstream();
+    h = await startPassthrough({ a: ptManifest('ws', up.url, 'path_prefix = "/ws"\nforward_websockets = true') }, { host: { drainMs: 300 } });
+    const c = track(await connect(wsUrl('/ws')));
+    await h.dir.manifest('a', ptManifest('ws', up.url, 'path_prefix = "/ws"\nforward_websockets = true\nwebsocket_idle_timeout_seconds = 60'));
+    expect((await h.th.host.reload('test')).status).toBe('applied');
+    expect(await c.closed).toEqual({ code: 1001, reason: 'route reconfigured' });
+    // the new generation serves new connections
+    const c2 = track(await connect(wsUrl('/ws')));
+    c2.ws.send('still here');
+    await nextMessage(c2, 1);
+  });
+
   it('enforces websocket_max_message_bytes (1009) and websocket_idle_timeout_seconds (1001)', async () => {
     up = await startWsUpstream();
     h = await startPassthrough({
