@@ -7,7 +7,10 @@
  * errors). Loopback only, every process started and stopped here, bounded run time.
  *
  *   npm run bench:passthrough [-- --duration 8 --warmup 2 --connections 32 --rate 1000
- *                                 --fixed-seconds 10 --upstream nginx|node --log-level warn]
+ *                                 --fixed-seconds 10 --upstream nginx|node --log-level warn
+ *                                 --only ours,fastify,nginx --profile <dir>]
+ *
+ * `--profile <dir>` runs our proxy with `node --cpu-prof` and leaves the .cpuprofile there.
  *
  * Throughput: keep-alive, 32 connections, warm-up then measure, with wrk when installed
  * (`apt-get install -y wrk`), else autocannon. Latency: a fixed-rate run (1,000 req/s) with
@@ -28,7 +31,7 @@ const TOKEN = 'bench-secret-token';
 const PATH = '/v1/chat/completions?model=bench';
 
 function parseArgs(argv) {
-  const o = { duration: 8, warmup: 2, connections: 32, rate: 1000, fixedSeconds: 10, upstream: 'auto', logLevel: 'warn', only: null };
+  const o = { duration: 8, warmup: 2, connections: 32, rate: 1000, fixedSeconds: 10, upstream: 'auto', logLevel: 'warn', only: null, profile: null };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i].replace(/^--/, '');
     const v = argv[i + 1];
@@ -40,6 +43,7 @@ function parseArgs(argv) {
     else if (k === 'upstream') o.upstream = v;
     else if (k === 'log-level') o.logLevel = v;
     else if (k === 'only') o.only = v.split(',');
+    else if (k === 'profile') o.profile = path.resolve(v);
     else {
       console.error(`unknown option ${argv[i]}`);
       process.exit(2);
@@ -325,7 +329,7 @@ async function main() {
   const callerHeaders = { authorization: 'Bearer sandbox-token-to-be-replaced' };
   let ours;
   if (want('ours')) {
-    ours = await startOurs(upstream.url);
+    ours = await startOurs(upstream.url, { cpuProf: opts.profile });
     targets.push({ name: 'ati passthrough (ours)', key: 'ours', url: ours.url, headers: callerHeaders, proc: ours.proc });
   }
   if (want('fastify')) {
