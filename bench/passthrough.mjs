@@ -6,14 +6,16 @@
  * the upstream answers 401 when it is missing, so a proxy that does not inject shows up as
  * errors). Loopback only, every process started and stopped here, bounded run time.
  *
- *   npm run bench:passthrough [-- --duration 8 --warmup 2 --connections 32 --rate 1000
+ *   npm run bench:passthrough [-- --rounds 3 --duration 5 --warmup 2 --connections 32 --rate 1000
  *                                 --fixed-seconds 10 --upstream nginx|node --log-level warn
  *                                 --only ours,fastify,nginx --profile <dir>]
  *
  * `--profile <dir>` runs our proxy with `node --cpu-prof` and leaves the .cpuprofile there.
  *
  * Throughput: keep-alive, 32 connections, warm-up then measure, with wrk when installed
- * (`apt-get install -y wrk`), else autocannon. Latency: a fixed-rate run (1,000 req/s) with
+ * (`apt-get install -y wrk`), else autocannon. Targets are measured in interleaved rounds
+ * (direct, ours, peers, direct, ours, peers, …) and each reports its median round, so a
+ * load change on a shared machine hits every target alike instead of skewing one ratio. Latency: a fixed-rate run (1,000 req/s) with
  * microsecond timing, direct to the upstream and through our proxy; the difference is the
  * latency we add. A peer whose binary is missing (nginx) is skipped with a message.
  */
@@ -31,11 +33,12 @@ const TOKEN = 'bench-secret-token';
 const PATH = '/v1/chat/completions?model=bench';
 
 function parseArgs(argv) {
-  const o = { duration: 8, warmup: 2, connections: 32, rate: 1000, fixedSeconds: 10, upstream: 'auto', logLevel: 'warn', only: null, profile: null };
+  const o = { rounds: 3, duration: 5, warmup: 2, connections: 32, rate: 1000, fixedSeconds: 10, upstream: 'auto', logLevel: 'warn', only: null, profile: null };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i].replace(/^--/, '');
     const v = argv[i + 1];
     if (k === 'duration') o.duration = Number(v);
+    else if (k === 'rounds') o.rounds = Number(v);
     else if (k === 'warmup') o.warmup = Number(v);
     else if (k === 'connections') o.connections = Number(v);
     else if (k === 'rate') o.rate = Number(v);
@@ -255,14 +258,6 @@ async function load(url, seconds, headers) {
   return loadTool === 'wrk' ? runWrk(url, seconds, headers) : runAutocannon(url, seconds, headers);
 }
 
-/** Throughput run: warm-up (discarded), then the measured run. */
-async function throughput(label, url, headers) {
-  await load(url, opts.warmup, headers);
-  const r = await load(url, opts.duration, headers);
-  if (r.non2xx > 0 || r.errors) console.error(`  ! ${label}: ${r.non2xx} non-2xx answers ${r.errors}`);
-  return r;
-}
-
 /**
  * Fixed-rate run: `rate` requests per second spread over 32 keep-alive connections, each
  * request timed from send to the last body byte with process.hrtime (µs resolution).
@@ -303,12 +298,10 @@ async function fixedRate(url, seconds, headers) {
       };
       tick();
     });
-  await run(Math.min(2, seconds), false);
+  await run(1, false);
   const { lat, errors } = await run(seconds, true);
   await pool.close();
-  lat.sort((a, b) => a - b);
-  const q = (p) => lat[Math.min(lat.length - 1, Math.floor((p / 100) * lat.length))];
-  return { p50: q(50), p99: q(99), n: lat.length, errors };
+  return { lat, errors };
 }
 
 const f = (n, d = 2) => (Number.isFinite(n) ? n.toFixed(d) : 'n/a');
@@ -359,13 +352,23 @@ async function main() {
   }
 
   const results = {};
+  const rounds = Object.fromEntries(targets.map((t) => [t.key, []]));
+  for (const t of targets) await load(t.url + PATH, opts.warmup, t.headers); // warm-up, discarded
+  for (let round = 1; round <= opts.rounds; round++) {
+    for (const t of targets) {
+      const r = await load(t.url + PATH, opts.duration, t.headers);
+      if (r.non2xx > 0 || r.errors) console.error(`  ! ${t.name}: ${r.non2xx} non-2xx answers ${r.errors}`);
+      rounds[t.key].push(r);
+      console.log(`  round ${round} ${pad(t.name, 24)} ${lpad(f(r.rps, 0), 8)} req/s  p50 ${f(r.p50)} ms  p99 ${f(r.p99)} ms`);
+    }
+  }
+  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   for (const t of targets) {
-    const r = await throughput(t.name, t.url + PATH, t.headers);
-    results[t.key] = r;
-    console.log(`  measured ${pad(t.name, 24)} ${lpad(f(r.rps, 0), 8)} req/s  p50 ${f(r.p50)} ms  p99 ${f(r.p99)} ms`);
+    const rs = rounds[t.key];
+    results[t.key] = { rps: median(rs.map((r) => r.rps)), p50: median(rs.map((r) => r.p50)), p99: median(rs.map((r) => r.p99)) };
   }
 
-  console.log('\nThroughput (small JSON, keep-alive, %d connections)', opts.connections);
+  console.log(`\nThroughput (small JSON, keep-alive, ${opts.connections} connections; median of ${opts.rounds} rounds of ${opts.duration}s)`);
   console.log(`${pad('target', 26)}${lpad('req/s', 10)}${lpad('p50 ms', 10)}${lpad('p99 ms', 10)}${lpad('ours/peer', 12)}`);
   for (const t of targets) {
     const r = results[t.key];
@@ -382,9 +385,27 @@ async function main() {
   }
 
   if (ours) {
-    console.log(`\nFixed rate ${opts.rate} req/s for ${opts.fixedSeconds}s (after 2s warm-up), latency send → last byte`);
-    const direct = await fixedRate(upstream.url + PATH, opts.fixedSeconds, { authorization: `Bearer ${TOKEN}` });
-    const via = await fixedRate(ours.url + PATH, opts.fixedSeconds, callerHeaders);
+    console.log(`\nFixed rate ${opts.rate} req/s, ${opts.rounds} interleaved rounds (about ${opts.fixedSeconds}s per target, 1s warm-up each), latency send → last byte`);
+    // Interleaved rounds, all samples of a target pooled.
+    const per = Math.max(2, Math.round(opts.fixedSeconds / opts.rounds));
+    const acc = { direct: { lat: [], errors: 0 }, ours: { lat: [], errors: 0 } };
+    for (let round = 0; round < opts.rounds; round++) {
+      for (const [key, url, headers] of [
+        ['direct', upstream.url + PATH, { authorization: `Bearer ${TOKEN}` }],
+        ['ours', ours.url + PATH, callerHeaders],
+      ]) {
+        const r = await fixedRate(url, per, headers);
+        acc[key].lat.push(...r.lat);
+        acc[key].errors += r.errors;
+      }
+    }
+    const summary = ({ lat, errors }) => {
+      lat.sort((a, b) => a - b);
+      const q = (p) => lat[Math.min(lat.length - 1, Math.floor((p / 100) * lat.length))];
+      return { p50: q(50), p99: q(99), errors };
+    };
+    const direct = summary(acc.direct);
+    const via = summary(acc.ours);
     console.log(`${pad('target', 26)}${lpad('p50 ms', 10)}${lpad('p99 ms', 10)}${lpad('errors', 8)}`);
     console.log(`${pad('direct (upstream)', 26)}${lpad(f(direct.p50, 3), 10)}${lpad(f(direct.p99, 3), 10)}${lpad(direct.errors, 8)}`);
     console.log(`${pad('ati passthrough (ours)', 26)}${lpad(f(via.p50, 3), 10)}${lpad(f(via.p99, 3), 10)}${lpad(via.errors, 8)}`);

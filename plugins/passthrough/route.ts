@@ -131,6 +131,14 @@ export function forwardHttp(rt: RouteRuntime, req: IncomingMessage, res: ServerR
   rt.pool.dispatch(opts, ex);
 }
 
+const EXCHANGE = Symbol('ati.passthrough.exchange');
+type ExchangeResponse = ServerResponse & { [EXCHANGE]?: Exchange };
+
+/** One shared listener instead of a closure per request. */
+function onResponseClose(this: ServerResponse): void {
+  (this as ExchangeResponse)[EXCHANGE]?.clientClosed();
+}
+
 /**
  * One request/response exchange: an undici (legacy, callback) dispatch
  * handler. undici calls it with raw header buffers and body chunks, and it
@@ -145,12 +153,6 @@ class Exchange implements Dispatcher.DispatchHandler {
   private counting = false;
   private received = 0;
   private drainListener: (() => void) | null = null;
-  private readonly onClientClose = (): void => {
-    if (!this.done) {
-      this.done = true;
-      this.abortUpstream?.(new Error('client closed the connection'));
-    }
-  };
 
   constructor(
     private readonly rt: RouteRuntime,
@@ -159,13 +161,22 @@ class Exchange implements Dispatcher.DispatchHandler {
     private readonly logger: Logger,
     private readonly upstreamPath: string,
   ) {
-    res.once('close', this.onClientClose);
+    (res as ExchangeResponse)[EXCHANGE] = this;
+    res.on('close', onResponseClose);
+  }
+
+  /** The caller went away (or the response finished): stop the upstream request if it still runs. */
+  clientClosed(): void {
+    if (!this.done) {
+      this.done = true;
+      this.abortUpstream?.(new Error('client closed the connection'));
+    }
   }
 
   /** Marks the exchange finished without contacting upstream (answered locally). */
   finish(): void {
     this.done = true;
-    this.res.off('close', this.onClientClose);
+    this.res.off('close', onResponseClose);
   }
 
   /** Called by the request-body limiter when a chunked upload crosses the cap. */
@@ -230,14 +241,14 @@ class Exchange implements Dispatcher.DispatchHandler {
   onComplete(): void {
     if (this.done) return;
     this.done = true;
-    this.res.off('close', this.onClientClose);
+    this.res.off('close', onResponseClose);
     this.res.end();
   }
 
   onError(err: Error): void {
     if (this.done) return;
     this.done = true;
-    this.res.off('close', this.onClientClose);
+    this.res.off('close', onResponseClose);
     const spec = this.rt.spec;
     if (this.tooLarge) {
       refuseBody(this.req, this.res, new AtiError('ATI_ERR_BODY_TOO_LARGE', TEXT.requestTooLarge));
