@@ -8,7 +8,7 @@
  *
  *   npm run bench:passthrough [-- --rounds 3 --duration 5 --warmup 2 --connections 32 --rate 1000
  *                                 --fixed-seconds 10 --upstream nginx|node --log-level warn
- *                                 --only ours,fastify,nginx --profile <dir>]
+ *                                 --only ours,fastify,nginx --profile <dir> --fixed-peers]
  *
  * `--profile <dir>` runs our proxy with `node --cpu-prof` and leaves the .cpuprofile there.
  *
@@ -33,7 +33,7 @@ const TOKEN = 'bench-secret-token';
 const PATH = '/v1/chat/completions?model=bench';
 
 function parseArgs(argv) {
-  const o = { rounds: 3, duration: 5, warmup: 2, connections: 32, rate: 1000, fixedSeconds: 10, upstream: 'auto', logLevel: 'warn', only: null, profile: null };
+  const o = { rounds: 3, duration: 5, warmup: 2, connections: 32, rate: 1000, fixedSeconds: 10, upstream: 'auto', logLevel: 'warn', only: null, profile: null, fixedPeers: false };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i].replace(/^--/, '');
     const v = argv[i + 1];
@@ -47,6 +47,10 @@ function parseArgs(argv) {
     else if (k === 'log-level') o.logLevel = v;
     else if (k === 'only') o.only = v.split(',');
     else if (k === 'profile') o.profile = path.resolve(v);
+    else if (k === 'fixed-peers') {
+      o.fixedPeers = true;
+      continue;
+    }
     else {
       console.error(`unknown option ${argv[i]}`);
       process.exit(2);
@@ -388,15 +392,13 @@ async function main() {
     console.log(`\nFixed rate ${opts.rate} req/s, ${opts.rounds} interleaved rounds (about ${opts.fixedSeconds}s per target, 1s warm-up each), latency send → last byte`);
     // Interleaved rounds, all samples of a target pooled.
     const per = Math.max(2, Math.round(opts.fixedSeconds / opts.rounds));
-    const acc = { direct: { lat: [], errors: 0 }, ours: { lat: [], errors: 0 } };
+    const fixedTargets = targets.filter((t) => t.key === 'direct' || t.key === 'ours' || opts.fixedPeers);
+    const acc = Object.fromEntries(fixedTargets.map((t) => [t.key, { lat: [], errors: 0 }]));
     for (let round = 0; round < opts.rounds; round++) {
-      for (const [key, url, headers] of [
-        ['direct', upstream.url + PATH, { authorization: `Bearer ${TOKEN}` }],
-        ['ours', ours.url + PATH, callerHeaders],
-      ]) {
-        const r = await fixedRate(url, per, headers);
-        acc[key].lat.push(...r.lat);
-        acc[key].errors += r.errors;
+      for (const t of fixedTargets) {
+        const r = await fixedRate(t.url + PATH, per, t.headers);
+        acc[t.key].lat.push(...r.lat);
+        acc[t.key].errors += r.errors;
       }
     }
     const summary = ({ lat, errors }) => {
@@ -406,9 +408,12 @@ async function main() {
     };
     const direct = summary(acc.direct);
     const via = summary(acc.ours);
-    console.log(`${pad('target', 26)}${lpad('p50 ms', 10)}${lpad('p99 ms', 10)}${lpad('errors', 8)}`);
-    console.log(`${pad('direct (upstream)', 26)}${lpad(f(direct.p50, 3), 10)}${lpad(f(direct.p99, 3), 10)}${lpad(direct.errors, 8)}`);
-    console.log(`${pad('ati passthrough (ours)', 26)}${lpad(f(via.p50, 3), 10)}${lpad(f(via.p99, 3), 10)}${lpad(via.errors, 8)}`);
+    console.log(`${pad('target', 26)}${lpad('p50 ms', 10)}${lpad('p99 ms', 10)}${lpad('errors', 8)}${lpad('+p50', 9)}${lpad('+p99', 9)}`);
+    for (const t of fixedTargets) {
+      const r = summary(acc[t.key]);
+      const add = t.key === 'direct' ? ['', ''] : [`+${f(r.p50 - direct.p50, 3)}`, `+${f(r.p99 - direct.p99, 3)}`];
+      console.log(`${pad(t.name, 26)}${lpad(f(r.p50, 3), 10)}${lpad(f(r.p99, 3), 10)}${lpad(r.errors, 8)}${lpad(add[0], 9)}${lpad(add[1], 9)}`);
+    }
     const d50 = via.p50 - direct.p50;
     const d99 = via.p99 - direct.p99;
     console.log(`added latency: p50 +${f(d50, 3)} ms (target <= 0.5) ${verdict(d50 <= 0.5)}; p99 +${f(d99, 3)} ms (target <= 2) ${verdict(d99 <= 2)}`);

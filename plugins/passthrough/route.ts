@@ -63,7 +63,7 @@ export function decide(rt: RouteRuntime, ctx: RouteRequestContext): Decision | A
   const inj = rt.injection;
   const problem = inj.extrasProblem ?? (forwardAuth ? null : inj.authProblem);
   if (problem) {
-    ctx.logger.error({ route: spec.name, code: problem.code, error: problem.message }, 'passthrough route cannot inject its credential');
+    ctx.logger.warn({ route: spec.name, code: problem.code, error: problem.message }, 'passthrough route cannot inject its credential');
     return problem;
   }
   return { upstreamPath, forwardAuth };
