@@ -110,32 +110,53 @@ export interface ResponseHead {
   contentLength: number;
 }
 
+/** Response headers never relayed, grouped by name length so most names are rejected by length alone. */
+const RESPONSE_DROPPED_BY_LENGTH: ReadonlyMap<number, readonly string[]> = (() => {
+  const m = new Map<number, string[]>();
+  for (const n of HOP_BY_HOP) m.set(n.length, [...(m.get(n.length) ?? []), n]);
+  return m;
+})();
+
+/** ASCII case-insensitive comparison of a raw header name with a lower-case name of the same length. */
+function bufferEqualsLower(b: Buffer, lower: string): boolean {
+  for (let j = 0; j < lower.length; j++) if ((b[j]! | 0x20) !== lower.charCodeAt(j)) return false;
+  return true;
+}
+
+function droppedResponseHeader(b: Buffer): boolean {
+  const names = RESPONSE_DROPPED_BY_LENGTH.get(b.length);
+  if (names === undefined) return false;
+  for (const n of names) if (bufferEqualsLower(b, n)) return true;
+  return false;
+}
+
 /**
  * Converts undici's raw response headers (Buffers) to a flat string list
- * without hop-by-hop and Connection-named headers. Content-Length is kept
- * only when `keepLength` says so (the caller decides per PRODUCT §3.13).
+ * without hop-by-hop and Connection-named headers, and reads the upstream's
+ * Content-Length (the caller decides whether to keep it, PRODUCT §3.13).
+ * Names are compared as bytes, so a response converts each kept header to a
+ * string once and lower-cases nothing on the common path.
  */
-export function filterResponseHeaders(raw: readonly Buffer[] | readonly string[]): ResponseHead {
+export function filterResponseHeaders(raw: readonly Buffer[]): ResponseHead {
   const headers: string[] = [];
   let contentLength = -1;
   let named: Set<string> | null = null;
-  // First pass only when a Connection header is present (rare on keep-alive HTTP/1.1 answers besides `keep-alive`).
   for (let i = 0; i < raw.length; i += 2) {
     const n = raw[i]!;
-    if (n.length === 10 && n.toString().toLowerCase() === 'connection') {
+    if (n.length === 10 && bufferEqualsLower(n, 'connection')) {
       const t = connectionTokens(raw[i + 1]!.toString('latin1'));
       if (t) for (const x of t) (named ??= new Set()).add(x);
     }
   }
   for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!.toString('latin1');
-    const lower = name.toLowerCase();
-    if (RESPONSE_DROPPED.has(lower)) continue;
-    if (named !== null && named.has(lower)) continue;
+    const nb = raw[i]!;
+    if (droppedResponseHeader(nb)) continue;
+    const name = nb.toString('latin1');
+    if (named !== null && named.has(name.toLowerCase())) continue;
     const value = raw[i + 1]!.toString('latin1');
-    if (lower === 'content-length') {
-      const n = Number(value);
-      contentLength = Number.isSafeInteger(n) && n >= 0 ? n : -1;
+    if (nb.length === 14 && bufferEqualsLower(nb, 'content-length')) {
+      const v = Number(value);
+      contentLength = Number.isSafeInteger(v) && v >= 0 ? v : -1;
     }
     headers.push(name, value);
   }
