@@ -8,7 +8,11 @@
  *
  *   npm run bench:passthrough [-- --rounds 3 --duration 5 --warmup 2 --connections 32 --rate 1000
  *                                 --fixed-seconds 10 --upstream nginx|node --log-level warn
- *                                 --only ours,fastify,nginx --profile <dir> --fixed-peers]
+ *                                 --only ours,fastify,nginx,floor --profile <dir> --fixed-peers]
+ *
+ * `node floor` (bench/peers/node-floor.mjs) is a reference point, not a peer: the least a Node
+ * proxy can do (raw http + undici, no routing, policy or logging). Our distance to it is what
+ * the host and the plugin cost; the rest is Node's HTTP stack and the syscalls.
  *
  * `--profile <dir>` runs our proxy with `node --cpu-prof` and leaves the .cpuprofile there.
  *
@@ -20,6 +24,7 @@
  * latency we add. A peer whose binary is missing (nginx) is skipped with a message.
  */
 import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -116,6 +121,26 @@ async function freePort() {
   const { port } = s.address();
   await new Promise((r) => s.close(r));
   return port;
+}
+
+const TICK_MS = 1000 / (Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100);
+
+/** CPU time (ms, user + system) used so far by a process and its descendants (Linux /proc). */
+function treeCpuMs(pid) {
+  if (!pid) return NaN;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    let ms = (Number(f[11]) + Number(f[12])) * TICK_MS;
+    let kids = '';
+    try {
+      kids = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
+    } catch {}
+    for (const k of kids ? kids.split(/\s+/) : []) ms += treeCpuMs(Number(k));
+    return ms;
+  } catch {
+    return NaN;
+  }
 }
 
 async function waitForPort(port, timeoutMs = 10_000) {
@@ -221,6 +246,14 @@ auth_key_name = "bench_key"
   return { proc, port, url: `http://127.0.0.1:${port}` };
 }
 
+async function startFloor(upstreamUrl) {
+  const { proc, match } = await startChild('node floor', process.execPath, [path.join(ROOT, 'bench', 'peers', 'node-floor.mjs'), upstreamUrl, TOKEN], {
+    ready: (l) => /^listening (\d+)/.exec(l),
+  });
+  const port = Number(match[1]);
+  return { proc, port, url: `http://127.0.0.1:${port}` };
+}
+
 async function startFastify(upstreamUrl) {
   const { proc, match } = await startChild('@fastify/http-proxy', process.execPath, [path.join(ROOT, 'bench', 'peers', 'fastify-http-proxy.mjs'), upstreamUrl, TOKEN], {
     ready: (l) => /^listening (\d+)/.exec(l),
@@ -247,14 +280,15 @@ function runWrk(url, seconds, headers) {
     return m ? toMs(m[1], m[2]) : NaN;
   };
   const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
+  const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? NaN);
   const errors = /Socket errors:[^\n]*/.exec(out)?.[0] ?? '';
-  return { rps, p50: lat('50'), p99: lat('99'), non2xx, errors, raw: out };
+  return { rps, p50: lat('50'), p99: lat('99'), non2xx, errors, requests, raw: out };
 }
 
 async function runAutocannon(url, seconds, headers) {
   const { default: autocannon } = await import('autocannon');
   const r = await autocannon({ url, connections: opts.connections, duration: seconds, headers });
-  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx, errors: r.errors ? `errors ${r.errors}` : '' };
+  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx, errors: r.errors ? `errors ${r.errors}` : '', requests: r.requests.total };
 }
 
 const loadTool = has('wrk') ? 'wrk' : 'autocannon';
@@ -337,6 +371,10 @@ async function main() {
       console.log(`skipping @fastify/http-proxy: ${err.message.split('\n')[0]} (npm install --include=dev)`);
     }
   }
+  if (want('floor')) {
+    const fl = await startFloor(upstream.url);
+    targets.push({ name: 'node floor (reference)', key: 'floor', url: fl.url, headers: callerHeaders, proc: fl.proc });
+  }
   if (want('nginx')) {
     if (has('nginx')) {
       const ng = await startNginx(
@@ -360,24 +398,30 @@ async function main() {
   for (const t of targets) await load(t.url + PATH, opts.warmup, t.headers); // warm-up, discarded
   for (let round = 1; round <= opts.rounds; round++) {
     for (const t of targets) {
+      const cpu0 = treeCpuMs(t.proc?.pid);
       const r = await load(t.url + PATH, opts.duration, t.headers);
+      r.cpuUs = ((treeCpuMs(t.proc?.pid) - cpu0) * 1000) / r.requests;
       if (r.non2xx > 0 || r.errors) console.error(`  ! ${t.name}: ${r.non2xx} non-2xx answers ${r.errors}`);
       rounds[t.key].push(r);
-      console.log(`  round ${round} ${pad(t.name, 24)} ${lpad(f(r.rps, 0), 8)} req/s  p50 ${f(r.p50)} ms  p99 ${f(r.p99)} ms`);
+      console.log(`  round ${round} ${pad(t.name, 24)} ${lpad(f(r.rps, 0), 8)} req/s  p50 ${f(r.p50)} ms  p99 ${f(r.p99)} ms  cpu ${f(r.cpuUs, 0)} µs/req`);
     }
   }
   const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   for (const t of targets) {
     const rs = rounds[t.key];
-    results[t.key] = { rps: median(rs.map((r) => r.rps)), p50: median(rs.map((r) => r.p50)), p99: median(rs.map((r) => r.p99)) };
+    results[t.key] = { rps: median(rs.map((r) => r.rps)), p50: median(rs.map((r) => r.p50)), p99: median(rs.map((r) => r.p99)), cpuUs: median(rs.map((r) => r.cpuUs)) };
   }
 
   console.log(`\nThroughput (small JSON, keep-alive, ${opts.connections} connections; median of ${opts.rounds} rounds of ${opts.duration}s)`);
-  console.log(`${pad('target', 26)}${lpad('req/s', 10)}${lpad('p50 ms', 10)}${lpad('p99 ms', 10)}${lpad('ours/peer', 12)}`);
+  console.log(`${pad('target', 26)}${lpad('req/s', 10)}${lpad('p50 ms', 10)}${lpad('p99 ms', 10)}${lpad('ours/peer', 12)}${lpad('CPU µs/req', 12)}${lpad('CPU ratio', 11)}`);
   for (const t of targets) {
     const r = results[t.key];
     const ratio = t.key === 'ours' || !results.ours ? '' : `${f(results.ours.rps / r.rps)}x`;
-    console.log(`${pad(t.name, 26)}${lpad(f(r.rps, 0), 10)}${lpad(f(r.p50), 10)}${lpad(f(r.p99), 10)}${lpad(ratio, 12)}`);
+    // CPU per request is what the proxy itself costs, independent of how busy the machine is:
+    // peer CPU / our CPU is the throughput ratio to expect with a core to ourselves.
+    const cpuRatio = t.key === 'ours' || t.key === 'direct' || !results.ours ? '' : `${f(r.cpuUs / results.ours.cpuUs)}x`;
+    const cpu = t.key === 'direct' ? '' : f(r.cpuUs, 0);
+    console.log(`${pad(t.name, 26)}${lpad(f(r.rps, 0), 10)}${lpad(f(r.p50), 10)}${lpad(f(r.p99), 10)}${lpad(ratio, 12)}${lpad(cpu, 12)}${lpad(cpuRatio, 11)}`);
   }
   if (results.ours && results.fastify) {
     const x = results.ours.rps / results.fastify.rps;
