@@ -1,7 +1,12 @@
 /**
  * The HTTP request path of passthrough routes, in-process host + real loopback upstreams.
  */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { send } from './client.js';
@@ -396,6 +401,24 @@ describe('passthrough HTTP', () => {
       expect(logged).toContain('upstream request failed');
       expect(logged).not.toContain('super-secret-query-key');
     });
+  });
+
+  it('verifies upstream TLS certificates: a self-signed upstream is a 502, never a silent downgrade', async () => {
+    const tmp = mkdtempSync(path.join(os.tmpdir(), 'ati-tls-'));
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${tmp}/k.pem`, '-out', `${tmp}/c.pem`, '-days', '1', '-subj', '/CN=127.0.0.1'], { stdio: 'ignore' });
+    const server = https.createServer({ key: readFileSync(`${tmp}/k.pem`), cert: readFileSync(`${tmp}/c.pem`) }, (_req, res) => res.end('tls ok'));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const port = (server.address() as AddressInfo).port;
+      h = await startPassthrough({ a: ptManifest('tls', `https://127.0.0.1:${port}`, 'path_prefix = "/tls"') });
+      const r = await send(h.url, '/tls/x');
+      expect(r.status).toBe(502);
+      expect(r.json()['error']).toMatch(/^bad gateway: upstream error: .*(self-signed|self signed)/);
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+      rmSync(tmp, { recursive: true, force: true });
+    }
   });
 
   describe('generations', () => {
