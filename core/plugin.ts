@@ -215,6 +215,12 @@ export interface RouteRequestContext {
   /** Raw query string without `?`, or "". */
   readonly query: string;
   readonly logger: Logger;
+  /**
+   * Headers the pipeline adds to the response (e.g. `X-Signature-Status` in warn mode).
+   * Set on WebSocket upgrades, where the route writes the response itself; on plain
+   * requests the host has already set them on the ServerResponse.
+   */
+  readonly responseHeaders?: ReadonlyArray<readonly [string, string]>;
 }
 
 /** A raw HTTP (and optionally WebSocket) route provided by a plugin (passthrough). */
