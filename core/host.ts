@@ -16,6 +16,7 @@ import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyError } from 'fastify';
 import { AtiError, AtiAggregateError, toAtiError } from './errors.js';
 import type { Generation } from './generation.js';
+import type { ManifestCache } from '../config/manifest-loader.js';
 import { buildGeneration, type GenerationExtension, type KeyringLoader } from './generation-builder.js';
 import type { Logger } from './logger.js';
 import { NamedRouteTable, type RouteAccess } from './named-routes.js';
@@ -102,6 +103,7 @@ export class Host {
   private reloading: Promise<ReloadResult> | undefined;
   private reloadQueued: { reason: string; force: boolean } | undefined;
   private readonly retiring = new Set<Promise<void>>();
+  private readonly manifestCache: ManifestCache = new Map();
   private shuttingDown = false;
   private status: ReloadStatus = {
     generation: 0,
@@ -273,6 +275,7 @@ export class Host {
       previous: this.gen,
       force,
       extensions: this.init.extensions ?? [],
+      manifestCache: this.manifestCache,
     });
   }
 
