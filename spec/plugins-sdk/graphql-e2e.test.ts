@@ -92,11 +92,15 @@ describe('example graphql plugin installed into an ATI directory (real bin/ati)'
 
     const schema = await runAti(['manifest', 'schema', '--ati-dir', dir.dir]);
     expect(schema.code).toBe(0);
-    const doc = JSON.parse(schema.stdout) as { allOf: Array<{ if: unknown; then: { properties: { provider: { properties: Record<string, unknown> }; tools: { items: { properties: Record<string, unknown> } } } } }> };
+    type ObjectSchema = { properties: Record<string, unknown>; required: string[] };
+    const doc = JSON.parse(schema.stdout) as { allOf: Array<{ if: unknown; then: { properties: { provider: ObjectSchema; tools: { items: ObjectSchema } } } }> };
     const variant = doc.allOf.find((v) => JSON.stringify(v.if).includes('"graphql"'));
     expect(variant).toBeDefined();
     expect(Object.keys(variant!.then.properties.provider.properties)).toEqual(expect.arrayContaining(['endpoint', 'timeout_seconds', 'max_response_bytes']));
     expect(Object.keys(variant!.then.properties.tools.items.properties)).toEqual(expect.arrayContaining(['query', 'operation_name', 'variables']));
+    // Fields the plugin marks `required: true` are required in the JSON Schema too.
+    expect(variant!.then.properties.provider.required).toEqual(['name', 'description', 'endpoint']);
+    expect(variant!.then.properties.tools.items.required).toEqual(['name', 'description', 'query']);
 
     await dir.write('manifests/gql.toml', manifest('http://127.0.0.1:9/graphql').replace('query = "query { viewer', 'qurey = "query { viewer'));
     const typo = await runAti(['proxy', '--check', '--ati-dir', dir.dir]);
