@@ -27,6 +27,8 @@ export const ERRORS = {
   ATI_ERR_DB: { status: 503, exit: 1, message: 'database unavailable' },
   ATI_ERR_USAGE: { status: 400, exit: 2, message: 'bad command-line usage' },
   ATI_ERR_IO: { status: 500, exit: 1, message: 'file system error' },
+  ATI_ERR_SECRET_SOURCE: { status: 502, exit: 1, message: 'the secret source (1Password `op`, --from-json) failed' },
+  ATI_ERR_SIGNAL: { status: 500, exit: 1, message: 'could not signal the proxy service' },
 
   // ── request handling ───────────────────────────────────────────────────
   ATI_ERR_NOT_FOUND: { status: 404, exit: 1, message: 'not found' },
@@ -78,11 +80,19 @@ export class AtiError extends Error {
   readonly location?: SourceLocation;
   /** Extra JSON fields for the response body (merged beside `error`). */
   readonly details?: Record<string, unknown>;
+  /** Extra response headers (`Retry-After`, `WWW-Authenticate` …), set wherever the error is answered. */
+  readonly headers?: Record<string, string>;
 
   constructor(
     code: ErrorCode,
     message?: string,
-    opts: { cause?: unknown; location?: SourceLocation; status?: number; details?: Record<string, unknown> } = {},
+    opts: {
+      cause?: unknown;
+      location?: SourceLocation;
+      status?: number;
+      details?: Record<string, unknown>;
+      headers?: Record<string, string>;
+    } = {},
   ) {
     super(message ?? ERRORS[code].message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = 'AtiError';
@@ -91,6 +101,7 @@ export class AtiError extends Error {
     this.exitCode = ERRORS[code].exit;
     if (opts.location) this.location = opts.location;
     if (opts.details) this.details = opts.details;
+    if (opts.headers) this.headers = opts.headers;
   }
 
   /** `file:line: field: message` — the form used in `--check` output and reload errors. */

@@ -24,6 +24,7 @@ import type { HostOptions, PluginRegistry } from './plugin.js';
 import { metrics, triggerKind } from './metrics.js';
 import { canonicalTarget } from './pipeline/canonical-path.js';
 import type { PipelineStage, Rejection } from './pipeline/types.js';
+import { redactText, setRedactionValues } from './redact.js';
 import { setState, type RequestState } from './request-state.js';
 
 /** Registers named routes on the Fastify instance (one module per route family, see core/routes/). */
@@ -160,7 +161,11 @@ export class Host {
     if (outcome.status !== 'built') {
       const errors = outcome.status === 'rejected' ? outcome.errors : [];
       throw new AtiAggregateError(
-        errors.some((e) => e.code === 'ATI_ERR_MANIFESTS_DIR') ? 'ATI_ERR_MANIFESTS_DIR' : 'ATI_ERR_MANIFEST_INVALID',
+        errors.some((e) => e.code === 'ATI_ERR_MANIFESTS_DIR')
+          ? 'ATI_ERR_MANIFESTS_DIR'
+          : errors.length > 0 && errors.every((e) => e.code === 'ATI_ERR_KEYRING')
+            ? 'ATI_ERR_KEYRING'
+            : 'ATI_ERR_MANIFEST_INVALID',
         `configuration in ${this.options.atiDir} is invalid (${errors.length} problem${errors.length === 1 ? '' : 's'})`,
         errors,
       );
@@ -256,7 +261,7 @@ export class Host {
       last_attempt_at: new Date().toISOString(),
       last_result: result.status,
       // `unchanged` means the files match the serving generation again, so a previous error is gone too.
-      last_error: result.status === 'rejected' ? result.errors.map((e) => e.describe()).join('; ') : null,
+      last_error: result.status === 'rejected' ? redactText(result.errors.map((e) => e.describe()).join('; ')) : null,
     };
     metrics.reloads.inc({ result: result.status, trigger: triggerKind(reason) });
     metrics.configSynchronized.set(result.status === 'rejected' ? 0 : 1);
@@ -281,6 +286,9 @@ export class Host {
 
   private swap(next: Generation): void {
     const old = this.gen;
+    // Logs and error bodies are scrubbed of the new keyring's values and of the
+    // old one's (in-flight requests may still carry a rotated-out key).
+    setRedactionValues(old ? [...next.keyring.values(), ...old.keyring.values()] : next.keyring.values());
     this.gen = next; // the one assignment every request observes
     metrics.generation.set(next.id);
     if (!old) {
@@ -316,6 +324,7 @@ export class Host {
     app.setErrorHandler((err: FastifyError | AtiError, _request, reply) => {
       const e = err instanceof AtiError ? err : fastifyToAtiError(err);
       if (e.status >= 500) this.logger.error({ code: e.code, error: e.message }, 'request failed');
+      if (e.headers) void reply.headers(e.headers);
       void reply.code(e.status).type('application/json').send(errorBody(e));
     });
     app.setNotFoundHandler((_request, reply) => {
@@ -366,7 +375,10 @@ export class Host {
       return;
     }
     const named = this.named.match(state.path);
-    if (named) state.route = named.template;
+    if (named) {
+      state.route = named.template;
+      state.named = named;
+    }
     this.runStages(req, state, 0, (rejection) => {
       if (rejection) {
         sendError(res, rejection, state.responseHeaders);
@@ -471,9 +483,10 @@ export class Host {
       writeRawError(socket, toAtiError(err, 'ATI_ERR_BAD_PATH'));
       return;
     }
+    state.named = this.named.match(state.path);
     this.runStages(req, state, 0, (rejection) => {
       if (rejection) {
-        writeRawError(socket, rejection.error, rejection.headers);
+        writeRawError(socket, rejection.error, { ...rejection.headers, ...Object.fromEntries(state.responseHeaders ?? []) }, rejection);
         return;
       }
       const route = this.options.enablePassthrough && !this.named.match(state.path) ? gen.routes.match(req.headers.host, state.path) : undefined;
@@ -546,9 +559,9 @@ function requestIdOf(req: IncomingMessage): string {
   return randomUUID();
 }
 
-/** The JSON error body every route uses: `{"error": message, "code": "ATI_ERR_…"}`. */
+/** The JSON error body every route uses: `{"error": message, "code": "ATI_ERR_…"}` (message redacted, core/redact.ts). */
 export function errorBody(e: AtiError): Record<string, unknown> {
-  return { error: e.message, code: e.code, ...(e.details ?? {}) };
+  return { error: redactText(e.message), code: e.code, ...(e.details ?? {}) };
 }
 
 /** Writes a Rejection as an HTTP response on a raw ServerResponse. */
@@ -561,6 +574,7 @@ export function sendError(res: ServerResponse, r: Rejection, extraHeaders?: Arra
   const headers: Record<string, string | number> = {
     'Content-Type': r.contentType ?? 'application/json',
     'Content-Length': Buffer.byteLength(body),
+    ...(r.error.headers ?? {}),
     ...(r.headers ?? {}),
   };
   if (extraHeaders) for (const [k, v] of extraHeaders) headers[k] = v;
@@ -568,10 +582,10 @@ export function sendError(res: ServerResponse, r: Rejection, extraHeaders?: Arra
   res.end(body);
 }
 
-function writeRawError(socket: Duplex, e: AtiError, headers: Record<string, string> = {}): void {
-  const body = JSON.stringify(errorBody(e));
-  let head = `HTTP/1.1 ${e.status} ${http.STATUS_CODES[e.status] ?? 'Error'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n`;
-  for (const [k, v] of Object.entries(headers)) head += `${k}: ${v}\r\n`;
+function writeRawError(socket: Duplex, e: AtiError, headers: Record<string, string> = {}, r?: Rejection): void {
+  const body = r?.body ?? JSON.stringify(errorBody(e));
+  let head = `HTTP/1.1 ${e.status} ${http.STATUS_CODES[e.status] ?? 'Error'}\r\nContent-Type: ${r?.contentType ?? 'application/json'}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n`;
+  for (const [k, v] of Object.entries({ ...e.headers, ...headers })) head += `${k}: ${v}\r\n`;
   socket.end(`${head}\r\n${body}`);
 }
 

@@ -136,6 +136,22 @@ export interface CallerIdentity {
   keyHash?: string;
   jobId?: string;
   sandboxId?: string;
+  /**
+   * Unix seconds after which the grant is void (JWT `exp` plus the validation
+   * leeway, or a virtual key's expiry); absent = never. Scope checks use it, so
+   * validation and scopes share one notion of expiry.
+   */
+  validUntil?: number;
+  /** Per-caller limits (`ati.rate` of the token), enforced by core/rate-limit. */
+  rateLimits?: readonly RateLimitRule[];
+}
+
+/** One `ati.rate` entry: at most `limit` calls of tools matching `pattern` per sliding `windowSeconds`. */
+export interface RateLimitRule {
+  /** Scope-style pattern matched against `tool:<requested name>` (trailing `*` = prefix). */
+  pattern: string;
+  limit: number;
+  windowSeconds: number;
 }
 
 export interface CallContext {

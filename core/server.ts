@@ -10,30 +10,39 @@ import { AdminAuth } from './admin-auth.js';
 import { AtiError } from './errors.js';
 import { registry as metricsRegistry } from './metrics.js';
 import { Host } from './host.js';
+import type { Generation } from './generation.js';
 import type { Logger } from './logger.js';
 import type { PluginRegistry } from './plugin.js';
 import { ConfigWatcher } from './reload/watcher.js';
 import { adminReloadRoutes } from './routes/admin-reload.js';
+import type { KeyStore } from './pipeline/key-store.js';
+import { buildRequestPipeline, checkPipelineStartup } from './request-pipeline.js';
 import { ROUTE_MODULES } from './routes/index.js';
 import { skillsExtension } from './skills/extension.js';
-import { loadKeyring } from '../config/keyring-loader.js';
+import { createKeyringLoader, keyringFileRefsExtension } from '../config/keyring-loader.js';
 import type { ProxyConfig } from '../config/proxy-config.js';
 
 export interface ProxyDeps {
   registry: PluginRegistry;
   logger: Logger;
+  /** Virtual-key lookup for `Authorization: Ati-Key` (persistence feature); absent → 503. */
+  keyStore?: KeyStore;
 }
 
+/** Builds the host. Throws ATI_ERR_AUTH_CONFIG / ATI_ERR_SIG_CONFIG on unusable security settings. */
 export function createProxyHost(config: ProxyConfig, deps: ProxyDeps): Host {
   const admin = new AdminAuth(config.env['ATI_ADMIN_TOKEN']);
+  const pipeline = buildRequestPipeline(config, { logger: deps.logger, ...(deps.keyStore ? { keyStore: deps.keyStore } : {}) });
   return new Host({
     options: { atiDir: config.atiDir, enablePassthrough: config.enablePassthrough, checkOnly: config.check },
     registry: deps.registry,
     logger: deps.logger,
-    loadKeyring: () => loadKeyring(config),
-    stages: [],
+    // `--check` must not consume a sealed one-shot key the real start will need.
+    loadKeyring: createKeyringLoader(config, { logger: deps.logger, consumeSealedKey: !config.check }),
+    stages: pipeline.stages,
+    services: { authMode: pipeline.authMode },
     routes: [...ROUTE_MODULES, adminReloadRoutes(admin)],
-    extensions: [skillsExtension],
+    extensions: [...pipeline.extensions, skillsExtension, keyringFileRefsExtension(config)],
     drainMs: config.drainSeconds * 1000,
   });
 }
@@ -78,4 +87,9 @@ export async function startMetricsListener(host: Host, bind: string): Promise<st
   host.shutdownHooks.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
   const a = server.address() as AddressInfo;
   return `${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
+}
+
+/** Startup checks that need the first generation; throws the fatal AtiError. */
+export function checkProxyStartup(config: ProxyConfig, gen: Generation, logger: Logger): void {
+  checkPipelineStartup(config, gen, logger);
 }

@@ -8,7 +8,7 @@ import { AtiError } from '../../core/errors.js';
 import type { Host } from '../../core/host.js';
 import { createLogger, type Logger } from '../../core/logger.js';
 import { PluginRegistry } from '../../core/plugin.js';
-import { createProxyHost, startConfigWatcher, startMetricsListener } from '../../core/server.js';
+import { checkProxyStartup, createProxyHost, startConfigWatcher, startMetricsListener } from '../../core/server.js';
 import { skillRegistryOf } from '../../core/skills/extension.js';
 import { VERSION } from '../../core/version.js';
 import { defaultProxyConfig, resolveAtiDir, type ProxyConfig, type SigVerifyMode } from '../../config/proxy-config.js';
@@ -141,6 +141,7 @@ async function runProxy(flags: ProxyFlags, g: GlobalOptions): Promise<number | u
   try {
     host = createProxyHost(config, { registry, logger });
     const gen = await host.start();
+    checkProxyStartup(config, gen, logger);
     const addr = await host.listen(config.port, stripBrackets(config.bind));
     const count = (h: string) => [...gen.providers.values()].filter((p) => p.plugin.name === h).length;
     logger.info(
@@ -227,15 +228,18 @@ function installShutdown(host: Host, logger: Logger): void {
 async function runCheck(config: ProxyConfig, registry: PluginRegistry, g: GlobalOptions): Promise<number> {
   // --check logs only warnings and worse: its output is the summary.
   const logger = createLogger({ level: g.verbose ? 'debug' : 'warn' });
-  const host = createProxyHost(config, { registry, logger });
+  let host: Host | undefined;
   try {
+    host = createProxyHost(config, { registry, logger });
     const gen = await host.start();
+    checkProxyStartup(config, gen, logger);
     printCheckSummary({ ok: true, config, generation: gen, registry, errors: [] }, g.outputExplicit ? g.output : 'text');
     await host.shutdown('check complete');
     return 0;
   } catch (err) {
     const errors = err instanceof AtiError && 'errors' in err ? (err as { errors: AtiError[] }).errors : [err as Error];
     printCheckSummary({ ok: false, config, registry, errors }, g.outputExplicit ? g.output : 'text');
+    if (host?.hasGeneration) await host.shutdown('check failed').catch(() => undefined);
     return 1;
   }
 }
