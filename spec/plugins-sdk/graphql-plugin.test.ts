@@ -323,6 +323,15 @@ describe('graphql plugin: calls against a real GraphQL server', () => {
     for (const l of lines) expect(l).not.toContain('wrong-token-value-123');
   });
 
+  it('a credential HTTP cannot carry (a newline) fails the call cleanly, without the value', async () => {
+    const { callError } = await start('', { gql_token: 'line1-secret\nline2' });
+    const e = await callError('gql_viewer', {});
+    expect(e.code).toBe('ATI_ERR_UPSTREAM');
+    expect(e.message).toMatch(/^Upstream API error: HTTP request failed: Invalid character in header content \["authorization"\]/);
+    expect(e.message).not.toContain('line1-secret');
+    expect(upstream.requests).toHaveLength(0);
+  });
+
   it('non-GraphQL answers and oversized answers are upstream errors; a null field is data', async () => {
     const capped = await start('max_response_bytes = 40');
     expect((await capped.callError('gql_repos', { owner: 'someone-with-a-long-name' })).message).toBe(

@@ -44,6 +44,19 @@ export class GraphqlTransport {
     if (this.closed) return Promise.reject(upstreamError('the provider was closed (a reload replaced it); retry the call'));
     if (signal.aborted) return Promise.reject(upstreamError('request aborted: the client disconnected', { aborted: true }));
     return new Promise((resolve, reject) => {
+      /** @type {import('node:http').ClientRequest} */
+      let req;
+      try {
+        req = this.request(this.endpoint, {
+          method: 'POST',
+          agent: this.agent,
+          headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) },
+        });
+      } catch (err) {
+        // e.g. a header value with a character HTTP forbids (from extra_headers or the keyring)
+        reject(upstreamError(`HTTP request failed: ${scrub(/** @type {Error} */ (err).message)}`));
+        return;
+      }
       let settled = false;
       /** @param {Error | undefined} err @param {TransportResponse} [res] */
       const finish = (err, res) => {
@@ -54,19 +67,14 @@ export class GraphqlTransport {
         if (err) reject(err);
         else resolve(/** @type {TransportResponse} */ (res));
       };
-      const req = this.request(this.endpoint, {
-        method: 'POST',
-        agent: this.agent,
-        headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) },
-      });
-      const onAbort = () => {
-        finish(upstreamError('request aborted: the client disconnected', { aborted: true }));
-        req.destroy();
-      };
       const timer = setTimeout(() => {
         finish(upstreamTimeout(`no complete answer within timeout_seconds (${this.opts.timeoutMs / 1000}s)`));
         req.destroy();
       }, this.opts.timeoutMs);
+      const onAbort = () => {
+        finish(upstreamError('request aborted: the client disconnected', { aborted: true }));
+        req.destroy();
+      };
       signal.addEventListener('abort', onAbort, { once: true });
 
       req.on('error', (err) => finish(upstreamError(`HTTP request failed: ${scrub(err.message)}`)));
