@@ -8,6 +8,8 @@ export {
   PLUGIN_API_VERSION,
   definePlugin,
   type HandlerPlugin,
+  type PluginDefinition,
+  type JsonSchemaFields,
   type Provisioned,
   type ProvisionContext,
   type CallContext,
