@@ -169,9 +169,33 @@ describe('example graphql plugin installed into an ATI directory (real bin/ati)'
     expect(check.code).toBe(0);
   });
 
-  // POST /call (issue 5) and POST /mcp (issue 6) are not on main yet: when they land, call
-  // gql_viewer / gql_repos through both against the upstream above, call gql_user after the
-  // hot reload, and call a tool while a reload is rejected (the previous generation answers).
-  it.todo('calls the plugin tools through POST /call (needs issue 5 on main)');
-  it.todo('calls the plugin tools through POST /mcp tools/call (needs issue 6 on main)');
+  it('its tools answer through POST /call and POST /mcp tools/call', async () => {
+    upstream = await startGraphqlUpstream({ token: TOKEN });
+    dir = await installedAtiDir(upstream.url);
+    proxy = await startProxy({ atiDir: dir.dir, args: ['--no-watch'] });
+    const call = await fetch(`${proxy.url}/call`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ tool_name: 'gql_viewer', args: {} }),
+    });
+    expect(call.status).toBe(200);
+    expect(JSON.stringify(await call.json())).toContain('octocat');
+    const bad = await fetch(`${proxy.url}/call`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ tool_name: 'gql_repos', args: {} }),
+    });
+    expect(bad.status).toBe(400);
+    const mcp = await fetch(`${proxy.url}/mcp`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'gql_viewer', arguments: {} } }),
+    });
+    expect(mcp.status).toBe(200);
+    const rpc = (await mcp.json()) as { id: number; result: { isError: boolean; content: Array<{ text: string }> } };
+    expect(rpc.id).toBe(7);
+    expect(rpc.result.isError).toBe(false);
+    expect(rpc.result.content[0]!.text).toContain('octocat');
+    for (const l of proxy.logs) expect(JSON.stringify(l)).not.toContain(TOKEN);
+  });
 });
