@@ -7,6 +7,7 @@
  * the serving generation is never touched here.
  */
 import { readFile } from 'node:fs/promises';
+import { createUpstreamPool } from './upstream-pool.js';
 import { AtiError, toAtiError } from './errors.js';
 import { Generation, ProviderInstance } from './generation.js';
 import type { Keyring } from './keyring.js';
@@ -166,6 +167,7 @@ export async function buildGeneration(input: BuildInput): Promise<BuildOutcome> 
           logger: logger.child({ provider: m.provider.name, handler: plugin.name }),
           signal: controller.signal,
           generationId: input.id,
+          createPool: createUpstreamPool,
         });
         const inst = new ProviderInstance(m, plugin, provisioned, reads, input.id);
         instances[index] = inst;

@@ -60,28 +60,28 @@ export class ProviderInstance {
   }
 
   /** Drops one reference; closes the provider when none is left. */
-  release(logger: Logger): Promise<void> {
+  release(logger: Logger, deadlineMs = PROVIDER_CLOSE_DEADLINE_MS): Promise<void> {
     this.refs--;
     if (this.refs > 0) return Promise.resolve();
-    return this.close(logger);
+    return this.close(logger, deadlineMs);
   }
 
-  close(logger: Logger): Promise<void> {
-    this.closing ??= closeWithDeadline(this.provisioned, this.name, logger);
+  close(logger: Logger, deadlineMs = PROVIDER_CLOSE_DEADLINE_MS): Promise<void> {
+    this.closing ??= closeWithDeadline(this.provisioned, this.name, logger, deadlineMs);
     return this.closing;
   }
 }
 
-async function closeWithDeadline(p: Provisioned, name: string, logger: Logger): Promise<void> {
+async function closeWithDeadline(p: Provisioned, name: string, logger: Logger, deadlineMs: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<'timeout'>((resolve) => {
-    timer = setTimeout(() => resolve('timeout'), PROVIDER_CLOSE_DEADLINE_MS);
+    timer = setTimeout(() => resolve('timeout'), deadlineMs);
     timer.unref();
   });
   try {
     const r = await Promise.race([p.close().then(() => 'closed' as const), deadline]);
     if (r === 'timeout') {
-      logger.warn({ provider: name, deadline_ms: PROVIDER_CLOSE_DEADLINE_MS }, 'provider close timed out; abandoned');
+      logger.warn({ provider: name, deadline_ms: deadlineMs }, 'provider close timed out; abandoned');
     }
   } catch (err) {
     logger.warn({ provider: name, error: (err as Error).message }, 'provider close failed');
@@ -206,7 +206,7 @@ export class Generation {
    * Marks the generation retired: once its in-flight count reaches zero, or
    * `drainMs` passes, its providers are released. Resolves when closed.
    */
-  retire(drainMs: number, logger: Logger): Promise<void> {
+  retire(drainMs: number, logger: Logger, closeDeadlineMs = PROVIDER_CLOSE_DEADLINE_MS): Promise<void> {
     if (this.closed) return this.closed;
     this.retiredAt = Date.now();
     this.closed = new Promise<void>((resolve) => {
@@ -216,7 +216,7 @@ export class Generation {
         if (why === 'deadline' && this.inflight > 0) {
           logger.warn({ generation: this.id, in_flight: this.inflight }, 'generation drain deadline passed; closing');
         }
-        void this.releaseProviders(logger).then(resolve);
+        void this.releaseProviders(logger, closeDeadlineMs).then(resolve);
       };
       if (this.inflight === 0) {
         finish('drained');
@@ -229,8 +229,8 @@ export class Generation {
     return this.closed;
   }
 
-  private async releaseProviders(logger: Logger): Promise<void> {
-    await Promise.all([...this.providers.values()].map((p) => p.release(logger)));
+  private async releaseProviders(logger: Logger, closeDeadlineMs: number): Promise<void> {
+    await Promise.all([...this.providers.values()].map((p) => p.release(logger, closeDeadlineMs)));
     logger.debug({ generation: this.id }, 'generation closed');
   }
 }

@@ -59,6 +59,8 @@ export interface HostInit {
   services?: Partial<HostServices>;
   /** Retired generations (and shutdown) wait this long for in-flight requests. */
   drainMs?: number;
+  /** How long a provider's `close()` may take before it is abandoned (default 5 s). */
+  closeDeadlineMs?: number;
   /** Fastify body limit for named routes (bytes). */
   bodyLimit?: number;
   /** Called for each WebSocket upgrade after the pipeline accepted it and no route took it. */
@@ -297,7 +299,7 @@ export class Host {
     }
     this.status = { ...this.status, generation: next.id, loaded_at: next.loadedAt.toISOString(), last_error: null };
     if (old) {
-      const p = old.retire(this.drainMs, this.logger);
+      const p = old.retire(this.drainMs, this.logger, this.init.closeDeadlineMs);
       this.retiring.add(p);
       void p.finally(() => this.retiring.delete(p));
     }
@@ -543,7 +545,7 @@ export class Host {
     this.server.closeIdleConnections();
     const gen = this.gen;
     if (gen) {
-      await gen.retire(this.drainMs, this.logger);
+      await gen.retire(this.drainMs, this.logger, this.init.closeDeadlineMs);
     }
     await Promise.all([...this.retiring]);
     this.server.closeAllConnections();

@@ -12,6 +12,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { TProperties } from '@sinclair/typebox';
+import type { Pool } from 'undici';
 import type { Logger } from './logger.js';
 import type { SourceLocation } from './errors.js';
 import { AtiError } from './errors.js';
@@ -123,6 +124,19 @@ export interface ProvisionContext {
   /** Aborted when the candidate generation is abandoned (reload superseded, shutdown). */
   readonly signal: AbortSignal;
   readonly generationId: number;
+  /**
+   * An undici connection pool for one upstream origin with split timeouts
+   * (connect, response headers, idle body read; 0 disables one). The plugin owns
+   * it: close it in `close()`. Pools of a reused provider live on across reloads.
+   */
+  createPool(origin: string, timeouts?: UpstreamTimeouts): Pool;
+}
+
+/** Upstream timeouts in milliseconds; `0` disables one (PRODUCT §3.13). */
+export interface UpstreamTimeouts {
+  connectMs?: number;
+  headersMs?: number;
+  bodyIdleMs?: number;
 }
 
 /** Who is calling, as established by the request pipeline. */

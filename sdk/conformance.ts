@@ -18,6 +18,7 @@ import { Keyring } from '../core/keyring.js';
 import { createLogger } from '../core/logger.js';
 import { PluginRegistry, type CallContext, type PluginDefinition, type Provisioned } from '../core/plugin.js';
 import { parseManifests, sha256 } from '../config/manifest-loader.js';
+import { createUpstreamPool } from '../core/upstream-pool.js';
 
 export interface ConformanceOptions {
   plugin: PluginDefinition;
@@ -87,6 +88,7 @@ export function describeConformance(opts: ConformanceOptions): void {
       logger,
       signal: controller.signal,
       generationId: 1,
+      createPool: createUpstreamPool,
     });
     return { provisioned, lines, keyring, logger };
   }

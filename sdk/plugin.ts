@@ -26,6 +26,7 @@ export {
   type PluginIssue,
   type HttpMethod,
   type RateLimitRule,
+  type UpstreamTimeouts,
   type McpToolContent,
   ToolContentError,
 } from '../core/plugin.js';

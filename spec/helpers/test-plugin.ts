@@ -22,6 +22,8 @@ export function makeTestPlugin(probe: TestPluginProbe = { provisions: [], closes
       delay_ms: Type.Optional(Type.Integer({ minimum: 0 })),
       fail_provision: Type.Optional(Type.Boolean()),
       secret_key: Type.Optional(Type.String()),
+      throw_in_call: Type.Optional(Type.Boolean()),
+      hang_in_close: Type.Optional(Type.Boolean()),
     },
     validate(m) {
       const p = m.provider['route_prefix'];
@@ -53,10 +55,12 @@ export function makeTestPlugin(probe: TestPluginProbe = { provisions: [], closes
             ]
           : [],
         async call(tool, args) {
+          if (m.provider['throw_in_call']) throw new Error('kaboom in call');
           return { value: { tool: tool.name, args } };
         },
         async close() {
           probe.closes.push(m.provider.name);
+          if (m.provider['hang_in_close']) await new Promise(() => undefined);
         },
       };
     },
