@@ -5,12 +5,13 @@
  * corrupt keyring, a keyring rotation) and the operator commands, and scans
  * everything with spec/helpers/secret-scan.ts.
  *
- * To extend (lead): once the http and passthrough plugins land, add failing
- * upstream calls with `auth_type = "query"` (502 bodies and WARN lines carry
- * the upstream URL), passthrough header injection and WebSocket failures to
- * this file, reusing the same `SecretScan`.
+ * The last case drives tool calls and passthrough: failing upstream calls with
+ * `auth_type = "query"` (502/504 bodies and WARN lines carry upstream URLs),
+ * passthrough header and query injection, and WebSocket failures.
  */
 import { randomBytes } from 'node:crypto';
+import http from 'node:http';
+import net from 'node:net';
 import { readFile, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -130,4 +131,59 @@ describe('secret hygiene across the product (real process)', { timeout: 120_000 
     expect(scan.scanned).toBeGreaterThan(40);
     expect(proxy.logs.filter((l) => l.message === 'request').length).toBeGreaterThanOrEqual(10);
   });
+
+  it('failing tool calls and passthrough traffic with query and header credentials leak no keyring value', async () => {
+    const closed = await closedPort();
+    const upstream = http.createServer((req, res) => {
+      if (req.url?.startsWith('/echo-url')) {
+        res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ error: `upstream saw ${req.url}` }));
+        return;
+      }
+      if (req.url?.startsWith('/hang')) return;
+      res.writeHead(404).end(`not found: ${req.url}`);
+    });
+    await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+    const up = `http://127.0.0.1:${(upstream.address() as import('node:net').AddressInfo).port}`;
+    try {
+      const q = (name: string, base: string, tools: string) =>
+        `[provider]\nname = "${name}"\ndescription = "q"\nbase_url = "${base}"\nauth_type = "query"\nauth_query_name = "api_key"\nauth_key_name = "query_api_key"\ntimeout_seconds = 1\n\n${tools}`;
+      const tool = (n: string, ep: string) => `[[tools]]\nname = "${n}"\ndescription = "t"\nendpoint = "${ep}"\n\n`;
+      dir = await makeAtiDir({
+        'manifests/q.toml': q('qup', up, tool('q_echo', '/echo-url') + tool('q_hang', '/hang') + tool('q_missing', '/nothing')),
+        'manifests/dead.toml': q('qdead', `http://127.0.0.1:${closed}`, tool('q_dead', '/x')),
+        'manifests/pt.toml': `[provider]\nname = "pt"\ndescription = "pt"\nhandler = "passthrough"\nbase_url = "${up}"\npath_prefix = "/pt"\nauth_type = "bearer"\nauth_key_name = "upstream_bearer"\nforward_websockets = true\n`,
+        'manifests/ptq.toml': `[provider]\nname = "ptq"\ndescription = "pt"\nhandler = "passthrough"\nbase_url = "http://127.0.0.1:${closed}"\npath_prefix = "/ptq"\nauth_type = "query"\nauth_query_name = "key"\nauth_key_name = "query_api_key"\nforward_websockets = true\n`,
+        credentials: JSON.stringify(FIRST),
+      });
+      const scan = new SecretScan(FIRST);
+      proxy = await startProxy({ atiDir: dir.dir, args: ['--enable-passthrough', '--no-watch'] });
+      scan.watch(proxy);
+      for (const name of ['q_echo', 'q_hang', 'q_missing', 'q_dead']) {
+        const r = await scan.fetch(`${proxy.url}/call`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ tool_name: name, args: {} }) });
+        expect(r.status, `${name}: ${r.body}`).toBeGreaterThanOrEqual(400);
+      }
+      const mcp = await scan.fetch(`${proxy.url}/mcp`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'q_echo', arguments: {} } }) });
+      expect(mcp.status).toBe(200);
+      const pt = await scan.fetch(`${proxy.url}/pt/echo-url?x=1`);
+      expect(pt.status).toBe(500);
+      const ptDead = await scan.fetch(`${proxy.url}/ptq/anything?y=2`);
+      expect(ptDead.status).toBe(502);
+      const wsFail = await rawRequest(proxy.url, '/ptq/socket', { headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==' } }).catch((e: Error) => ({ status: 0, body: e.message, headers: {} }));
+      scan.record('websocket failure', wsFail.body);
+      await proxy.stop('SIGTERM');
+      scan.assertClean();
+    } finally {
+      await new Promise<void>((r) => upstream.close(() => r()));
+    }
+  });
 });
+
+/** A loopback port nobody listens on. */
+function closedPort(): Promise<number> {
+  return new Promise((resolve) => {
+    const srv = net.createServer().listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
