@@ -93,10 +93,8 @@ export const callRoutes: RouteModule = async (app, host) => {
         signal: clientSignal(reply),
         logger: host.logger,
       });
-      if (!outcome.ok) {
-        const retry = outcome.error.details?.['retry_after'];
-        if (typeof retry === 'number') void reply.header('Retry-After', String(Math.ceil(retry)));
-      }
+      // Errors carry their own response headers (the rate limiter's `Retry-After` …).
+      if (!outcome.ok && outcome.error.headers) void reply.headers(outcome.error.headers);
       return reply.code(outcome.status).type('application/json').send(callResponseBody(outcome));
     });
   });

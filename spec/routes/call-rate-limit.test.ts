@@ -14,7 +14,7 @@ vi.mock('../../core/rate-limit.js', () => ({
   checkRateLimit: (caller: { sub: string } | undefined, tool: string) => {
     seen.push([caller?.sub, tool]);
     return tool === 'api:limited'
-      ? new AtiError('ATI_ERR_RATE_LIMITED', "Rate limit exceeded for 'tool:api:*': 2/hour (limit: 2/hour)", { details: { retry_after: 1799.2 } })
+      ? new AtiError('ATI_ERR_RATE_LIMITED', "Rate limit exceeded for 'tool:api:*': 2/hour (limit: 2/hour)", { details: { retry_after_seconds: 1800 }, headers: { 'Retry-After': '1800' } })
       : undefined;
   },
 }));
