@@ -25,6 +25,7 @@ export const ERRORS = {
   ATI_ERR_AUTH_CONFIG: { status: 500, exit: 1, message: 'authentication configuration is unusable' },
   ATI_ERR_SIG_CONFIG: { status: 500, exit: 1, message: 'signature verification configuration is unusable' },
   ATI_ERR_DB: { status: 503, exit: 1, message: 'database unavailable' },
+  ATI_ERR_DB_SCHEMA: { status: 500, exit: 1, message: 'database schema is not migrated' },
   ATI_ERR_USAGE: { status: 400, exit: 2, message: 'bad command-line usage' },
   ATI_ERR_IO: { status: 500, exit: 1, message: 'file system error' },
 
@@ -39,6 +40,7 @@ export const ERRORS = {
   ATI_ERR_SIGNATURE: { status: 403, exit: 1, message: 'request signature rejected' },
   ATI_ERR_UNAUTHENTICATED: { status: 401, exit: 1, message: 'authentication required' },
   ATI_ERR_FORBIDDEN: { status: 403, exit: 1, message: 'access denied' },
+  ATI_ERR_CONFLICT: { status: 409, exit: 1, message: 'conflict with an existing resource' },
   ATI_ERR_RATE_LIMITED: { status: 429, exit: 1, message: 'rate limit exceeded' },
   ATI_ERR_UNKNOWN_TOOL: { status: 404, exit: 1, message: 'unknown tool' },
   ATI_ERR_TOOL_ARGS: { status: 400, exit: 1, message: 'bad tool arguments' },
