@@ -35,6 +35,8 @@ export interface PersistenceOptions {
   listener?: RevocationListenerOptions;
   callLog?: Omit<CallLogWriterOptions, 'usage'>;
   usage?: UsageCountersOptions;
+  /** Use this open database instead of opening `target` (tests, embedders); `close()` leaves it open. */
+  database?: Database;
 }
 
 export interface OpenState {
@@ -100,7 +102,8 @@ export class Persistence {
   async open(): Promise<OpenState> {
     if (this.state) return this.state;
     const { logger } = this.opts;
-    const db = await openDatabase(this.target, { poolMax: this.opts.poolMax });
+    const injected = this.opts.database;
+    const db = injected ?? (await openDatabase(this.target, { poolMax: this.opts.poolMax }));
     try {
       let schema: SchemaStatus;
       if (this.opts.migrate) {
@@ -130,7 +133,7 @@ export class Persistence {
       this.state = { db, store, admin: new KeyAdmin(db, store), listener, usage, writer, probe, schema };
       return this.state;
     } catch (err) {
-      await db.close().catch(() => undefined);
+      if (!injected) await db.close().catch(() => undefined);
       throw err;
     }
   }
@@ -143,7 +146,7 @@ export class Persistence {
       await s.writer.close();
       await s.usage.close();
       await s.listener.close();
-      await s.db.close();
+      if (!this.opts.database) await s.db.close();
     })();
     return this.closing;
   }

@@ -32,6 +32,15 @@ function invalid(message: string): AtiError {
   return new AtiError('ATI_ERR_INVALID_REQUEST', message);
 }
 
+/** The JSON object body; another content type is 415 as in the reference (Fastify would parse text/plain). */
+function jsonBody(request: FastifyRequest): Record<string, unknown> {
+  const type = request.headers['content-type'] ?? '';
+  if (!/^application\/([\w.+-]+\+)?json\s*(;|$)/i.test(type)) {
+    throw new AtiError('ATI_ERR_UNSUPPORTED_MEDIA_TYPE', 'expected a request with `Content-Type: application/json`');
+  }
+  return bodyObject(request.body);
+}
+
 function bodyObject(body: unknown): Record<string, unknown> {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) throw invalid('request body must be a JSON object');
   return body as Record<string, unknown>;
@@ -92,7 +101,7 @@ export function adminKeysRoutes(deps: AdminKeysDeps): RouteModule {
       });
 
       scope.post('/admin/keys/issue', adminOnly, async (request, reply) => {
-        const b = bodyObject(request.body);
+        const b = jsonBody(request);
         const issued = await keys().issue({
           userId: requiredString(b, 'user_id'),
           alias: requiredString(b, 'alias'),
@@ -108,7 +117,7 @@ export function adminKeysRoutes(deps: AdminKeysDeps): RouteModule {
       });
 
       scope.post('/admin/keys/bulk-revoke', adminOnly, async (request) => {
-        const b = bodyObject(request.body);
+        const b = jsonBody(request);
         const hashes = b['hashes'] === undefined || b['hashes'] === null ? undefined : stringList(b, 'hashes');
         const revoked = await keys().bulkRevoke({
           userId: optionalString(b, 'user_id'),
