@@ -130,11 +130,11 @@ export class CallLogWriter implements CallLog {
           if (this.counts.failedFlushes === 1 || this.counts.failedFlushes % 60 === 0) {
             this.logger.warn({ error: describeDbError(err), buffered: this.buffer.length }, 'call log write failed; rows kept for retry');
           }
-        } else {
-          this.logger.warn({ error: describeDbError(err), rows: batch.length }, 'call log batch refused by the database; dropped');
-          this.drop(batch.length);
+          return;
         }
-        return;
+        // Refused for its content (or a missing table): retrying would fail the same way. Go on with the next batch.
+        this.logger.warn({ error: describeDbError(err), rows: batch.length }, 'call log batch refused by the database; dropped');
+        this.drop(batch.length);
       }
     }
   }
