@@ -11,8 +11,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import { AtiError } from '../../core/errors.js';
-import { readCallLog } from '../../core/db/call-log-writer.js';
-import { parseDbUrl, type Database } from '../../core/db/client.js';
+import type { Database } from '../../core/db/client.js';
+import { parseDbUrl } from '../../core/db/db-url.js';
 import { toRfc3339 } from '../../core/db/timestamps.js';
 import type { GlobalOptions } from '../main.js';
 import { reportFatal } from '../output.js';
@@ -46,6 +46,7 @@ function matchesTool(tool: string, pattern: string | undefined): boolean {
 }
 
 async function fromDatabase(db: Database, q: { since?: string; tool?: string; limit: number }): Promise<Entry[]> {
+  const { readCallLog } = await import('../../core/db/call-log-writer.js');
   const rows = await readCallLog(db, { sinceIso: q.since, toolPattern: q.tool, limit: q.limit });
   return rows.reverse().map((r) => ({
     ts: toRfc3339(r['started_at'] as string) ?? '',

@@ -7,8 +7,8 @@
 import type { Command } from 'commander';
 import { AtiError } from '../../core/errors.js';
 import { createLogger } from '../../core/logger.js';
-import { openDatabase, parseDbUrl, type Database } from '../../core/db/client.js';
-import { migrate, schemaStatus } from '../../core/db/migrate.js';
+import type { Database } from '../../core/db/client.js';
+import { parseDbUrl } from '../../core/db/db-url.js';
 import type { GlobalOptions } from '../main.js';
 import { reportFatal } from '../output.js';
 
@@ -16,6 +16,8 @@ import { reportFatal } from '../output.js';
 export async function openFromEnv(env: NodeJS.ProcessEnv = process.env): Promise<Database> {
   const target = parseDbUrl(env['ATI_DB_URL']);
   if (!target) throw new AtiError('ATI_ERR_USAGE', 'ATI_DB_URL is not set: set it to postgres://user:pass@host:5432/db or pglite:<dir>');
+  // Loaded here, not at the top: every `ati` command module is imported at startup.
+  const { openDatabase } = await import('../../core/db/client.js');
   return openDatabase(target, { poolMax: 2, applicationName: 'ati-cli' });
 }
 
@@ -30,6 +32,7 @@ export function register(program: Command, globals: () => GlobalOptions): void {
       let conn: Database | undefined;
       try {
         conn = await openFromEnv();
+        const { migrate } = await import('../../core/db/migrate.js');
         const report = await migrate(conn, { logger });
         if (g.outputExplicit && g.output === 'json') {
           process.stdout.write(`${JSON.stringify({ database: conn.label, applied: report.applied, baselined: report.baselined, up_to_date: report.upToDate })}\n`);
@@ -54,6 +57,7 @@ export function register(program: Command, globals: () => GlobalOptions): void {
       let conn: Database | undefined;
       try {
         conn = await openFromEnv();
+        const { schemaStatus } = await import('../../core/db/migrate.js');
         const s = await schemaStatus(conn);
         if (g.outputExplicit && g.output === 'json') {
           process.stdout.write(`${JSON.stringify({ database: conn.label, state: s.state, pending: s.pending, reference_baseline: s.referenceBaseline })}\n`);

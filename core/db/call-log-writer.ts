@@ -16,7 +16,8 @@ import { sql } from 'drizzle-orm';
 import type { CallLog, CallRecord } from '../call-log.js';
 import type { Logger } from '../logger.js';
 import { clean, redactArgs, truncateChars } from './arg-redaction.js';
-import { describeDbError, isConnectionError, type Database } from './client.js';
+import type { Database } from './client.js';
+import { describeDbError, isConnectionError } from './db-errors.js';
 import { atiCallLog, type CallLogInsert } from './schema.js';
 import type { UsageCounters } from './usage-counters.js';
 

@@ -15,21 +15,18 @@
  */
 import { mkdirSync, openSync, closeSync, writeSync, readFileSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
-import pg from 'pg';
+import type pg from 'pg';
 import type { PGlite } from '@electric-sql/pglite';
-import { sql, type SQL } from 'drizzle-orm';
+import type { SQL } from 'drizzle-orm';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
-import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
-import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { AtiError } from '../errors.js';
+import { describeDbError } from './db-errors.js';
+import { utcSessionOption, type DbTarget } from './db-url.js';
 import { schema } from './schema.js';
 
-export type DbKind = 'postgres' | 'pglite';
+export type { DbTarget } from './db-url.js';
 
-/** A parsed, non-blank `ATI_DB_URL`. */
-export type DbTarget =
-  | { kind: 'postgres'; url: string; label: string }
-  | { kind: 'pglite'; dir: string | null; label: string };
+export type DbKind = 'postgres' | 'pglite';
 
 /** The drizzle database both drivers are exposed as. */
 export type AtiOrm = PgDatabase<PgQueryResultHKT, typeof schema>;
@@ -65,41 +62,6 @@ export interface Database {
   close(): Promise<void>;
 }
 
-/** `ATI_DB_URL` → target, or undefined when the database is disabled. Throws ATI_ERR_CONFIG for an unsupported URL. */
-export function parseDbUrl(raw: string | undefined, cwd = process.cwd()): DbTarget | undefined {
-  if (raw === undefined || raw.trim() === '') return undefined;
-  // The reference passes a non-blank value to the driver untrimmed; so do we (trailing spaces are the driver's problem).
-  if (raw.startsWith('pglite:')) {
-    const rest = raw.slice('pglite:'.length);
-    if (rest === 'memory' || rest === 'memory://') return { kind: 'pglite', dir: null, label: 'pglite:memory' };
-    if (rest.trim() === '') throw new AtiError('ATI_ERR_CONFIG', 'ATI_DB_URL=pglite: needs a directory, e.g. pglite:/var/lib/ati/db');
-    const dir = path.resolve(cwd, rest.startsWith('//') ? rest.slice(2) : rest);
-    return { kind: 'pglite', dir, label: `pglite:${dir}` };
-  }
-  let u: URL;
-  try {
-    u = new URL(raw);
-  } catch {
-    throw new AtiError('ATI_ERR_CONFIG', 'ATI_DB_URL is not a valid URL: use postgres://user:pass@host:5432/db or pglite:<dir>');
-  }
-  if (u.protocol !== 'postgres:' && u.protocol !== 'postgresql:') {
-    throw new AtiError('ATI_ERR_CONFIG', `ATI_DB_URL scheme "${u.protocol}" is not supported: use postgres://… or pglite:<dir>`);
-  }
-  return { kind: 'postgres', url: raw, label: redactDbUrl(raw) };
-}
-
-/** The URL without its password (and without query parameters that may carry one). */
-export function redactDbUrl(raw: string): string {
-  try {
-    const u = new URL(raw);
-    if (u.password) u.password = '***';
-    if (u.searchParams.has('password')) u.searchParams.set('password', '***');
-    return u.toString();
-  } catch {
-    return '(unparseable URL)';
-  }
-}
-
 /**
  * Opens and checks the database. Throws ATI_ERR_DB (exit 1) with a clear
  * message when it cannot be reached or opened.
@@ -109,7 +71,9 @@ export async function openDatabase(target: DbTarget, opts: DbOptions = {}): Prom
 }
 
 async function openPostgres(target: Extract<DbTarget, { kind: 'postgres' }>, opts: DbOptions): Promise<Database> {
-  const pool = new pg.Pool({
+  // Drivers load on first use: a proxy without a database (or with the other driver) never pays for them.
+  const [{ default: pgDriver }, { drizzle: drizzlePg }] = await Promise.all([import('pg'), import('drizzle-orm/node-postgres')]);
+  const pool = new pgDriver.Pool({
     connectionString: target.url,
     max: opts.poolMax ?? 10,
     connectionTimeoutMillis: opts.connectTimeoutMs ?? 5_000,
@@ -146,7 +110,7 @@ async function openPostgres(target: Extract<DbTarget, { kind: 'postgres' }>, opt
 }
 
 async function openPglite(target: Extract<DbTarget, { kind: 'pglite' }>): Promise<Database> {
-  const { PGlite } = await import('@electric-sql/pglite');
+  const [{ PGlite }, { drizzle: drizzlePglite }] = await Promise.all([import('@electric-sql/pglite'), import('drizzle-orm/pglite')]);
   let releaseLock: (() => void) | undefined;
   if (target.dir) {
     mkdirSync(target.dir, { recursive: true });
@@ -220,20 +184,6 @@ function processAlive(pid: number): boolean {
   }
 }
 
-/**
- * Sessions run in UTC (a startup parameter, so it holds on every pooled
- * connection without an extra query). A URL that sets its own `options`
- * keeps them; PgBouncer needs `ignore_startup_parameters = options`.
- */
-export function utcSessionOption(url: string): { options?: string } {
-  try {
-    if (new URL(url).searchParams.has('options')) return {};
-  } catch {
-    return {};
-  }
-  return { options: '-c TimeZone=UTC' };
-}
-
 function bounded(p: Promise<boolean>, timeoutMs: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<boolean>((resolve) => {
@@ -241,43 +191,6 @@ function bounded(p: Promise<boolean>, timeoutMs: number): Promise<boolean> {
     timer.unref();
   });
   return Promise.race([p.catch(() => false), timeout]).finally(() => clearTimeout(timer));
-}
-
-/**
- * A driver error as one line without SQL text or parameters (which may
- * carry data): the code and the driver's message.
- */
-export function describeDbError(err: unknown): string {
-  const e = err as { code?: string; message?: string; errors?: unknown[] };
-  // AggregateError from a dual-stack connect: the first member says enough.
-  if (!e.message && Array.isArray(e.errors) && e.errors.length > 0) return describeDbError(e.errors[0]);
-  const msg = (e.message ?? String(err)).split('\n')[0]!;
-  return e.code && !msg.includes(e.code) ? `${e.code}: ${msg}` : msg;
-}
-
-/** SQLSTATE / errno codes that mean "the database is not there" rather than "the statement failed". */
-export function isConnectionError(err: unknown): boolean {
-  const seen = new Set<unknown>();
-  let e: unknown = err;
-  while (e && typeof e === 'object' && !seen.has(e)) {
-    seen.add(e);
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string') {
-      if (/^(08|57P0|53300|3D000)/.test(code)) return true;
-      if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EPIPE', 'EHOSTUNREACH', 'EAI_AGAIN'].includes(code)) return true;
-    }
-    const msg = (e as { message?: unknown }).message;
-    if (typeof msg === 'string' && /timeout exceeded when trying to connect|Connection terminated|PGlite is closed|Client has encountered a connection error/i.test(msg)) {
-      return true;
-    }
-    e = (e as { cause?: unknown }).cause;
-  }
-  return false;
-}
-
-/** `SQL` for a text[] literal parameter (drizzle binds JS arrays as arrays for both drivers). */
-export function textArray(values: readonly string[]): SQL {
-  return sql`${values as string[]}::text[]`;
 }
 
 /** The rows of a raw `execute` result (both drivers return `{ rows }`). */

@@ -4,7 +4,6 @@
  * The driver error stays in `cause` for the log.
  */
 import { AtiError } from '../errors.js';
-import { isConnectionError } from './client.js';
 
 /** The SQLSTATE of a driver error, looking through wrappers (drizzle wraps pg errors). */
 export function sqlState(err: unknown): string | undefined {
@@ -26,4 +25,36 @@ export function toAtiDbError(err: unknown, opts: { uniqueViolation?: string } = 
     return new AtiError('ATI_ERR_DB_SCHEMA', 'database schema is not migrated: run `ati db migrate` or start the proxy with --migrate', { cause: err });
   }
   return new AtiError('ATI_ERR_INTERNAL', 'database error', { cause: err });
+}
+
+/**
+ * A driver error as one line without SQL text or parameters (which may
+ * carry data): the code and the driver's message.
+ */
+export function describeDbError(err: unknown): string {
+  const e = err as { code?: string; message?: string; errors?: unknown[] };
+  // AggregateError from a dual-stack connect: the first member says enough.
+  if (!e.message && Array.isArray(e.errors) && e.errors.length > 0) return describeDbError(e.errors[0]);
+  const msg = (e.message ?? String(err)).split('\n')[0]!;
+  return e.code && !msg.includes(e.code) ? `${e.code}: ${msg}` : msg;
+}
+
+/** SQLSTATE / errno codes that mean "the database is not there" rather than "the statement failed". */
+export function isConnectionError(err: unknown): boolean {
+  const seen = new Set<unknown>();
+  let e: unknown = err;
+  while (e && typeof e === 'object' && !seen.has(e)) {
+    seen.add(e);
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string') {
+      if (/^(08|57P0|53300|3D000)/.test(code)) return true;
+      if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EPIPE', 'EHOSTUNREACH', 'EAI_AGAIN'].includes(code)) return true;
+    }
+    const msg = (e as { message?: unknown }).message;
+    if (typeof msg === 'string' && /timeout exceeded when trying to connect|Connection terminated|PGlite is closed|Client has encountered a connection error/i.test(msg)) {
+      return true;
+    }
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
 }

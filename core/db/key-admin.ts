@@ -19,10 +19,8 @@ import type { DbKeyStore } from './key-store.js';
 import { REVOCATION_CHANNEL } from './revocation.js';
 import { atiAuditLog, atiKeys, type KeyRow } from './schema.js';
 import { toRfc3339 } from './timestamps.js';
+import { MAX_EXPIRES_IN_SECS } from './key-api.js';
 import { generateRawKey, hashRawKey } from './virtual-key.js';
-
-/** Longest accepted `expires_in_secs`: 10 years. */
-export const MAX_EXPIRES_IN_SECS = 10 * 365 * 24 * 3600;
 
 export interface IssueRequest {
   userId: string;
@@ -48,27 +46,6 @@ export interface BulkRevokeFilter {
   aliasPrefix?: string;
   hashes?: string[];
   by?: string;
-}
-
-/** The JSON of a key row (the reference's `GET /admin/keys/{hash}` object). Never the raw key. */
-export function keyRowJson(r: KeyRow): Record<string, unknown> {
-  return {
-    token_hash: r.tokenHash,
-    key_alias: r.keyAlias,
-    user_id: r.userId,
-    blocked: r.blocked,
-    expires_at: toRfc3339(r.expiresAt),
-    tools: r.tools,
-    providers: r.providers,
-    categories: r.categories,
-    skills: r.skills,
-    request_count: Number(r.requestCount),
-    error_count: Number(r.errorCount),
-    last_used_at: toRfc3339(r.lastUsedAt),
-    metadata: r.metadata,
-    created_at: toRfc3339(r.createdAt),
-    created_by: r.createdBy,
-  };
 }
 
 /** Escapes `%`, `_` and `\` so a prefix matches literally in `LIKE … ESCAPE '\'`. */

@@ -24,7 +24,8 @@ import type pg from 'pg';
 import type { PGlite, Transaction } from '@electric-sql/pglite';
 import { AtiError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { describeDbError, type Database } from './client.js';
+import type { Database } from './client.js';
+import { describeDbError } from './db-errors.js';
 
 /** Advisory lock id for migrations ("ati" + "mig" in ASCII, fits int8). */
 export const MIGRATION_LOCK_ID = '6386025399093639';

@@ -15,14 +15,33 @@ import type { Generation } from '../generation.js';
 import type { Logger } from '../logger.js';
 import type { CallerIdentity } from '../plugin.js';
 import type { KeyStore } from '../pipeline/key-store.js';
-import { CallLogWriter, type CallLogWriterOptions } from './call-log-writer.js';
-import { openDatabase, parseDbUrl, type Database, type DbTarget } from './client.js';
-import { DbProbe } from './db-probe.js';
-import { KeyAdmin } from './key-admin.js';
-import { DbKeyStore, type KeyStoreOptions } from './key-store.js';
-import { migrate, schemaStatus, type SchemaStatus } from './migrate.js';
-import { RevocationListener, type RevocationListenerOptions } from './revocation.js';
-import { UsageCounters, type UsageCountersOptions } from './usage-counters.js';
+import type { CallLogWriter, CallLogWriterOptions } from './call-log-writer.js';
+import type { Database } from './client.js';
+import type { DbProbe } from './db-probe.js';
+import { parseDbUrl, type DbTarget } from './db-url.js';
+import type { KeyAdmin } from './key-admin.js';
+import type { DbKeyStore, KeyStoreOptions } from './key-store.js';
+import type { SchemaStatus } from './migrate.js';
+import type { RevocationListener, RevocationListenerOptions } from './revocation.js';
+import type { UsageCounters, UsageCountersOptions } from './usage-counters.js';
+
+/**
+ * The database modules, loaded on `open()` only: a proxy without `ATI_DB_URL`
+ * never loads drizzle or a driver.
+ */
+async function loadModules() {
+  const [client, migrator, usage, keyStore, keyAdmin, revocation, writer, probe] = await Promise.all([
+    import('./client.js'),
+    import('./migrate.js'),
+    import('./usage-counters.js'),
+    import('./key-store.js'),
+    import('./key-admin.js'),
+    import('./revocation.js'),
+    import('./call-log-writer.js'),
+    import('./db-probe.js'),
+  ]);
+  return { ...client, ...migrator, ...usage, ...keyStore, ...keyAdmin, ...revocation, ...writer, ...probe };
+}
 
 export interface PersistenceOptions {
   logger: Logger;
@@ -102,16 +121,17 @@ export class Persistence {
   async open(): Promise<OpenState> {
     if (this.state) return this.state;
     const { logger } = this.opts;
+    const m = await loadModules();
     const injected = this.opts.database;
-    const db = injected ?? (await openDatabase(this.target, { poolMax: this.opts.poolMax }));
+    const db = injected ?? (await m.openDatabase(this.target, { poolMax: this.opts.poolMax }));
     try {
       let schema: SchemaStatus;
       if (this.opts.migrate) {
-        const report = await migrate(db, { logger });
+        const report = await m.migrate(db, { logger });
         logger.info({ applied: report.applied, baselined: report.baselined, up_to_date: report.upToDate.length }, 'applied database migrations');
         schema = { state: 'current', pending: [], referenceBaseline: report.baselined.length > 0 };
       } else {
-        schema = await schemaStatus(db);
+        schema = await m.schemaStatus(db);
         if (schema.state === 'missing') {
           logger.warn(
             { db: db.label },
@@ -121,16 +141,16 @@ export class Persistence {
           logger.warn({ pending: schema.pending }, 'database migrations pending: run `ati db migrate` (or start with --migrate)');
         }
       }
-      const usage = new UsageCounters(db, logger, this.opts.usage);
-      const store = new DbKeyStore(db, { generation: this.opts.generation, logger, usage, ...this.opts.keyStore });
-      const listener = new RevocationListener(db, store, logger, this.opts.listener);
-      const writer = new CallLogWriter(db, logger, { ...this.opts.callLog, usage });
-      const probe = new DbProbe(db);
+      const usage = new m.UsageCounters(db, logger, this.opts.usage);
+      const store = new m.DbKeyStore(db, { generation: this.opts.generation, logger, usage, ...this.opts.keyStore });
+      const listener = new m.RevocationListener(db, store, logger, this.opts.listener);
+      const writer = new m.CallLogWriter(db, logger, { ...this.opts.callLog, usage });
+      const probe = new m.DbProbe(db);
       probe.seed(true);
       await listener.start();
       usage.start();
       writer.start();
-      this.state = { db, store, admin: new KeyAdmin(db, store), listener, usage, writer, probe, schema };
+      this.state = { db, store, admin: new m.KeyAdmin(db, store), listener, usage, writer, probe, schema };
       return this.state;
     } catch (err) {
       if (!injected) await db.close().catch(() => undefined);

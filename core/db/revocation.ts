@@ -17,7 +17,9 @@
 import { EventEmitter } from 'node:events';
 import pg from 'pg';
 import type { Logger } from '../logger.js';
-import { describeDbError, utcSessionOption, type Database } from './client.js';
+import type { Database } from './client.js';
+import { describeDbError } from './db-errors.js';
+import { utcSessionOption } from './db-url.js';
 
 export const REVOCATION_CHANNEL = 'ati_key_revoked';
 

@@ -7,7 +7,8 @@
  */
 import { sql } from 'drizzle-orm';
 import type { Logger } from '../logger.js';
-import { describeDbError, type Database } from './client.js';
+import type { Database } from './client.js';
+import { describeDbError } from './db-errors.js';
 
 interface Pending {
   requests: number;

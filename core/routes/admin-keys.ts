@@ -15,9 +15,10 @@ import type { FastifyRequest } from 'fastify';
 import type { AdminAuth } from '../admin-auth.js';
 import { AtiError } from '../errors.js';
 import type { RouteModule } from '../host.js';
-import { keyRowJson, MAX_EXPIRES_IN_SECS, type KeyAdmin } from '../db/key-admin.js';
+import type { KeyAdmin } from '../db/key-admin.js';
+import { keyRowJson, MAX_EXPIRES_IN_SECS } from '../db/key-api.js';
 import type { Persistence } from '../db/persistence.js';
-import { describeDbError } from '../db/client.js';
+import { describeDbError } from '../db/db-errors.js';
 
 export interface AdminKeysDeps {
   adminAuth: AdminAuth;

@@ -6,7 +6,8 @@
 import { sql } from 'drizzle-orm';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { CallLogWriter } from '../../core/db/call-log-writer.js';
-import { openDatabase, parseDbUrl, type Database } from '../../core/db/client.js';
+import { openDatabase, type Database } from '../../core/db/client.js';
+import { parseDbUrl } from '../../core/db/db-url.js';
 import { migrate } from '../../core/db/migrate.js';
 import { silentLogger } from '../../core/logger.js';
 import type { CallRecord } from '../../core/call-log.js';

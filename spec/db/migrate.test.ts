@@ -9,7 +9,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { sql } from 'drizzle-orm';
 import { defaultMigrationsDir, loadMigrations, migrate, schemaStatus, MIGRATIONS_TABLE } from '../../core/db/migrate.js';
-import { openDatabase, parseDbUrl } from '../../core/db/client.js';
+import { openDatabase } from '../../core/db/client.js';
+import { parseDbUrl } from '../../core/db/db-url.js';
 import { createTestDatabase, describeSchema, DB_SETUP_TIMEOUT, DRIVERS, runScript, type TestDatabase } from '../helpers/db.js';
 
 const REFERENCE_SQL = readFileSync(new URL('../fixtures/reference-migration.sql', import.meta.url), 'utf8');

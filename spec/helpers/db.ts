@@ -10,7 +10,8 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { sql } from 'drizzle-orm';
-import { openDatabase, parseDbUrl, type Database } from '../../core/db/client.js';
+import { openDatabase, type Database } from '../../core/db/client.js';
+import { parseDbUrl } from '../../core/db/db-url.js';
 
 export const PG_ADMIN_URL = process.env['ATI_TEST_PG_ADMIN_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
