@@ -1,7 +1,7 @@
 /**
  * Opens the database named by `ATI_DB_URL` (ref-04 §1.1, §1.5; PRODUCT §4):
  *
- * - unset, empty or whitespace-only → disabled (`parseDbUrl` returns undefined);
+ * - unset, empty or whitespace-only → disabled (`parseDbUrl` in core/db/db-url.ts returns undefined);
  * - `postgres://…` / `postgresql://…` → a `pg` pool (max 10 by default, 5 s
  *   connect timeout) checked with `SELECT 1` before the proxy binds, so an
  *   unreachable database stops startup with a clear message;
