@@ -3,5 +3,8 @@
  * Each plugin issue adds its plugin here.
  */
 import type { HandlerPlugin } from '../core/plugin.js';
+import { cliPlugin } from '../plugins/cli/index.js';
 
-export const BUILTIN_PLUGINS: HandlerPlugin[] = [];
+export const BUILTIN_PLUGINS: HandlerPlugin[] = [
+  cliPlugin,
+];

@@ -1,5 +1,6 @@
 /** Prints the `ati proxy --check` report: providers by handler, tools, routes, keyring, warnings, errors. */
 import { AtiError } from '../core/errors.js';
+import { redactText } from '../core/redact.js';
 import type { Generation } from '../core/generation.js';
 import type { PluginRegistry } from '../core/plugin.js';
 import type { OutputFormat, ProxyConfig } from '../config/proxy-config.js';
@@ -13,7 +14,7 @@ export interface CheckReport {
 }
 
 function describe(e: Error): string {
-  return e instanceof AtiError ? e.describe() : e.message;
+  return redactText(e instanceof AtiError ? e.describe() : e.message);
 }
 
 export function printCheckSummary(r: CheckReport, output: OutputFormat): void {
@@ -23,14 +24,14 @@ export function printCheckSummary(r: CheckReport, output: OutputFormat): void {
   const summary = {
     ok: r.ok,
     ati_dir: r.config.atiDir,
-    handlers_registered: r.registry.names(),
+    handlers_registered: r.registry.describe(),
     providers: byHandler,
     tools: gen ? gen.toolList.length : 0,
     public_tools: gen ? gen.publicTools().length : 0,
     passthrough_routes: gen?.routes.routes.map((x) => `${x.hostMatch ?? '*'}${x.pathPrefix} → ${x.name}`) ?? [],
     passthrough_enabled: r.config.enablePassthrough,
     keyring: gen?.keyring.source ?? null,
-    warnings: gen ? [...gen.warnings] : [],
+    warnings: gen ? gen.warnings.map((w) => redactText(w)) : [],
     errors: r.errors.map(describe),
   };
   if (output === 'json') {
@@ -39,6 +40,7 @@ export function printCheckSummary(r: CheckReport, output: OutputFormat): void {
   }
   const lines: string[] = [];
   lines.push(`ati proxy --check: ${r.ok ? 'OK' : 'FAILED'} (${r.config.atiDir})`);
+  lines.push(`handlers: ${summary.handlers_registered.map((h) => (h.origin === 'built-in' ? h.name : `${h.name} (${h.origin})`)).join(', ') || '(none)'}`);
   if (gen) {
     lines.push(`providers: ${gen.providers.size}`);
     for (const [h, names] of Object.entries(byHandler)) lines.push(`  ${h}: ${names.join(', ')}`);

@@ -5,11 +5,12 @@
  */
 import { AtiError, toAtiError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
+import { redactText } from '../core/redact.js';
 import type { OutputFormat } from '../config/proxy-config.js';
 
 export function reportFatal(err: unknown, output: OutputFormat, logger?: Logger): number {
   const e = err instanceof AtiError ? err : toAtiError(err);
-  const message = e.describe();
+  const message = redactText(e.describe());
   logger?.error({ error: message, code: e.code }, 'ati command failed');
   if (output === 'json') {
     process.stderr.write(`${JSON.stringify({ error: { code: e.code, message, exit_code: e.exitCode } })}\n`);

@@ -10,10 +10,11 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { Type, type TSchema, type TProperties } from '@sinclair/typebox';
-import { Value } from '@sinclair/typebox/value';
+import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 import { AtiError } from '../core/errors.js';
 import {
   PluginRegistry,
+  type HandlerPlugin,
   UNAVAILABLE_HANDLERS,
   type ProviderFields,
   type ProviderManifest,
@@ -100,6 +101,19 @@ function describeSchema(schema: TSchema): string {
   return 'a valid value';
 }
 
+const ownersCache = new WeakMap<PluginRegistry, { size: number; provider: Map<string, string[]>; tool: Map<string, string[]> }>();
+
+/** Field → handlers that declare it, cached per registry (recomputed if plugins were added). */
+function owners(registry: PluginRegistry, kind: 'provider' | 'tool'): Map<string, string[]> {
+  const size = registry.names().length;
+  let c = ownersCache.get(registry);
+  if (!c || c.size !== size) {
+    c = { size, provider: foreignFieldOwners(registry, 'provider'), tool: foreignFieldOwners(registry, 'tool') };
+    ownersCache.set(registry, c);
+  }
+  return c[kind];
+}
+
 /** Maps the handler → fields of other handlers, for "x is a field of handler y" hints. */
 function foreignFieldOwners(registry: PluginRegistry, kind: 'provider' | 'tool'): Map<string, string[]> {
   const owners = new Map<string, string[]>();
@@ -140,9 +154,36 @@ function checkKeys(
   }
 }
 
-function checkTypes(src: ManifestSource, value: unknown, schema: TSchema, prefix: string, issues: Issues): void {
+/** Compiled validators, built once per plugin object (plugins are immutable once registered). */
+interface CompiledSchemas {
+  providerProps: TProperties;
+  provider: TypeCheck<TSchema>;
+  toolProps: TProperties;
+  tool: TypeCheck<TSchema>;
+}
+const compiledByPlugin = new WeakMap<object, CompiledSchemas>();
+let commonProviderCheck: TypeCheck<TSchema> | undefined;
+
+function compiledFor(plugin: HandlerPlugin): CompiledSchemas {
+  let c = compiledByPlugin.get(plugin);
+  if (!c) {
+    const providerProps: TProperties = { ...CommonProviderFields, ...plugin.providerSchema };
+    const toolProps: TProperties = { ...CommonToolFields, ...(plugin.toolSchema ?? {}) };
+    c = {
+      providerProps,
+      provider: TypeCompiler.Compile(Type.Object(providerProps)),
+      toolProps,
+      tool: TypeCompiler.Compile(Type.Object(toolProps)),
+    };
+    compiledByPlugin.set(plugin, c);
+  }
+  return c;
+}
+
+function checkTypes(src: ManifestSource, value: unknown, check: TypeCheck<TSchema>, prefix: string, issues: Issues): void {
+  if (check.Check(value)) return; // the common case costs one compiled check
   const seen = new Set<string>();
-  for (const e of Value.Errors(schema, value)) {
+  for (const e of check.Errors(value)) {
     const rel = e.path.split('/').filter(Boolean);
     const field = [prefix, ...rel].join('.');
     if (seen.has(field)) continue;
@@ -226,31 +267,33 @@ export function parseManifest(
       ),
     );
     // Still check the common fields; unknown keys cannot be judged without the handler's schema.
-    checkTypes(src, rawProvider, Type.Object(CommonProviderFields), 'provider', issues);
+    commonProviderCheck ??= TypeCompiler.Compile(Type.Object(CommonProviderFields));
+    checkTypes(src, rawProvider, commonProviderCheck, 'provider', issues);
     return undefined;
   }
 
-  const providerProps: TProperties = { ...CommonProviderFields, ...plugin.providerSchema };
+  const compiled = compiledFor(plugin);
+  const providerProps = compiled.providerProps;
   checkKeys(
     src,
     rawProvider,
     'provider',
     providerProps,
     DEPRECATED_PROVIDER_KEYS,
-    foreignFieldOwners(registry, 'provider'),
+    owners(registry, 'provider'),
     handler,
     issues,
     warnings,
   );
-  checkTypes(src, rawProvider, Type.Object(providerProps), 'provider', issues);
+  checkTypes(src, rawProvider, compiled.provider, 'provider', issues);
 
   const rawTools = doc['tools'] ?? [];
   const tools: ToolManifest[] = [];
   if (!Array.isArray(rawTools)) {
     issues.push(located(src, 'tools', 'must be an array of tables ([[tools]])'));
   } else {
-    const toolProps: TProperties = { ...CommonToolFields, ...(plugin.toolSchema ?? {}) };
-    const toolOwners = foreignFieldOwners(registry, 'tool');
+    const toolProps = compiled.toolProps;
+    const toolOwners = owners(registry, 'tool');
     const names = new Map<string, number>();
     rawTools.forEach((t, i) => {
       const prefix = `tools[${i}]`;
@@ -260,7 +303,7 @@ export function parseManifest(
       }
       if (typeof t['method'] === 'string') t['method'] = t['method'].toUpperCase();
       checkKeys(src, t, prefix, toolProps, {}, toolOwners, handler, issues, warnings);
-      checkTypes(src, t, Type.Object(toolProps), prefix, issues);
+      checkTypes(src, t, compiled.tool, prefix, issues);
       const name = t['name'];
       if (typeof name === 'string') {
         const prev = names.get(name);
@@ -293,14 +336,30 @@ export function parseManifest(
  * Parses every source and checks what spans files: duplicate provider names and
  * duplicate hand-written tool names (each error names both files).
  */
-export function parseManifests(sources: readonly ManifestSource[], registry: PluginRegistry): ManifestLoadResult {
+/** Parsed manifests by file and content hash, so a reload re-parses only files that changed. */
+export type ManifestCache = Map<string, { manifest: ProviderManifest; warnings: string[] }>;
+
+export function parseManifests(sources: readonly ManifestSource[], registry: PluginRegistry, cache?: ManifestCache): ManifestLoadResult {
   const errors: AtiError[] = [];
   const warnings: string[] = [];
   const manifests: ProviderManifest[] = [];
   const providers = new Map<string, string>();
   const tools = new Map<string, string>();
+  const live = new Set<string>();
   for (const src of sources) {
-    const m = parseManifest(src, registry, errors, warnings);
+    const key = `${src.file}\0${src.hash}`;
+    live.add(key);
+    let m: ProviderManifest | undefined;
+    const hit = cache?.get(key);
+    if (hit) {
+      m = hit.manifest;
+      warnings.push(...hit.warnings);
+    } else {
+      const w: string[] = [];
+      m = parseManifest(src, registry, errors, w);
+      warnings.push(...w);
+      if (m && cache) cache.set(key, { manifest: m, warnings: w });
+    }
     if (!m) continue;
     const name = m.provider.name;
     const other = providers.get(name);
@@ -321,5 +380,6 @@ export function parseManifests(sources: readonly ManifestSource[], registry: Plu
     for (const t of m.tools) tools.set(t.name, src.file);
     manifests.push(m);
   }
+  if (cache) for (const k of cache.keys()) if (!live.has(k)) cache.delete(k);
   return { manifests, errors, warnings };
 }

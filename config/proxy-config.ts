@@ -30,6 +30,8 @@ export interface ProxyConfig {
   watch: boolean;
   /** Allow a non-loopback bind with no authentication configured. */
   insecureNoAuth: boolean;
+  /** `host:port` of an extra listener serving only `GET /metrics` to anyone; null = none. */
+  metricsBind: string | null;
   /** The environment the proxy was started with (JWT, DB, admin token, …). */
   env: NodeJS.ProcessEnv;
 }
@@ -68,6 +70,7 @@ export function defaultProxyConfig(overrides: Partial<ProxyConfig> = {}): ProxyC
     drainSeconds: 30,
     watch: true,
     insecureNoAuth: false,
+    metricsBind: null,
     env: process.env,
     ...overrides,
   };

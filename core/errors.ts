@@ -28,6 +28,8 @@ export const ERRORS = {
   ATI_ERR_DB_SCHEMA: { status: 500, exit: 1, message: 'database schema is not migrated' },
   ATI_ERR_USAGE: { status: 400, exit: 2, message: 'bad command-line usage' },
   ATI_ERR_IO: { status: 500, exit: 1, message: 'file system error' },
+  ATI_ERR_SECRET_SOURCE: { status: 502, exit: 1, message: 'the secret source (1Password `op`, --from-json) failed' },
+  ATI_ERR_SIGNAL: { status: 500, exit: 1, message: 'could not signal the proxy service' },
 
   // ── request handling ───────────────────────────────────────────────────
   ATI_ERR_NOT_FOUND: { status: 404, exit: 1, message: 'not found' },
@@ -50,8 +52,12 @@ export const ERRORS = {
   ATI_ERR_PLUGIN: { status: 502, exit: 1, message: 'handler plugin failed' },
   ATI_ERR_UNAVAILABLE: { status: 503, exit: 1, message: 'service unavailable' },
   ATI_ERR_SHUTTING_DOWN: { status: 503, exit: 1, message: 'server is shutting down' },
-  ATI_ERR_RELOAD: { status: 500, exit: 1, message: 'reload rejected' },
+  ATI_ERR_RELOAD: { status: 422, exit: 1, message: 'reload rejected' },
   ATI_ERR_INTERNAL: { status: 500, exit: 1, message: 'internal error' },
+  // ── skills ─────────────────────────────────────────────────────────────
+  ATI_ERR_UNKNOWN_SKILL: { status: 404, exit: 1, message: 'unknown skill' },
+  ATI_ERR_SKILL_TOO_LARGE: { status: 500, exit: 1, message: 'skill bundle above the size limit' },
+  ATI_ERR_SKILL_REGISTRY_UNAVAILABLE: { status: 503, exit: 1, message: 'remote skill registry not configured' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;
@@ -76,11 +82,19 @@ export class AtiError extends Error {
   readonly location?: SourceLocation;
   /** Extra JSON fields for the response body (merged beside `error`). */
   readonly details?: Record<string, unknown>;
+  /** Extra response headers (`Retry-After`, `WWW-Authenticate` …), set wherever the error is answered. */
+  readonly headers?: Record<string, string>;
 
   constructor(
     code: ErrorCode,
     message?: string,
-    opts: { cause?: unknown; location?: SourceLocation; status?: number; details?: Record<string, unknown> } = {},
+    opts: {
+      cause?: unknown;
+      location?: SourceLocation;
+      status?: number;
+      details?: Record<string, unknown>;
+      headers?: Record<string, string>;
+    } = {},
   ) {
     super(message ?? ERRORS[code].message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = 'AtiError';
@@ -89,6 +103,7 @@ export class AtiError extends Error {
     this.exitCode = ERRORS[code].exit;
     if (opts.location) this.location = opts.location;
     if (opts.details) this.details = opts.details;
+    if (opts.headers) this.headers = opts.headers;
   }
 
   /** `file:line: field: message` — the form used in `--check` output and reload errors. */

@@ -12,7 +12,7 @@ import { Generation, ProviderInstance } from './generation.js';
 import type { Keyring } from './keyring.js';
 import type { Logger } from './logger.js';
 import type { HostOptions, PassthroughRoute, PluginRegistry, ToolDefinition } from './plugin.js';
-import { parseManifests, readManifestSources, sha256 } from '../config/manifest-loader.js';
+import { parseManifests, readManifestSources, sha256, type ManifestCache } from '../config/manifest-loader.js';
 import { atiPaths } from '../config/proxy-config.js';
 
 /** Loads the keyring for a generation; throws AtiError when a keyring file exists but is unusable. */
@@ -41,6 +41,8 @@ export interface BuildInput {
   force?: boolean;
   extensions?: readonly GenerationExtension[];
   signal?: AbortSignal;
+  /** Parsed manifests kept across builds (only changed files are parsed again). */
+  manifestCache?: ManifestCache;
 }
 
 export type BuildOutcome =
@@ -112,7 +114,7 @@ export async function buildGeneration(input: BuildInput): Promise<BuildOutcome> 
   if (previous && !input.force && changedFiles.length === 0) return { status: 'unchanged' };
 
   // 2. Parse and validate every manifest.
-  const parsed = parseManifests(sources, registry);
+  const parsed = parseManifests(sources, registry, input.manifestCache);
   const errors: AtiError[] = [...parsed.errors];
   const warnings = [...parsed.warnings];
 
@@ -122,6 +124,16 @@ export async function buildGeneration(input: BuildInput): Promise<BuildOutcome> 
     keyring = await input.loadKeyring();
   } catch (err) {
     errors.push(toAtiError(err, 'ATI_ERR_KEYRING'));
+  }
+  // A keyring file that vanished mid-reload (non-atomic `rm` + `cp`) must not clear every secret.
+  if (keyring && previous && keyring.size === 0 && previous.keyring.size > 0 && /^(keyring\.enc|credentials)/.test(previous.keyring.source)) {
+    errors.push(
+      new AtiError(
+        'ATI_ERR_KEYRING',
+        `the keyring file (${previous.keyring.source}) disappeared; keeping the previous keyring — restore the file, or restart the proxy to run without one`,
+        { location: { file: previous.keyring.source.startsWith('keyring.enc') ? paths.keyringEnc : paths.credentials } },
+      ),
+    );
   }
   if (errors.length > 0 || !keyring) return { status: 'rejected', errors };
 

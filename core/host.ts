@@ -17,12 +17,15 @@ import Fastify, { type FastifyInstance, type FastifyError } from 'fastify';
 import { AtiError, AtiAggregateError, toAtiError } from './errors.js';
 import { NO_CALL_LOG, type CallLog } from './call-log.js';
 import type { Generation } from './generation.js';
+import type { ManifestCache } from '../config/manifest-loader.js';
 import { buildGeneration, type GenerationExtension, type KeyringLoader } from './generation-builder.js';
 import type { Logger } from './logger.js';
 import { NamedRouteTable, type RouteAccess } from './named-routes.js';
 import type { HostOptions, PluginRegistry } from './plugin.js';
+import { metrics, triggerKind } from './metrics.js';
 import { canonicalTarget } from './pipeline/canonical-path.js';
 import type { PipelineStage, Rejection } from './pipeline/types.js';
+import { redactText, setRedactionValues } from './redact.js';
 import { setState, type RequestState } from './request-state.js';
 
 /** Registers named routes on the Fastify instance (one module per route family, see core/routes/). */
@@ -94,6 +97,8 @@ export class Host {
   readonly drainMs: number;
   /** Listeners notified after every reload attempt (metrics, watchers). */
   readonly reloadListeners: Array<(r: ReloadResult, reason: string) => void> = [];
+  /** Run at shutdown after the listener stopped accepting (watchers, database pools …). */
+  readonly shutdownHooks: Array<() => Promise<void>> = [];
 
   private gen: Generation | undefined;
   private nextId = 1;
@@ -104,6 +109,7 @@ export class Host {
   private reloading: Promise<ReloadResult> | undefined;
   private reloadQueued: { reason: string; force: boolean } | undefined;
   private readonly retiring = new Set<Promise<void>>();
+  private readonly manifestCache: ManifestCache = new Map();
   private shuttingDown = false;
   private status: ReloadStatus = {
     generation: 0,
@@ -161,7 +167,11 @@ export class Host {
     if (outcome.status !== 'built') {
       const errors = outcome.status === 'rejected' ? outcome.errors : [];
       throw new AtiAggregateError(
-        errors.some((e) => e.code === 'ATI_ERR_MANIFESTS_DIR') ? 'ATI_ERR_MANIFESTS_DIR' : 'ATI_ERR_MANIFEST_INVALID',
+        errors.some((e) => e.code === 'ATI_ERR_MANIFESTS_DIR')
+          ? 'ATI_ERR_MANIFESTS_DIR'
+          : errors.length > 0 && errors.every((e) => e.code === 'ATI_ERR_KEYRING')
+            ? 'ATI_ERR_KEYRING'
+            : 'ATI_ERR_MANIFEST_INVALID',
         `configuration in ${this.options.atiDir} is invalid (${errors.length} problem${errors.length === 1 ? '' : 's'})`,
         errors,
       );
@@ -256,8 +266,12 @@ export class Host {
       ...this.status,
       last_attempt_at: new Date().toISOString(),
       last_result: result.status,
-      last_error: result.status === 'rejected' ? result.errors.map((e) => e.describe()).join('; ') : result.status === 'applied' ? null : this.status.last_error,
+      // `unchanged` means the files match the serving generation again, so a previous error is gone too.
+      last_error: result.status === 'rejected' ? redactText(result.errors.map((e) => e.describe()).join('; ')) : null,
     };
+    metrics.reloads.inc({ result: result.status, trigger: triggerKind(reason) });
+    metrics.configSynchronized.set(result.status === 'rejected' ? 0 : 1);
+    if (result.status !== 'rejected') metrics.lastReloadSuccess.set(Date.now() / 1000);
     for (const l of this.reloadListeners) l(result, reason);
     return result;
   }
@@ -272,12 +286,21 @@ export class Host {
       previous: this.gen,
       force,
       extensions: this.init.extensions ?? [],
+      manifestCache: this.manifestCache,
     });
   }
 
   private swap(next: Generation): void {
     const old = this.gen;
+    // Logs and error bodies are scrubbed of the new keyring's values and of the
+    // old one's (in-flight requests may still carry a rotated-out key).
+    setRedactionValues(old ? [...next.keyring.values(), ...old.keyring.values()] : next.keyring.values());
     this.gen = next; // the one assignment every request observes
+    metrics.generation.set(next.id);
+    if (!old) {
+      metrics.configSynchronized.set(1);
+      metrics.lastReloadSuccess.set(Date.now() / 1000);
+    }
     this.status = { ...this.status, generation: next.id, loaded_at: next.loadedAt.toISOString(), last_error: null };
     if (old) {
       const p = old.retire(this.drainMs, this.logger);
@@ -307,6 +330,7 @@ export class Host {
     app.setErrorHandler((err: FastifyError | AtiError, _request, reply) => {
       const e = err instanceof AtiError ? err : fastifyToAtiError(err);
       if (e.status >= 500) this.logger.error({ code: e.code, error: e.message }, 'request failed');
+      if (e.headers) void reply.headers(e.headers);
       void reply.code(e.status).type('application/json').send(errorBody(e));
     });
     app.setNotFoundHandler((_request, reply) => {
@@ -332,6 +356,7 @@ export class Host {
       return;
     }
     gen.enter();
+    metrics.inFlight.inc();
     const state: RequestState = {
       gen,
       requestId: requestIdOf(req),
@@ -344,6 +369,7 @@ export class Host {
     setState(req, state);
     res.once('close', () => {
       gen.leave();
+      metrics.inFlight.dec();
       this.logRequest(req, res, state);
     });
     try {
@@ -355,7 +381,10 @@ export class Host {
       return;
     }
     const named = this.named.match(state.path);
-    if (named) state.route = named.template;
+    if (named) {
+      state.route = named.template;
+      state.named = named;
+    }
     this.runStages(req, state, 0, (rejection) => {
       if (rejection) {
         sendError(res, rejection, state.responseHeaders);
@@ -460,9 +489,10 @@ export class Host {
       writeRawError(socket, toAtiError(err, 'ATI_ERR_BAD_PATH'));
       return;
     }
+    state.named = this.named.match(state.path);
     this.runStages(req, state, 0, (rejection) => {
       if (rejection) {
-        writeRawError(socket, rejection.error, rejection.headers);
+        writeRawError(socket, rejection.error, { ...rejection.headers, ...Object.fromEntries(state.responseHeaders ?? []) }, rejection);
         return;
       }
       const route = this.options.enablePassthrough && !this.named.match(state.path) ? gen.routes.match(req.headers.host, state.path) : undefined;
@@ -486,6 +516,9 @@ export class Host {
 
   private logRequest(req: IncomingMessage, res: ServerResponse, state: RequestState): void {
     const durationMs = Number(process.hrtime.bigint() - state.start) / 1e6;
+    const route = state.path ? state.route : 'invalid';
+    metrics.requests.inc({ method: req.method ?? 'GET', route, status: res.statusCode });
+    metrics.requestDuration.observe({ route }, durationMs / 1000);
     const level = res.statusCode >= 500 ? 'warn' : 'info';
     this.logger[level](
       {
@@ -511,6 +544,7 @@ export class Host {
     if (this.shuttingDown) return;
     this.shuttingDown = true;
     this.logger.info({ reason, in_flight: this.gen?.inFlight ?? 0 }, 'shutting down: draining in-flight requests');
+    await Promise.all(this.shutdownHooks.map((h) => h().catch((err: unknown) => this.logger.warn({ error: (err as Error).message }, 'shutdown hook failed'))));
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeIdleConnections();
     const gen = this.gen;
@@ -531,9 +565,9 @@ function requestIdOf(req: IncomingMessage): string {
   return randomUUID();
 }
 
-/** The JSON error body every route uses: `{"error": message, "code": "ATI_ERR_…"}`. */
+/** The JSON error body every route uses: `{"error": message, "code": "ATI_ERR_…"}` (message redacted, core/redact.ts). */
 export function errorBody(e: AtiError): Record<string, unknown> {
-  return { error: e.message, code: e.code, ...(e.details ?? {}) };
+  return { error: redactText(e.message), code: e.code, ...(e.details ?? {}) };
 }
 
 /** Writes a Rejection as an HTTP response on a raw ServerResponse. */
@@ -546,6 +580,7 @@ export function sendError(res: ServerResponse, r: Rejection, extraHeaders?: Arra
   const headers: Record<string, string | number> = {
     'Content-Type': r.contentType ?? 'application/json',
     'Content-Length': Buffer.byteLength(body),
+    ...(r.error.headers ?? {}),
     ...(r.headers ?? {}),
   };
   if (extraHeaders) for (const [k, v] of extraHeaders) headers[k] = v;
@@ -553,10 +588,10 @@ export function sendError(res: ServerResponse, r: Rejection, extraHeaders?: Arra
   res.end(body);
 }
 
-function writeRawError(socket: Duplex, e: AtiError, headers: Record<string, string> = {}): void {
-  const body = JSON.stringify(errorBody(e));
-  let head = `HTTP/1.1 ${e.status} ${http.STATUS_CODES[e.status] ?? 'Error'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n`;
-  for (const [k, v] of Object.entries(headers)) head += `${k}: ${v}\r\n`;
+function writeRawError(socket: Duplex, e: AtiError, headers: Record<string, string> = {}, r?: Rejection): void {
+  const body = r?.body ?? JSON.stringify(errorBody(e));
+  let head = `HTTP/1.1 ${e.status} ${http.STATUS_CODES[e.status] ?? 'Error'}\r\nContent-Type: ${r?.contentType ?? 'application/json'}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n`;
+  for (const [k, v] of Object.entries({ ...e.headers, ...headers })) head += `${k}: ${v}\r\n`;
   socket.end(`${head}\r\n${body}`);
 }
 

@@ -10,10 +10,13 @@ export class Keyring {
   private readonly entries: ReadonlyMap<string, string>;
   /** Where the entries came from, e.g. `keyring.enc (persistent key)` (ref-02 §6.2 step 3). */
   readonly source: string;
+  /** True when loaded with the sealed one-shot key (ref-03 §2.1); CLI-provider secret files are then per-call. */
+  readonly ephemeral: boolean;
 
-  constructor(entries: Iterable<[string, string]>, source: string) {
+  constructor(entries: Iterable<[string, string]>, source: string, ephemeral = false) {
     this.entries = new Map(entries);
     this.source = source;
+    this.ephemeral = ephemeral;
     Object.freeze(this);
   }
 

@@ -3,9 +3,11 @@
  * `timestamp` (RFC 3339 UTC), `level` (`INFO`, `WARN`, `ERROR`, `DEBUG`), `message`
  * and the event's fields at the top level — the shape of the reference's
  * tracing-subscriber JSON output (ref-02 §6.4), so existing log queries such as
- * `"reason":"valid"` keep working.
+ * `"reason":"valid"` keep working. No line ever carries a keyring value: see
+ * core/redact.ts (`setRedactionValues` is called at every generation swap).
  */
 import pino, { type Logger, type DestinationStream } from 'pino';
+import { scrubLogLine } from './redact.js';
 
 export type { Logger } from 'pino';
 
@@ -29,6 +31,9 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
       formatters: {
         level: (label) => ({ level: label.toUpperCase() }),
       },
+      // Every line is scrubbed of keyring values, URL credentials and userinfo
+      // just before it is written (core/redact.ts; one regex test per line).
+      hooks: { streamWrite: scrubLogLine },
     },
     opts.destination ?? pino.destination({ fd: 2, sync: true }),
   );

@@ -15,6 +15,7 @@ import type { TProperties } from '@sinclair/typebox';
 import type { Logger } from './logger.js';
 import type { SourceLocation } from './errors.js';
 import { AtiError } from './errors.js';
+import { propertiesFromJsonSchema } from '../config/json-schema-to-typebox.js';
 
 /** Bumped on a breaking change of this contract; plugins declare the version they target. */
 export const PLUGIN_API_VERSION = 1;
@@ -135,6 +136,22 @@ export interface CallerIdentity {
   keyHash?: string;
   jobId?: string;
   sandboxId?: string;
+  /**
+   * Unix seconds after which the grant is void (JWT `exp` plus the validation
+   * leeway, or a virtual key's expiry); absent = never. Scope checks use it, so
+   * validation and scopes share one notion of expiry.
+   */
+  validUntil?: number;
+  /** Per-caller limits (`ati.rate` of the token), enforced by core/rate-limit. */
+  rateLimits?: readonly RateLimitRule[];
+}
+
+/** One `ati.rate` entry: at most `limit` calls of tools matching `pattern` per sliding `windowSeconds`. */
+export interface RateLimitRule {
+  /** Scope-style pattern matched against `tool:<requested name>` (trailing `*` = prefix). */
+  pattern: string;
+  limit: number;
+  windowSeconds: number;
 }
 
 export interface CallContext {
@@ -226,12 +243,15 @@ export function definePlugin<P extends HandlerPlugin>(plugin: P): P {
 
 /** Handlers the reference knows that this build deliberately does not ship. */
 export const UNAVAILABLE_HANDLERS: Readonly<Record<string, string>> = {
-  file_manager: 'the file_manager handler is not available in this build (out of scope; see docs/manifests.md)',
+  // The loader reports this at `provider.handler` with the file and line, so the operator sees which manifest to fix.
+  file_manager:
+    'the file_manager handler is not available in this build (out of scope for ati-proxy); remove this manifest or change its handler',
 };
 
 /** The set of handler plugins known to the host. */
 export class PluginRegistry {
   private readonly plugins = new Map<string, HandlerPlugin>();
+  private readonly origins = new Map<string, string>();
 
   register(plugin: HandlerPlugin, origin = 'built-in'): void {
     if (plugin.apiVersion !== PLUGIN_API_VERSION) {
@@ -246,7 +266,20 @@ export class PluginRegistry {
     if (this.plugins.has(plugin.name)) {
       throw new AtiError('ATI_ERR_CONFIG', `handler plugin "${plugin.name}" (${origin}) is already registered`);
     }
-    this.plugins.set(plugin.name, plugin);
+    // Plain JSON Schema fields (plugins written without TypeBox) are converted once, here.
+    const normalized: HandlerPlugin = {
+      ...plugin,
+      providerSchema: propertiesFromJsonSchema(plugin.providerSchema),
+      ...(plugin.toolSchema ? { toolSchema: propertiesFromJsonSchema(plugin.toolSchema) } : {}),
+    };
+    Object.setPrototypeOf(normalized, Object.getPrototypeOf(plugin));
+    this.plugins.set(plugin.name, normalized);
+    this.origins.set(plugin.name, origin);
+  }
+
+  /** `[{name, version, origin}]`: `built-in` or the module specifier a plugin came from. */
+  describe(): Array<{ name: string; version: string; origin: string }> {
+    return this.names().map((n) => ({ name: n, version: this.plugins.get(n)!.version, origin: this.origins.get(n)! }));
   }
 
   get(name: string): HandlerPlugin | undefined {

@@ -5,6 +5,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { FastifyRequest } from 'fastify';
 import type { Generation } from './generation.js';
+import type { NamedRoute } from './named-routes.js';
 import type { CallerIdentity } from './plugin.js';
 
 export interface RequestState {
@@ -21,6 +22,8 @@ export interface RequestState {
   caller?: CallerIdentity;
   /** Auth is configured (JWT or virtual keys); decides "no claims" semantics (ref-01 §12.0). */
   authConfigured: boolean;
+  /** The named route of the path (whatever the method), or undefined when the path is passthrough/unmatched. */
+  named?: NamedRoute;
   /** Metrics/log label: the named route template, a passthrough route name, or `unmatched`. */
   route: string;
   /** Headers to add to the response (e.g. `X-Signature-Status` in warn mode). */

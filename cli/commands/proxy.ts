@@ -8,9 +8,11 @@ import { AtiError } from '../../core/errors.js';
 import type { Host } from '../../core/host.js';
 import { createLogger, type Logger } from '../../core/logger.js';
 import { PluginRegistry } from '../../core/plugin.js';
-import { createProxyHost } from '../../core/server.js';
+import { checkProxyStartup, createProxyHost, startConfigWatcher, startMetricsListener } from '../../core/server.js';
+import { skillRegistryOf } from '../../core/skills/extension.js';
 import { VERSION } from '../../core/version.js';
 import { defaultProxyConfig, resolveAtiDir, type ProxyConfig, type SigVerifyMode } from '../../config/proxy-config.js';
+import { loadConfiguredPlugins } from '../../config/plugins-config.js';
 import { BUILTIN_PLUGINS } from '../builtin-plugins.js';
 import type { GlobalOptions } from '../main.js';
 import { reportFatal } from '../output.js';
@@ -30,6 +32,7 @@ interface ProxyFlags {
   drainSeconds: number;
   watch: boolean;
   insecureNoAuth: boolean;
+  metricsBind?: string;
 }
 
 function parseIntFlag(name: string, min: number, max: number) {
@@ -68,6 +71,7 @@ export function register(program: Command, globals: () => GlobalOptions): void {
     )
     .option('--no-watch', 'do not watch the ATI directory for changes (SIGHUP and POST /admin/reload still reload)')
     .option('--insecure-no-auth', 'allow binding a non-loopback address with no authentication configured', false)
+    .option('--metrics-bind <host:port>', 'also serve GET /metrics, to any client, on this address (the main port serves it to loopback only)')
     .action(async (flags: ProxyFlags) => {
       const g = globals();
       const code = await runProxy(flags, g);
@@ -98,6 +102,7 @@ export function configFromFlags(flags: ProxyFlags, g: GlobalOptions, env: NodeJS
     drainSeconds: flags.drainSeconds,
     watch: flags.watch,
     insecureNoAuth: flags.insecureNoAuth,
+    metricsBind: flags.metricsBind ?? null,
     env,
   });
 }
@@ -111,6 +116,8 @@ async function runProxy(flags: ProxyFlags, g: GlobalOptions): Promise<number | u
     if (host?.hasGeneration) void host.reload('SIGHUP');
     else pendingHup = true;
   });
+  releaseEarlySignals();
+  pendingHup ||= takeEarlySignals() > 0;
 
   const logger = createLogger({ level: g.verbose ? 'debug' : undefined });
   let config: ProxyConfig;
@@ -121,13 +128,20 @@ async function runProxy(flags: ProxyFlags, g: GlobalOptions): Promise<number | u
   }
 
   const registry = new PluginRegistry();
-  for (const p of BUILTIN_PLUGINS) registry.register(p);
+  try {
+    for (const p of BUILTIN_PLUGINS) registry.register(p);
+    const loaded = await loadConfiguredPlugins(config.atiDir, registry);
+    for (const p of loaded) logger.info({ plugin: p.name, version: p.version, module: p.specifier }, 'handler plugin loaded');
+  } catch (err) {
+    return reportFatal(err, g.output, logger);
+  }
 
   if (config.check) return runCheck(config, registry, g);
 
   try {
     host = createProxyHost(config, { registry, logger });
     const gen = await host.start();
+    checkProxyStartup(config, gen, logger);
     const addr = await host.listen(config.port, stripBrackets(config.bind));
     const count = (h: string) => [...gen.providers.values()].filter((p) => p.plugin.name === h).length;
     logger.info(
@@ -140,7 +154,7 @@ async function runProxy(flags: ProxyFlags, g: GlobalOptions): Promise<number | u
         providers: gen.providers.size,
         mcp: count('mcp'),
         openapi: count('openapi'),
-        skills: 0,
+        skills: skillRegistryOf(gen).size,
         keyring: gen.keyring.source,
         db: host.services.dbStatus(),
         passthrough: config.enablePassthrough ? gen.routes.size : 0,
@@ -157,8 +171,34 @@ async function runProxy(flags: ProxyFlags, g: GlobalOptions): Promise<number | u
 
   const h = host;
   installShutdown(h, logger);
+  try {
+    if (config.metricsBind) {
+      const m = await startMetricsListener(h, config.metricsBind);
+      logger.info({ addr: m }, 'metrics listener started');
+    }
+  } catch (err) {
+    await h.shutdown('metrics listener failed');
+    return reportFatal(err, config.output, logger);
+  }
+  try {
+    await startConfigWatcher(h, config);
+  } catch (err) {
+    logger.warn({ error: (err as Error).message }, 'config watcher could not start; reload with SIGHUP or POST /admin/reload');
+  }
   if (pendingHup) void h.reload('SIGHUP (queued during startup)');
   return undefined;
+}
+
+type EarlySignals = { early: { hup: number }; release: () => void };
+const EARLY = Symbol.for('ati.earlySignals');
+
+/** SIGHUPs that bin/ati queued while modules were loading. */
+function takeEarlySignals(): number {
+  return (globalThis as { [EARLY]?: EarlySignals })[EARLY]?.early.hup ?? 0;
+}
+
+function releaseEarlySignals(): void {
+  (globalThis as { [EARLY]?: EarlySignals })[EARLY]?.release();
 }
 
 function stripBrackets(bind: string): string {
@@ -188,15 +228,18 @@ function installShutdown(host: Host, logger: Logger): void {
 async function runCheck(config: ProxyConfig, registry: PluginRegistry, g: GlobalOptions): Promise<number> {
   // --check logs only warnings and worse: its output is the summary.
   const logger = createLogger({ level: g.verbose ? 'debug' : 'warn' });
-  const host = createProxyHost(config, { registry, logger });
+  let host: Host | undefined;
   try {
+    host = createProxyHost(config, { registry, logger });
     const gen = await host.start();
+    checkProxyStartup(config, gen, logger);
     printCheckSummary({ ok: true, config, generation: gen, registry, errors: [] }, g.outputExplicit ? g.output : 'text');
     await host.shutdown('check complete');
     return 0;
   } catch (err) {
     const errors = err instanceof AtiError && 'errors' in err ? (err as { errors: AtiError[] }).errors : [err as Error];
     printCheckSummary({ ok: false, config, registry, errors }, g.outputExplicit ? g.output : 'text');
+    if (host?.hasGeneration) await host.shutdown('check failed').catch(() => undefined);
     return 1;
   }
 }

@@ -49,16 +49,19 @@ export function keyScopes(k: KeyGrant, gen: Generation | undefined): string[] {
 /** The CallerIdentity of a key (the claims a JWT would carry are in `claims`). */
 export function keyIdentity(k: KeyGrant, gen: Generation | undefined): CallerIdentity {
   const scopes = keyScopes(k, gen);
+  const exp = toUnixSeconds(k.expiresAt);
   return {
     sub: k.userId,
     scopes,
     unrestricted: false,
     keyHash: k.tokenHash,
+    // Scope checks void the grant after this, so a key that expires mid-request is not honoured longer.
+    ...(exp !== null ? { validUntil: exp } : {}),
     claims: {
       sub: k.userId,
       aud: '',
       iat: toUnixSeconds(k.createdAt) ?? 0,
-      exp: toUnixSeconds(k.expiresAt) ?? 0,
+      exp: exp ?? 0,
       jti: k.tokenHash,
       scope: scopes.join(' '),
     },

@@ -5,7 +5,9 @@
  * attacker cannot make two steps see two different paths. Instead of
  * normalising ambiguous paths we refuse them: dot segments (also
  * percent-encoded), encoded `/` or `\`, a raw `\`, NUL (raw or encoded) and
- * empty segments (`//`) answer 400 ATI_ERR_BAD_PATH.
+ * empty segments (`//`) answer 400 ATI_ERR_BAD_PATH. A dot segment followed by
+ * `;` matrix parameters (`/..;/`) counts as a dot segment: Java upstreams
+ * resolve it as one.
  */
 import { AtiError } from '../errors.js';
 
@@ -20,7 +22,8 @@ function bad(reason: string): AtiError {
   return new AtiError('ATI_ERR_BAD_PATH', `request path rejected: ${reason}`);
 }
 
-const DOT_SEGMENT = /^(?:\.|%2e){1,2}$/i;
+/** `.` / `..`, also percent-encoded, also with `;params` (Tomcat/Spring treat `..;` as `..`). */
+const DOT_SEGMENT = /^(?:\.|%2e){1,2}(?:;.*)?$/i;
 
 /** Parses a raw request target (`/a/b?x=1`, or absolute-form `http://h/a`). Throws ATI_ERR_BAD_PATH. */
 export function canonicalTarget(rawUrl: string | undefined): CanonicalTarget {

@@ -1,15 +1,18 @@
 /**
- * What the auth stage needs from a virtual-key store (`Authorization: Ati-Key
- * <raw>`, ref-03 §4.8): the caller a raw key stands for.
- *
- * - resolves a CallerIdentity → authenticated with the key's scopes;
- * - resolves undefined → 401 (unknown, malformed, revoked, blocked or expired);
- * - rejects (ATI_ERR_DB) → 503 (the database cannot answer).
- * With no store configured (no `ATI_DB_URL`) the auth stage answers 503.
- * The implementation is core/db/key-store.ts.
+ * The hook through which virtual keys (`Authorization: Ati-Key <raw>`,
+ * ref-03 §4.8) reach the auth stage. The persistence feature provides the
+ * implementation (database lookup with a cache); without one the auth stage
+ * answers 503, as the reference does on builds without a key store.
  */
 import type { CallerIdentity } from '../plugin.js';
 
 export interface KeyStore {
+  /**
+   * Resolves a raw key (`ati-key_…`) to its caller: `sub` = the key's user,
+   * `keyHash` = sha256 hex of the raw key, `scopes` synthesised from the key
+   * row, `validUntil` = its expiry (unix seconds) if any. Undefined when the
+   * key is unknown, revoked or expired (→ 401). Throwing means the store is
+   * unavailable (→ 503).
+   */
   lookup(rawKey: string): Promise<CallerIdentity | undefined>;
 }

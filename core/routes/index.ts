@@ -1,6 +1,10 @@
 /** Every named-route module, in registration order. Adding a route family is one line here. */
 import type { RouteModule } from '../host.js';
 import { healthRoutes } from './health.js';
+import { jwksRoutes } from './jwks.js';
+import { probeRoutes } from './probes.js';
+import { skillatiRoutes } from './skillati.js';
+import { skillsRoutes } from './skills.js';
 import { toolsRoutes } from './tools.js';
 
-export const ROUTE_MODULES: RouteModule[] = [healthRoutes, toolsRoutes];
+export const ROUTE_MODULES: RouteModule[] = [healthRoutes, toolsRoutes, skillsRoutes, skillatiRoutes, jwksRoutes, probeRoutes];

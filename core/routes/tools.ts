@@ -27,7 +27,7 @@ export const toolsRoutes: RouteModule = (app) => {
     const needle = search?.toLowerCase();
     return state.gen
       .publicTools()
-      .filter((t) => toolAllowed(state.caller, t))
+      .filter((t) => toolAllowed(state.caller, t, state.authConfigured))
       .filter((t) => provider === undefined || t.provider === provider)
       .filter((t) => needle === undefined || matchesSearch(t, needle))
       .map((t) => ({
@@ -45,7 +45,7 @@ export const toolsRoutes: RouteModule = (app) => {
     const state = stateOf(request);
     const name = request.params.name;
     const t = state.gen.tools.get(name);
-    if (!t || !toolAllowed(state.caller, t)) {
+    if (!t || !toolAllowed(state.caller, t, state.authConfigured)) {
       throw new AtiError('ATI_ERR_UNKNOWN_TOOL', `Tool '${name}' not found`);
     }
     const skills = new Set(t.skills);

@@ -105,6 +105,10 @@ describe('manifest loader', () => {
       '/m/a.toml:4: provider.handler: unknown handler "tset" (did you mean "test"?); registered handlers: other, test',
     );
     expect(r.errors[1]!.message).toMatch(/file_manager handler is not available/);
+    // The error names the file (and line) of the manifest to fix.
+    expect(r.errors[1]!.describe()).toBe(
+      '/m/f.toml:4: provider.handler: the file_manager handler is not available in this build (out of scope for ati-proxy); remove this manifest or change its handler',
+    );
   });
 
   it('rejects duplicate provider and tool names across files, naming both files', () => {

@@ -178,7 +178,7 @@ describe.each(DRIVERS)('virtual keys on %s', (driver) => {
     try {
       const res = await fetch(`${a.url}/tools`, { headers: { authorization: `Ati-Key ${k.raw_key}` } });
       expect(res.status).toBe(503);
-      expect(((await res.json()) as { code: string }).code).toBe('ATI_ERR_DB');
+      expect(((await res.json()) as { code: string }).code).toBe('ATI_ERR_UNAVAILABLE');
     } finally {
       await t.db.orm.execute(sql`ALTER TABLE ati_keys_away RENAME TO ati_keys`);
     }

@@ -1,7 +1,8 @@
 /**
  * An in-process Host wired like core/server.ts wires the database feature
- * (persistence module first, admin key routes, services), on a database a
- * test already opened, plus the `Ati-Key` stand-in stage.
+ * (persistence module first, admin key routes, services, the auth stage with
+ * the persistence key store), on a database a test already opened. No JWT is
+ * configured, so callers without `Ati-Key` are dev-mode callers.
  */
 import { AdminAuth } from '../../core/admin-auth.js';
 import type { Database } from '../../core/db/client.js';
@@ -10,7 +11,7 @@ import { Persistence, type PersistenceOptions } from '../../core/db/persistence.
 import { silentLogger, type Logger } from '../../core/logger.js';
 import { ROUTE_MODULES } from '../../core/routes/index.js';
 import { adminKeysRoutes } from '../../core/routes/admin-keys.js';
-import { atiKeyTestStage } from './ati-key-stage.js';
+import { createAuthStage } from '../../core/pipeline/auth.js';
 import { startHost, type TestHost } from './host.js';
 import { makeTestPlugin } from './test-plugin.js';
 
@@ -41,7 +42,7 @@ export async function startDbHost(opts: {
     : undefined;
   th = await startHost(opts.atiDir, [makeTestPlugin()], {
     logger,
-    stages: [atiKeyTestStage(persistence?.keyStore)],
+    stages: [createAuthStage({ jwtConfigured: false, enablePassthrough: true, logger, ...(persistence ? { keyStore: persistence.keyStore } : {}) })],
     routes: [persistenceModule(persistence, adminAuth), ...ROUTE_MODULES, adminKeysRoutes({ adminAuth, persistence })],
     services: persistenceServices(persistence),
   });
