@@ -6,6 +6,7 @@
  */
 import path from 'node:path';
 import { AtiError } from '../errors.js';
+import { redactUrl } from '../redact.js';
 
 /** A parsed, non-blank `ATI_DB_URL`. */
 export type DbTarget =
@@ -35,16 +36,9 @@ export function parseDbUrl(raw: string | undefined, cwd = process.cwd()): DbTarg
   return { kind: 'postgres', url: raw, label: redactDbUrl(raw) };
 }
 
-/** The URL without its password (and without query parameters that may carry one). */
+/** The URL without its credentials (userinfo and password-like parameters), as every URL the proxy shows (core/redact). */
 export function redactDbUrl(raw: string): string {
-  try {
-    const u = new URL(raw);
-    if (u.password) u.password = '***';
-    if (u.searchParams.has('password')) u.searchParams.set('password', '***');
-    return u.toString();
-  } catch {
-    return '(unparseable URL)';
-  }
+  return redactUrl(raw);
 }
 
 /**

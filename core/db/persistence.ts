@@ -54,6 +54,8 @@ export interface PersistenceOptions {
   listener?: RevocationListenerOptions;
   callLog?: Omit<CallLogWriterOptions, 'usage'>;
   usage?: UsageCountersOptions;
+  /** Liveness probe cache and deadline (default 5 s, 500 ms). */
+  probe?: { ttlMs?: number; timeoutMs?: number };
   /** Use this open database instead of opening `target` (tests, embedders); `close()` leaves it open. */
   database?: Database;
 }
@@ -145,7 +147,7 @@ export class Persistence {
       const store = new m.DbKeyStore(db, { generation: this.opts.generation, logger, usage, ...this.opts.keyStore });
       const listener = new m.RevocationListener(db, store, logger, this.opts.listener);
       const writer = new m.CallLogWriter(db, logger, { ...this.opts.callLog, usage });
-      const probe = new m.DbProbe(db);
+      const probe = new m.DbProbe(db, this.opts.probe?.ttlMs, this.opts.probe?.timeoutMs);
       probe.seed(true);
       await listener.start();
       usage.start();

@@ -11,7 +11,7 @@ describe('ATI_DB_URL', () => {
   });
 
   it('accepts postgres:// and postgresql://, labelled without the password', () => {
-    expect(parseDbUrl('postgres://ati:pw@db:5432/ati')).toEqual({ kind: 'postgres', url: 'postgres://ati:pw@db:5432/ati', label: 'postgres://ati:***@db:5432/ati' });
+    expect(parseDbUrl('postgres://ati:pw@db:5432/ati')).toEqual({ kind: 'postgres', url: 'postgres://ati:pw@db:5432/ati', label: 'postgres://[REDACTED]@db:5432/ati' });
     expect(parseDbUrl('postgresql://db/ati?sslmode=require')).toMatchObject({ kind: 'postgres' });
     expect(redactDbUrl('postgres://u@h/db?password=secret')).not.toContain('secret');
   });

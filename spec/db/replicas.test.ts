@@ -25,7 +25,7 @@ async function within(ms: number, cond: () => Promise<boolean>): Promise<number>
   }
 }
 
-describe('two proxy processes sharing PostgreSQL', () => {
+describe('two proxy processes sharing PostgreSQL', { timeout: 120_000 }, () => {
   let dir: TempAtiDir;
   let pgdb: { url: string; drop(): Promise<void> };
   let db: Database;
@@ -36,7 +36,7 @@ describe('two proxy processes sharing PostgreSQL', () => {
     db = await openDatabase(parseDbUrl(pgdb.url)!);
     const m = await runAti(['db', 'migrate'], { env: { ATI_DB_URL: pgdb.url } });
     expect(m.code, m.stderr).toBe(0);
-  });
+  }, 120_000);
   afterAll(async () => {
     await db?.close();
     await pgdb?.drop();

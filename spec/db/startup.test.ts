@@ -31,7 +31,7 @@ async function closedPort(): Promise<number> {
 
 const lastError = (stderr: string) => JSON.parse(stderr.trim().split('\n').pop()!) as { error: { code: string; message: string; exit_code: number } };
 
-describe('ati proxy startup with a database (real process)', () => {
+describe('ati proxy startup with a database (real process)', { timeout: 120_000 }, () => {
   let dir: TempAtiDir;
   let pgdb: { name: string; url: string; drop(): Promise<void> };
   let db: Database;
@@ -41,7 +41,7 @@ describe('ati proxy startup with a database (real process)', () => {
     dir = await makeAtiDir();
     pgdb = await createPgDatabase();
     db = await openDatabase(parseDbUrl(pgdb.url)!);
-  });
+  }, 120_000);
   afterAll(async () => {
     await db?.close();
     await pgdb?.drop();
@@ -73,7 +73,7 @@ describe('ati proxy startup with a database (real process)', () => {
     expect(r.code).toBe(1);
     const e = lastError(r.stderr);
     expect(e.error.code).toBe('ATI_ERR_DB');
-    expect(e.error.message).toMatch(new RegExp(`database postgres://ati:\\*\\*\\*@127\\.0\\.0\\.1:${port}/ati is unreachable: .*ECONNREFUSED`));
+    expect(e.error.message).toMatch(new RegExp(`database postgres://\\[REDACTED\\]@127\\.0\\.0\\.1:${port}/ati is unreachable: .*ECONNREFUSED`));
     expect(r.stderr).not.toContain('s3cretpw');
     expect(r.stderr).not.toContain('ATI proxy server starting');
     expect(r.stderr).toContain('ati command failed');
@@ -167,14 +167,14 @@ describe('ati proxy startup with a database (real process)', () => {
   });
 });
 
-describe('ati with an embedded PGlite database (real processes)', () => {
+describe('ati with an embedded PGlite database (real processes)', { timeout: 400_000 }, () => {
   let dir: TempAtiDir;
   let dataDir: string;
   const procs: ProxyProcess[] = [];
   beforeAll(async () => {
     dir = await makeAtiDir();
     dataDir = await mkdtemp(path.join(os.tmpdir(), 'ati-pglite-'));
-  });
+  }, 120_000);
   afterAll(async () => {
     for (const p of procs.splice(0)) await p.stop('SIGKILL');
     await dir?.cleanup();
@@ -202,5 +202,5 @@ describe('ati with an embedded PGlite database (real processes)', () => {
     // The lock goes with the process: the next one opens the directory and finds the key.
     const status = await runAti(['db', 'status'], { env: { ATI_DB_URL: url }, timeoutMs: 120_000 });
     expect(status.stdout).toMatch(/: current/);
-  }, 400_000);
+  });
 });
