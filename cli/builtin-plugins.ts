@@ -4,7 +4,15 @@
  */
 import type { HandlerPlugin } from '../core/plugin.js';
 import { cliPlugin } from '../plugins/cli/index.js';
+import { httpPlugin } from '../plugins/http/index.js';
+import { mcpPlugin } from '../plugins/mcp/index.js';
+import { openapiPlugin } from '../plugins/openapi/index.js';
+import { passthroughPlugin } from '../plugins/passthrough/index.js';
 
 export const BUILTIN_PLUGINS: HandlerPlugin[] = [
+  httpPlugin,
+  openapiPlugin,
   cliPlugin,
+  mcpPlugin,
+  passthroughPlugin,
 ];

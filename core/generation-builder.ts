@@ -106,6 +106,8 @@ export async function buildGeneration(input: BuildInput): Promise<BuildOutcome> 
   for (const s of sources) hashes.set(s.file, s.hash);
   const extraFiles = [paths.keyringEnc, paths.keyringKey, paths.credentials];
   for (const ext of input.extensions ?? []) extraFiles.push(...((await ext.sourceFiles?.(options)) ?? []));
+  // Files the serving providers read besides their manifest (OpenAPI specs …): an edit there is a change too.
+  for (const p of previous?.providers.values() ?? []) extraFiles.push(...(p.provisioned.inputFiles?.keys() ?? []));
   for (const f of extraFiles) {
     const h = await hashIfExists(f);
     if (h) hashes.set(f, h);
@@ -149,7 +151,7 @@ export async function buildGeneration(input: BuildInput): Promise<BuildOutcome> 
     parsed.manifests.map(async (m, index) => {
       const plugin = registry.get(m.provider.handler)!;
       const prev = previous?.providers.get(m.provider.name);
-      if (prev && prev.reusableFor(m, plugin, keyring)) {
+      if (prev && prev.reusableFor(m, plugin, keyring) && (await prev.inputsUnchanged(hashIfExists))) {
         instances[index] = prev;
         reused.push(m.provider.name);
         return;

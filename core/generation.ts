@@ -33,14 +33,26 @@ export class ProviderInstance {
     return this.manifest.provider.name;
   }
 
-  /** Same manifest bytes, same plugin and version, and same values for the keyring entries it read. */
+  /**
+   * Same manifest bytes, same plugin and version, and same values for the keyring entries it read,
+   * unless the plugin said its result must not be reused (`Provisioned.reusable === false`).
+   */
   reusableFor(manifest: ProviderManifest, plugin: HandlerPlugin, keyring: Keyring): boolean {
     return (
+      this.provisioned.reusable !== false &&
       manifest.hash === this.manifest.hash &&
       plugin === this.plugin &&
       plugin.version === this.plugin.version &&
       keyring.sameReads(this.keyringReads)
     );
+  }
+
+  /** True when every extra input file the provider read (Provisioned.inputFiles) still has the same content. */
+  async inputsUnchanged(hashFile: (file: string) => Promise<string | undefined>): Promise<boolean> {
+    const inputs = this.provisioned.inputFiles;
+    if (!inputs) return true;
+    for (const [file, hash] of inputs) if ((await hashFile(file)) !== hash) return false;
+    return true;
   }
 
   retain(): void {

@@ -498,7 +498,7 @@ export class Host {
       const route = this.options.enablePassthrough && !this.named.match(state.path) ? gen.routes.match(req.headers.host, state.path) : undefined;
       if (route?.upgrade) {
         state.route = route.name;
-        Promise.resolve(route.upgrade(req, socket, head, { requestId: state.requestId, path: state.path, query: state.query, logger: this.logger })).catch(
+        Promise.resolve(route.upgrade(req, socket, head, { requestId: state.requestId, path: state.path, query: state.query, logger: this.logger, responseHeaders: state.responseHeaders ?? [] })).catch(
           (err: unknown) => {
             this.logger.error({ route: route.name, error: (err as Error).message }, 'websocket upgrade failed');
             socket.destroy();

@@ -166,6 +166,8 @@ export interface CallContext {
   readonly requestedName: string;
   /** `call`, `mcp` or `help`: which endpoint is calling. */
   readonly endpoint: 'call' | 'mcp' | 'help' | 'cli';
+  /** `/call`'s deprecated `raw_args` (strings), when the client sent them; the cli handler prefers them over `args`. */
+  readonly rawArgs?: readonly string[];
 }
 
 export interface ToolResult {
@@ -173,6 +175,36 @@ export interface ToolResult {
   value: unknown;
   /** Upstream HTTP status where there is one (for logs and audit). */
   upstreamStatus?: number;
+  /**
+   * The value is final: the host must not apply the tool's `response.extract`
+   * to it (the http handler's "no records" answer `{"records":[]}`, ref-01 §6.6).
+   */
+  skipExtraction?: boolean;
+  /**
+   * The result in MCP form, when the upstream speaks MCP: `/mcp tools/call` forwards it
+   * unchanged (content blocks, structured content) instead of flattening `value` to text.
+   */
+  mcp?: McpToolContent;
+}
+
+/** An MCP `tools/call` result body (content blocks as the upstream sent them). */
+export interface McpToolContent {
+  content: unknown[];
+  structuredContent?: Record<string, unknown>;
+}
+
+/**
+ * A tool call that the upstream answered with an error result (MCP `isError: true`).
+ * It is an error for `/call` (502 with the text); `/mcp tools/call` forwards `mcp`
+ * as a result with `isError: true`.
+ */
+export class ToolContentError extends AtiError {
+  readonly mcp: McpToolContent;
+  constructor(message: string, mcp: McpToolContent) {
+    super('ATI_ERR_UPSTREAM', message);
+    this.name = 'ToolContentError';
+    this.mcp = mcp;
+  }
 }
 
 /** What the host knows about a passthrough request when it hands it to a route. */
@@ -183,6 +215,12 @@ export interface RouteRequestContext {
   /** Raw query string without `?`, or "". */
   readonly query: string;
   readonly logger: Logger;
+  /**
+   * Headers the pipeline adds to the response (e.g. `X-Signature-Status` in warn mode).
+   * Set on WebSocket upgrades, where the route writes the response itself; on plain
+   * requests the host has already set them on the ServerResponse.
+   */
+  readonly responseHeaders?: ReadonlyArray<readonly [string, string]>;
 }
 
 /** A raw HTTP (and optionally WebSocket) route provided by a plugin (passthrough). */
@@ -207,6 +245,18 @@ export interface Provisioned {
   call?(tool: ToolDefinition, args: unknown, ctx: CallContext): Promise<ToolResult>;
   /** Releases pools, sessions and child processes. Must not throw; may be abandoned after a deadline. */
   close(): Promise<void>;
+  /**
+   * Files other than the manifest that provisioning read (an OpenAPI spec …),
+   * absolute path → sha256 hex of the bytes read. The host re-provisions the
+   * provider when one of them changes, and counts them in reload change detection.
+   */
+  inputFiles?: ReadonlyMap<string, string>;
+  /**
+   * `false` when this result should not be kept by the next reload even if the manifest and the
+   * keyring entries it read are unchanged (e.g. MCP discovery failed: the next reload retries it).
+   * Absent = reusable.
+   */
+  reusable?: boolean;
 }
 
 /** A semantic problem found by a plugin's `validate`. */

@@ -1,0 +1,476 @@
+#!/usr/bin/env node
+/**
+ * Passthrough benchmark (PRODUCT §6): our proxy against a minimal @fastify/http-proxy setup
+ * and nginx with one worker, all proxying the same upstream with the same route and the
+ * same credential injection (the caller's Authorization is replaced by `Bearer <token>`;
+ * the upstream answers 401 when it is missing, so a proxy that does not inject shows up as
+ * errors). Loopback only, every process started and stopped here, bounded run time.
+ *
+ *   npm run bench:passthrough [-- --rounds 3 --duration 5 --warmup 2 --connections 32 --rate 1000
+ *                                 --fixed-seconds 10 --upstream nginx|node --log-level warn
+ *                                 --only ours,fastify,nginx,floor --profile <dir> --fixed-peers]
+ *
+ * `node floor` (bench/peers/node-floor.mjs) is a reference point, not a peer: the least a Node
+ * proxy can do (raw http + undici, no routing, policy or logging). Our distance to it is what
+ * the host and the plugin cost; the rest is Node's HTTP stack and the syscalls.
+ *
+ * `--profile <dir>` runs our proxy with `node --cpu-prof` and leaves the .cpuprofile there.
+ *
+ * Throughput: keep-alive, 32 connections, warm-up then measure, with wrk when installed
+ * (`apt-get install -y wrk`), else autocannon. Targets are measured in interleaved rounds
+ * (direct, ours, peers, direct, ours, peers, …) and each reports its median round, so a
+ * load change on a shared machine hits every target alike instead of skewing one ratio. Latency: a fixed-rate run (1,000 req/s) with
+ * microsecond timing, direct to the upstream and through our proxy; the difference is the
+ * latency we add. A peer whose binary is missing (nginx) is skipped with a message.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import readline from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { Pool } from 'undici';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const TOKEN = 'bench-secret-token';
+const PATH = '/v1/chat/completions?model=bench';
+
+function parseArgs(argv) {
+  const o = { rounds: 3, duration: 5, warmup: 2, connections: 32, rate: 1000, fixedSeconds: 10, upstream: 'auto', logLevel: 'warn', only: null, profile: null, fixedPeers: false };
+  for (let i = 0; i < argv.length; i++) {
+    const k = argv[i].replace(/^--/, '');
+    const v = argv[i + 1];
+    if (k === 'duration') o.duration = Number(v);
+    else if (k === 'rounds') o.rounds = Number(v);
+    else if (k === 'warmup') o.warmup = Number(v);
+    else if (k === 'connections') o.connections = Number(v);
+    else if (k === 'rate') o.rate = Number(v);
+    else if (k === 'fixed-seconds') o.fixedSeconds = Number(v);
+    else if (k === 'upstream') o.upstream = v;
+    else if (k === 'log-level') o.logLevel = v;
+    else if (k === 'only') o.only = v.split(',');
+    else if (k === 'profile') o.profile = path.resolve(v);
+    else if (k === 'fixed-peers') {
+      o.fixedPeers = true;
+      continue;
+    }
+    else {
+      console.error(`unknown option ${argv[i]}`);
+      process.exit(2);
+    }
+    i++;
+  }
+  return o;
+}
+
+const opts = parseArgs(process.argv.slice(2));
+const has = (bin) => spawnSync('sh', ['-c', `command -v ${bin}`], { stdio: 'ignore' }).status === 0;
+const children = [];
+const cleanups = [];
+
+process.on('exit', () => {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+});
+process.on('SIGINT', () => process.exit(130));
+
+/** Spawns a process and resolves once a stdout/stderr line matches `ready` (returns the match). */
+function startChild(label, cmd, args, { env = {}, ready, stream = 'stdout', timeoutMs = 20_000 } = {}) {
+  const proc = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(proc);
+  const tail = [];
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${label} did not start in ${timeoutMs} ms:\n${tail.join('\n')}`)), timeoutMs);
+    const onLine = (line) => {
+      tail.push(line);
+      if (tail.length > 30) tail.shift();
+      const m = ready?.(line);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ proc, match: m });
+      }
+    };
+    readline.createInterface({ input: proc.stdout }).on('line', stream === 'stdout' ? onLine : (l) => tail.push(l));
+    readline.createInterface({ input: proc.stderr }).on('line', stream === 'stderr' ? onLine : (l) => tail.push(l));
+    proc.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${label} exited (${code}) before it was ready:\n${tail.join('\n')}`));
+    });
+  });
+}
+
+async function stop(proc) {
+  if (!proc || proc.exitCode !== null) return;
+  proc.kill('SIGTERM');
+  await new Promise((r) => {
+    const t = setTimeout(() => {
+      proc.kill('SIGKILL');
+      r();
+    }, 5_000);
+    proc.once('exit', () => {
+      clearTimeout(t);
+      r();
+    });
+  });
+}
+
+async function freePort() {
+  const s = net.createServer();
+  await new Promise((r) => s.listen(0, '127.0.0.1', r));
+  const { port } = s.address();
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+const TICK_MS = 1000 / (Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100);
+
+/** CPU time (ms, user + system) used so far by a process and its descendants (Linux /proc). */
+function treeCpuMs(pid) {
+  if (!pid) return NaN;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    let ms = (Number(f[11]) + Number(f[12])) * TICK_MS;
+    let kids = '';
+    try {
+      kids = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
+    } catch {}
+    for (const k of kids ? kids.split(/\s+/) : []) ms += treeCpuMs(Number(k));
+    return ms;
+  } catch {
+    return NaN;
+  }
+}
+
+async function waitForPort(port, timeoutMs = 10_000) {
+  const t0 = Date.now();
+  for (;;) {
+    const ok = await new Promise((r) => {
+      const c = net.connect(port, '127.0.0.1', () => {
+        c.destroy();
+        r(true);
+      });
+      c.on('error', () => r(false));
+    });
+    if (ok) return;
+    if (Date.now() - t0 > timeoutMs) throw new Error(`nothing listens on ${port}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** One nginx master + 1 worker from a generated config in its own prefix directory. */
+async function startNginx(label, serverBlock, httpExtra = '') {
+  const prefix = await mkdtemp(path.join(os.tmpdir(), 'ati-bench-nginx-'));
+  cleanups.push(() => rm(prefix, { recursive: true, force: true }));
+  for (const d of ['logs', 'tmp']) await mkdir(path.join(prefix, d));
+  const port = await freePort();
+  const conf = `
+worker_processes 1;
+daemon off;
+${process.getuid?.() === 0 ? 'user root;' : ''}
+pid ${prefix}/nginx.pid;
+error_log ${prefix}/logs/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${prefix}/tmp/body;
+  proxy_temp_path ${prefix}/tmp/proxy;
+  fastcgi_temp_path ${prefix}/tmp/fastcgi;
+  uwsgi_temp_path ${prefix}/tmp/uwsgi;
+  scgi_temp_path ${prefix}/tmp/scgi;
+  keepalive_requests 1000000;
+  ${httpExtra}
+  server {
+    listen 127.0.0.1:${port};
+    ${serverBlock}
+  }
+}`;
+  await writeFile(path.join(prefix, 'nginx.conf'), conf);
+  const proc = spawn('nginx', ['-p', prefix, '-c', path.join(prefix, 'nginx.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  children.push(proc);
+  proc.stderr.on('data', (d) => process.stderr.write(`[${label}] ${d}`));
+  await waitForPort(port);
+  return { proc, port, url: `http://127.0.0.1:${port}` };
+}
+
+async function startUpstream() {
+  const useNginx = opts.upstream === 'nginx' || (opts.upstream === 'auto' && has('nginx'));
+  if (useNginx) {
+    const body = JSON.stringify({ ok: true, id: 'chatcmpl-bench', model: 'bench', usage: { prompt_tokens: 12, completion_tokens: 34 } });
+    const u = await startNginx(
+      'upstream',
+      `location / {
+      default_type application/json;
+      if ($http_authorization != "Bearer ${TOKEN}") { return 401; }
+      return 200 '${body}';
+    }`,
+    );
+    return { ...u, kind: 'nginx (return 200, 1 worker)' };
+  }
+  const { proc, match } = await startChild('upstream', process.execPath, [path.join(ROOT, 'bench', 'peers', 'upstream.mjs')], {
+    env: { BENCH_TOKEN: TOKEN },
+    ready: (l) => /^listening (\d+)/.exec(l),
+  });
+  const port = Number(match[1]);
+  return { proc, port, url: `http://127.0.0.1:${port}`, kind: 'node http server' };
+}
+
+async function startOurs(upstreamUrl, { cpuProf } = {}) {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'ati-bench-'));
+  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  await mkdir(path.join(dir, 'manifests'));
+  await writeFile(
+    path.join(dir, 'manifests', 'bench.toml'),
+    `[provider]
+name = "bench"
+description = "benchmark route"
+handler = "passthrough"
+base_url = "${upstreamUrl}"
+path_prefix = "/"
+auth_type = "bearer"
+auth_key_name = "bench_key"
+`,
+  );
+  await writeFile(path.join(dir, 'credentials'), JSON.stringify({ bench_key: TOKEN }));
+  const nodeArgs = cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${cpuProf}`] : [];
+  // A fixed port: with ATI_LOG=warn the INFO startup line (which carries the port) is not printed.
+  const port = await freePort();
+  const proc = spawn(
+    process.execPath,
+    [...nodeArgs, path.join(ROOT, 'bin', 'ati'), 'proxy', '--port', String(port), '--ati-dir', dir, '--enable-passthrough', '--no-watch'],
+    { env: { ...process.env, ATI_LOG: opts.logLevel }, stdio: ['ignore', 'ignore', 'inherit'] },
+  );
+  children.push(proc);
+  await waitForPort(port, 30_000);
+  return { proc, port, url: `http://127.0.0.1:${port}` };
+}
+
+async function startFloor(upstreamUrl) {
+  const { proc, match } = await startChild('node floor', process.execPath, [path.join(ROOT, 'bench', 'peers', 'node-floor.mjs'), upstreamUrl, TOKEN], {
+    ready: (l) => /^listening (\d+)/.exec(l),
+  });
+  const port = Number(match[1]);
+  return { proc, port, url: `http://127.0.0.1:${port}` };
+}
+
+async function startFastify(upstreamUrl) {
+  const { proc, match } = await startChild('@fastify/http-proxy', process.execPath, [path.join(ROOT, 'bench', 'peers', 'fastify-http-proxy.mjs'), upstreamUrl, TOKEN], {
+    ready: (l) => /^listening (\d+)/.exec(l),
+  });
+  const port = Number(match[1]);
+  return { proc, port, url: `http://127.0.0.1:${port}` };
+}
+
+function toMs(v, unit) {
+  const n = Number(v);
+  return unit === 'us' ? n / 1000 : unit === 's' ? n * 1000 : n;
+}
+
+/** wrk: keep-alive, 1 thread, N connections. Returns req/s, p50, p99 (ms), non-2xx count. */
+function runWrk(url, seconds, headers) {
+  const args = ['-t1', `-c${opts.connections}`, `-d${seconds}s`, '--latency'];
+  for (const [k, v] of Object.entries(headers)) args.push('-H', `${k}: ${v}`);
+  args.push(url);
+  const r = spawnSync('wrk', args, { encoding: 'utf8', timeout: (seconds + 30) * 1000 });
+  const out = r.stdout ?? '';
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN);
+  const lat = (p) => {
+    const m = new RegExp(`\\s${p}%\\s+([\\d.]+)(us|ms|s)`).exec(out);
+    return m ? toMs(m[1], m[2]) : NaN;
+  };
+  const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
+  const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? NaN);
+  const errors = /Socket errors:[^\n]*/.exec(out)?.[0] ?? '';
+  return { rps, p50: lat('50'), p99: lat('99'), non2xx, errors, requests, raw: out };
+}
+
+async function runAutocannon(url, seconds, headers) {
+  const { default: autocannon } = await import('autocannon');
+  const r = await autocannon({ url, connections: opts.connections, duration: seconds, headers });
+  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx, errors: r.errors ? `errors ${r.errors}` : '', requests: r.requests.total };
+}
+
+const loadTool = has('wrk') ? 'wrk' : 'autocannon';
+async function load(url, seconds, headers) {
+  return loadTool === 'wrk' ? runWrk(url, seconds, headers) : runAutocannon(url, seconds, headers);
+}
+
+/**
+ * Fixed-rate run: `rate` requests per second spread over 32 keep-alive connections, each
+ * request timed from send to the last body byte with process.hrtime (µs resolution).
+ */
+async function fixedRate(url, seconds, headers) {
+  const u = new URL(url);
+  const pool = new Pool(u.origin, { connections: opts.connections, pipelining: 1 });
+  const target = u.pathname + u.search;
+  const run = (secs, record) =>
+    new Promise((resolve) => {
+      const total = Math.round(opts.rate * secs);
+      const lat = [];
+      let sent = 0;
+      let done = 0;
+      let errors = 0;
+      const t0 = process.hrtime.bigint();
+      const fire = () => {
+        const s = process.hrtime.bigint();
+        pool
+          .request({ path: target, method: 'GET', headers })
+          .then(async (res) => {
+            await res.body.dump();
+            if (res.statusCode !== 200) errors++;
+            if (record) lat.push(Number(process.hrtime.bigint() - s) / 1e6);
+          })
+          .catch(() => errors++)
+          .finally(() => {
+            if (++done === total) resolve({ lat, errors });
+          });
+      };
+      const tick = () => {
+        const due = Math.min(total, Math.floor((Number(process.hrtime.bigint() - t0) / 1e9) * opts.rate) + 1);
+        while (sent < due) {
+          sent++;
+          fire();
+        }
+        if (sent < total) setTimeout(tick, 1);
+      };
+      tick();
+    });
+  await run(1, false);
+  const { lat, errors } = await run(seconds, true);
+  await pool.close();
+  return { lat, errors };
+}
+
+const f = (n, d = 2) => (Number.isFinite(n) ? n.toFixed(d) : 'n/a');
+const pad = (s, n) => String(s).padEnd(n);
+const lpad = (s, n) => String(s).padStart(n);
+const verdict = (ok) => (ok ? 'PASS' : 'FAIL');
+
+async function main() {
+  const t0 = Date.now();
+  console.log(`passthrough benchmark: ${opts.connections} keep-alive connections, ${opts.warmup}s warm-up + ${opts.duration}s measured per target, load tool ${loadTool}`);
+  console.log(`machine: ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), node ${process.version}, load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+  const upstream = await startUpstream();
+  console.log(`upstream: ${upstream.kind} on ${upstream.url}`);
+  const want = (name) => !opts.only || opts.only.includes(name);
+
+  const targets = [];
+  targets.push({ name: 'direct (upstream)', key: 'direct', url: upstream.url, headers: { authorization: `Bearer ${TOKEN}` } });
+  const callerHeaders = { authorization: 'Bearer sandbox-token-to-be-replaced' };
+  let ours;
+  if (want('ours')) {
+    ours = await startOurs(upstream.url, { cpuProf: opts.profile });
+    targets.push({ name: 'ati passthrough (ours)', key: 'ours', url: ours.url, headers: callerHeaders, proc: ours.proc });
+  }
+  if (want('fastify')) {
+    try {
+      const fp = await startFastify(upstream.url);
+      targets.push({ name: '@fastify/http-proxy', key: 'fastify', url: fp.url, headers: callerHeaders, proc: fp.proc });
+    } catch (err) {
+      console.log(`skipping @fastify/http-proxy: ${err.message.split('\n')[0]} (npm install --include=dev)`);
+    }
+  }
+  if (want('floor')) {
+    const fl = await startFloor(upstream.url);
+    targets.push({ name: 'node floor (reference)', key: 'floor', url: fl.url, headers: callerHeaders, proc: fl.proc });
+  }
+  if (want('nginx')) {
+    if (has('nginx')) {
+      const ng = await startNginx(
+        'nginx',
+        `location / {
+      proxy_pass http://bench_upstream;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Authorization "Bearer ${TOKEN}";
+    }`,
+        `upstream bench_upstream { server 127.0.0.1:${upstream.port}; keepalive 64; }`,
+      );
+      targets.push({ name: 'nginx (1 worker)', key: 'nginx', url: ng.url, headers: callerHeaders, proc: ng.proc });
+    } else {
+      console.log('skipping nginx: binary not found (Debian: apt-get update && apt-get install -y nginx)');
+    }
+  }
+
+  const results = {};
+  const rounds = Object.fromEntries(targets.map((t) => [t.key, []]));
+  for (const t of targets) await load(t.url + PATH, opts.warmup, t.headers); // warm-up, discarded
+  for (let round = 1; round <= opts.rounds; round++) {
+    for (const t of targets) {
+      const cpu0 = treeCpuMs(t.proc?.pid);
+      const r = await load(t.url + PATH, opts.duration, t.headers);
+      r.cpuUs = ((treeCpuMs(t.proc?.pid) - cpu0) * 1000) / r.requests;
+      if (r.non2xx > 0 || r.errors) console.error(`  ! ${t.name}: ${r.non2xx} non-2xx answers ${r.errors}`);
+      rounds[t.key].push(r);
+      console.log(`  round ${round} ${pad(t.name, 24)} ${lpad(f(r.rps, 0), 8)} req/s  p50 ${f(r.p50)} ms  p99 ${f(r.p99)} ms  cpu ${f(r.cpuUs, 0)} µs/req`);
+    }
+  }
+  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  for (const t of targets) {
+    const rs = rounds[t.key];
+    results[t.key] = { rps: median(rs.map((r) => r.rps)), p50: median(rs.map((r) => r.p50)), p99: median(rs.map((r) => r.p99)), cpuUs: median(rs.map((r) => r.cpuUs)) };
+  }
+
+  console.log(`\nThroughput (small JSON, keep-alive, ${opts.connections} connections; median of ${opts.rounds} rounds of ${opts.duration}s)`);
+  console.log(`${pad('target', 26)}${lpad('req/s', 10)}${lpad('p50 ms', 10)}${lpad('p99 ms', 10)}${lpad('ours/peer', 12)}${lpad('CPU µs/req', 12)}${lpad('CPU ratio', 11)}`);
+  for (const t of targets) {
+    const r = results[t.key];
+    const ratio = t.key === 'ours' || !results.ours ? '' : `${f(results.ours.rps / r.rps)}x`;
+    // CPU per request is what the proxy itself costs, independent of how busy the machine is:
+    // peer CPU / our CPU is the throughput ratio to expect with a core to ourselves.
+    const cpuRatio = t.key === 'ours' || t.key === 'direct' || !results.ours ? '' : `${f(r.cpuUs / results.ours.cpuUs)}x`;
+    const cpu = t.key === 'direct' ? '' : f(r.cpuUs, 0);
+    console.log(`${pad(t.name, 26)}${lpad(f(r.rps, 0), 10)}${lpad(f(r.p50), 10)}${lpad(f(r.p99), 10)}${lpad(ratio, 12)}${lpad(cpu, 12)}${lpad(cpuRatio, 11)}`);
+  }
+  if (results.ours && results.fastify) {
+    const x = results.ours.rps / results.fastify.rps;
+    console.log(`target ours/@fastify/http-proxy >= 1.5x: ${f(x)}x ${verdict(x >= 1.5)}`);
+  }
+  if (results.ours && results.nginx) {
+    const x = results.ours.rps / results.nginx.rps;
+    console.log(`target ours/nginx >= 0.25x: ${f(x)}x ${verdict(x >= 0.25)}`);
+  }
+
+  if (ours) {
+    console.log(`\nFixed rate ${opts.rate} req/s, ${opts.rounds} interleaved rounds (about ${opts.fixedSeconds}s per target, 1s warm-up each), latency send → last byte`);
+    // Interleaved rounds, all samples of a target pooled.
+    const per = Math.max(2, Math.round(opts.fixedSeconds / opts.rounds));
+    const fixedTargets = targets.filter((t) => t.key === 'direct' || t.key === 'ours' || opts.fixedPeers);
+    const acc = Object.fromEntries(fixedTargets.map((t) => [t.key, { lat: [], errors: 0 }]));
+    for (let round = 0; round < opts.rounds; round++) {
+      for (const t of fixedTargets) {
+        const r = await fixedRate(t.url + PATH, per, t.headers);
+        acc[t.key].lat.push(...r.lat);
+        acc[t.key].errors += r.errors;
+      }
+    }
+    const summary = ({ lat, errors }) => {
+      lat.sort((a, b) => a - b);
+      const q = (p) => lat[Math.min(lat.length - 1, Math.floor((p / 100) * lat.length))];
+      return { p50: q(50), p99: q(99), errors };
+    };
+    const direct = summary(acc.direct);
+    const via = summary(acc.ours);
+    console.log(`${pad('target', 26)}${lpad('p50 ms', 10)}${lpad('p99 ms', 10)}${lpad('errors', 8)}${lpad('+p50', 9)}${lpad('+p99', 9)}`);
+    for (const t of fixedTargets) {
+      const r = summary(acc[t.key]);
+      const add = t.key === 'direct' ? ['', ''] : [`+${f(r.p50 - direct.p50, 3)}`, `+${f(r.p99 - direct.p99, 3)}`];
+      console.log(`${pad(t.name, 26)}${lpad(f(r.p50, 3), 10)}${lpad(f(r.p99, 3), 10)}${lpad(r.errors, 8)}${lpad(add[0], 9)}${lpad(add[1], 9)}`);
+    }
+    const d50 = via.p50 - direct.p50;
+    const d99 = via.p99 - direct.p99;
+    console.log(`added latency: p50 +${f(d50, 3)} ms (target <= 0.5) ${verdict(d50 <= 0.5)}; p99 +${f(d99, 3)} ms (target <= 2) ${verdict(d99 <= 2)}`);
+  }
+  console.log(`\ntotal ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+}
+
+try {
+  await main();
+} catch (err) {
+  console.error(err);
+  process.exitCode = 1;
+} finally {
+  for (const c of children.reverse()) await stop(c);
+  for (const c of cleanups) await c();
+}

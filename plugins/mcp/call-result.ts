@@ -1,0 +1,68 @@
+/**
+ * Turns an MCP `tools/call` result into what `/call` returns (ref-01 §8.6 step 5),
+ * except that `isError: true` is an error here whatever the number of content
+ * items (ref-01 §16 item 16): `/call` answers 502 with the text, and `/mcp`
+ * forwards the content with `isError: true`.
+ */
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { ToolContentError, type McpToolContent, type ToolResult } from '../../core/plugin.js';
+import { REDACTED, type Redactor } from './redact.js';
+
+/** Longest error text taken from the content of an error result. */
+const MAX_ERROR_TEXT = 4_000;
+
+type Block = { type: string; text?: string; data?: string; mimeType?: string };
+
+/** One content block as the reference renders it. */
+function blockValue(b: Block): unknown {
+  switch (b.type) {
+    case 'text':
+      if (b.text === undefined) return null;
+      try {
+        return JSON.parse(b.text);
+      } catch {
+        return b.text;
+      }
+    case 'image':
+    case 'audio':
+      return { type: b.type, data: b.data ?? null, mimeType: b.mimeType ?? null };
+    default:
+      return { type: b.type, text: b.text ?? null, data: b.data ?? null, mimeType: b.mimeType ?? null };
+  }
+}
+
+function blockObject(b: Block): Record<string, unknown> {
+  return { type: b.type, text: b.text ?? null, data: b.data ?? null, mimeType: b.mimeType ?? null };
+}
+
+/** Redacts secrets anywhere in a JSON value (best effort: through its JSON text). */
+function redactValue<T>(value: T, redact: Redactor): T {
+  if (value === undefined) return value;
+  const text = JSON.stringify(value);
+  const clean = redact(text);
+  if (clean === text) return value;
+  try {
+    return JSON.parse(clean) as T;
+  } catch {
+    return REDACTED as T;
+  }
+}
+
+/** The text of an error result: its text blocks joined, cut to a bounded length. */
+export function errorText(content: readonly Block[]): string {
+  const parts = content.filter((b) => b.type === 'text' && typeof b.text === 'string').map((b) => b.text!);
+  const text = parts.join('\n').trim();
+  if (text === '') return '(the tool returned no text)';
+  return text.length > MAX_ERROR_TEXT ? `${text.slice(0, MAX_ERROR_TEXT)}…` : text;
+}
+
+export function toToolResult(toolName: string, result: CallToolResult, redact: Redactor): ToolResult {
+  const content = redactValue((result.content ?? []) as Block[], redact);
+  const mcp: McpToolContent = { content };
+  if (result.structuredContent !== undefined) mcp.structuredContent = redactValue(result.structuredContent, redact);
+  if (result.isError === true) {
+    throw new ToolContentError(`MCP tool '${toolName}' returned an error: ${errorText(content)}`, mcp);
+  }
+  const value = content.length === 1 ? blockValue(content[0]!) : { content: content.map(blockObject), isError: false };
+  return { value, mcp };
+}

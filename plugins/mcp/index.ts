@@ -1,0 +1,159 @@
+/**
+ * The `mcp` handler plugin (ref-01 §2.3, §5.3–5.4, §8): the proxy as an MCP
+ * client of a stdio child process or a Streamable HTTP server.
+ *
+ * provision: resolve the target (keyring reads recorded) → open one session →
+ * discover the tools within `mcp_discovery_timeout_secs`. A discovery that fails
+ * leaves the provider with its hand-written tools only, logs a WARN, and marks the
+ * result not reusable so the next reload tries again. `--check` spawns and
+ * connects nothing. The session (child process or HTTP session) lives as long as
+ * the provider: a reload that keeps the manifest and the keyring entries reuses it.
+ */
+import { AtiError, toAtiError } from '../../core/errors.js';
+import {
+  definePlugin,
+  PLUGIN_API_VERSION,
+  type HandlerPlugin,
+  type ProviderManifest,
+  type ProvisionContext,
+  type Provisioned,
+  type ToolDefinition,
+} from '../../core/plugin.js';
+import { toolFromManifest } from '../../core/tool-definition.js';
+import { toToolResult } from './call-result.js';
+import { discoveredToolDefinitions, listAllTools, upstreamName, type McpToolData } from './discovery.js';
+import { makeRedactor } from './redact.js';
+import { IGNORED_COMMON_FIELDS, mcpFields, providerSchema, validateMcpManifest } from './schema.js';
+import { DEFAULT_RESTART, McpSession, type RestartPolicy } from './session.js';
+import type { StderrLimits } from './stderr-log.js';
+import { resolveTarget } from './target.js';
+
+export { McpSession } from './session.js';
+
+/** Tuning that tests (and embedders) may change; manifests cannot. */
+export interface McpPluginOptions {
+  restart?: RestartPolicy;
+  stderrLimits?: StderrLimits;
+  /** Environment PATH and HOME are taken from (default process.env). */
+  env?: NodeJS.ProcessEnv;
+  /** Called with each provisioned session (tests use it to look at pids and restarts). */
+  onSession?: (provider: string, session: McpSession) => void;
+}
+
+export const MCP_PLUGIN_VERSION = '1.0.0';
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** `/call` args → MCP `arguments`: an object; null or absent means `{}` (the reference turned anything else into `{}` too). */
+function toArguments(args: unknown): Record<string, unknown> {
+  if (args === undefined || args === null) return {};
+  if (isPlainObject(args)) return args;
+  throw new AtiError('ATI_ERR_TOOL_ARGS', `arguments of an MCP tool must be a JSON object (got ${Array.isArray(args) ? 'an array' : typeof args})`);
+}
+
+function handWrittenTools(m: ProviderManifest): ToolDefinition[] {
+  return m.tools.map((t) => toolFromManifest(m, t, { mcpName: upstreamName(t.name, m.provider.name) } satisfies McpToolData));
+}
+
+/** A provider whose session could not be set up: its tools fail with `error`. */
+function unavailable(tools: ToolDefinition[], error: AtiError, reusable: boolean): Provisioned {
+  return {
+    tools,
+    reusable,
+    async call() {
+      throw error;
+    },
+    async close() {},
+  };
+}
+
+export function createMcpPlugin(options: McpPluginOptions = {}): HandlerPlugin {
+  return definePlugin({
+    apiVersion: PLUGIN_API_VERSION,
+    name: 'mcp',
+    version: MCP_PLUGIN_VERSION,
+    providerSchema,
+    ignoredCommonFields: IGNORED_COMMON_FIELDS,
+    requiresTools: false,
+    validate: validateMcpManifest,
+
+    async provision(m: ProviderManifest, ctx: ProvisionContext): Promise<Provisioned> {
+      const f = mcpFields(m);
+      const log = ctx.logger;
+      const manual = handWrittenTools(m);
+
+      if (ctx.options.checkOnly) {
+        log.info({ transport: f.transport }, 'MCP discovery skipped (--check spawns and connects nothing)');
+        return unavailable(manual, new AtiError('ATI_ERR_UNAVAILABLE', 'MCP providers are not connected in --check mode'), false);
+      }
+
+      let resolved;
+      try {
+        resolved = resolveTarget(m, ctx.keyring, options.env);
+      } catch (err) {
+        const e = toAtiError(err, 'ATI_ERR_CONFIG');
+        log.warn({ transport: f.transport, code: e.code, error: e.message }, 'MCP provider not started; it loads with no discovered tools');
+        // The keyring reads are recorded: adding the entry changes them and re-provisions.
+        return unavailable(manual, e, true);
+      }
+
+      const redact = makeRedactor(resolved.secrets);
+      let toolsChanged = false;
+      const session = new McpSession({
+        provider: m.provider.name,
+        target: resolved.target,
+        timeoutMs: f.timeoutMs,
+        connectTimeoutMs: Math.max(f.discoveryTimeoutMs, f.timeoutMs),
+        logger: log,
+        redact,
+        restart: options.restart ?? DEFAULT_RESTART,
+        ...(options.stderrLimits ? { stderrLimits: options.stderrLimits } : {}),
+        onToolsChanged: () => {
+          toolsChanged = true;
+        },
+      });
+      options.onSession?.(m.provider.name, session);
+
+      let discovered: ToolDefinition[] = [];
+      let discoveryOk = true;
+      const t0 = performance.now();
+      try {
+        const tools = await listAllTools(session, f.discoveryTimeoutMs, log, ctx.signal);
+        discovered = discoveredToolDefinitions(m, tools, new Set(manual.map((t) => t.name)), log);
+        log.info({ transport: f.transport, tools: discovered.length, duration_ms: Math.round(performance.now() - t0) }, 'MCP tools discovered');
+      } catch (err) {
+        if (ctx.signal.aborted) {
+          await session.close();
+          throw err;
+        }
+        discoveryOk = false;
+        const e = toAtiError(err, 'ATI_ERR_UPSTREAM');
+        log.warn(
+          { transport: f.transport, error: e.message, timeout_ms: f.discoveryTimeoutMs },
+          'MCP discovery failed; the provider loads with no discovered tools (the next reload retries)',
+        );
+        // Do not keep a half-working child around; hand-written tools reconnect on demand.
+        await session.disconnect();
+      }
+
+      return {
+        tools: [...manual, ...discovered],
+        // Not reusable after a failed discovery or a tools/list_changed notice: the next reload discovers again.
+        get reusable() {
+          return discoveryOk && !toolsChanged;
+        },
+        async call(tool, args, cctx) {
+          const mcpName = (tool.data as McpToolData | undefined)?.mcpName ?? upstreamName(tool.name, m.provider.name);
+          const result = await session.callTool(mcpName, toArguments(args), { signal: cctx.signal });
+          return toToolResult(tool.name, result, redact);
+        },
+        close: () => session.close(),
+      };
+    },
+  });
+}
+
+/** The built-in instance. */
+export const mcpPlugin = createMcpPlugin();

@@ -1,0 +1,384 @@
+/**
+ * One MCP client session per provider, shared by every call of every generation
+ * that holds the provider (ref-01 §8.1 reconnects per call; PRODUCT §3.15 keeps
+ * one). It owns the SDK Client and its transport and adds what the reference
+ * lacks: a timeout on every request, a stdio child that is restarted with
+ * exponential backoff when it dies, an HTTP session that is re-initialised when
+ * the server forgets it (404), and a clean shutdown (the child is killed, the HTTP
+ * session is deleted).
+ *
+ * States: no connection → connecting → ready → (closed by the server) → restart
+ * scheduled (stdio) or reconnect on the next call (http) → … → closed for good.
+ */
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { RequestOptions } from '@modelcontextprotocol/sdk/shared/protocol.js';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import {
+  CallToolResultSchema,
+  ErrorCode,
+  ListToolsResultSchema,
+  McpError,
+  ToolListChangedNotificationSchema,
+  type CallToolResult,
+  type ListToolsResult,
+  type ServerCapabilities,
+} from '@modelcontextprotocol/sdk/types.js';
+import { AtiError } from '../../core/errors.js';
+import type { Logger } from '../../core/logger.js';
+import { VERSION } from '../../core/version.js';
+import { createHttpTransport } from './http-transport.js';
+import type { Redactor } from './redact.js';
+import { DEFAULT_STDERR_LIMITS, StderrLog, type StderrLimits } from './stderr-log.js';
+import { createStdioTransport } from './stdio-transport.js';
+import type { McpTarget } from './target.js';
+
+export interface RestartPolicy {
+  /** First delay before a crashed child is restarted. */
+  baseMs: number;
+  /** Upper bound of the doubling delay. */
+  maxMs: number;
+  /** A child that ran this long before dying starts the backoff from `baseMs` again. */
+  stableMs: number;
+}
+
+export const DEFAULT_RESTART: RestartPolicy = { baseMs: 500, maxMs: 30_000, stableMs: 60_000 };
+
+export interface SessionOptions {
+  provider: string;
+  target: McpTarget;
+  /** Timeout of every request. */
+  timeoutMs: number;
+  /** Timeout of connect + initialize. */
+  connectTimeoutMs: number;
+  logger: Logger;
+  redact: Redactor;
+  restart?: RestartPolicy;
+  stderrLimits?: StderrLimits;
+  /** The server sent `notifications/tools/list_changed`. */
+  onToolsChanged?: () => void;
+}
+
+export interface CallOptions {
+  /** Overrides the session's request timeout. */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+/** Longest upstream text kept in an error message. */
+const MAX_ERROR_TEXT = 1_000;
+/** Non-JSON lines on a child's stdout logged at WARN before further ones go to DEBUG. */
+const MAX_BAD_STDOUT_WARNINGS = 20;
+
+export class McpSession {
+  private client: Client | undefined;
+  /** The transport being connected or in use, so close() can stop a connect in progress. */
+  private transport: Transport | undefined;
+  private connecting: Promise<Client> | undefined;
+  private restart: { at: number; timer: NodeJS.Timeout; promise: Promise<Client>; reject: (e: Error) => void } | undefined;
+  private failures = 0;
+  private connectedAt = 0;
+  private everConnected = false;
+  private closed = false;
+  private badStdout = 0;
+  private readonly stderr: StderrLog | undefined;
+  private readonly policy: RestartPolicy;
+  private readonly logger: Logger;
+  /** Pid of the current (or last) stdio child. */
+  pid: number | undefined;
+  /** Restarts begun after the first successful connection. */
+  restarts = 0;
+
+  constructor(private readonly opts: SessionOptions) {
+    this.policy = opts.restart ?? DEFAULT_RESTART;
+    this.logger = opts.logger;
+    if (opts.target.kind === 'stdio') this.stderr = new StderrLog(opts.logger, opts.redact, opts.stderrLimits ?? DEFAULT_STDERR_LIMITS);
+  }
+
+  get kind(): 'stdio' | 'http' {
+    return this.opts.target.kind;
+  }
+
+  get isConnected(): boolean {
+    return this.client !== undefined;
+  }
+
+  /** Capabilities the server announced in `initialize` (undefined before the first connection). */
+  get serverCapabilities(): ServerCapabilities | undefined {
+    return this.client?.getServerCapabilities();
+  }
+
+  /** Connects (if needed) within `timeoutMs`. */
+  async connect(timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    await this.ensure(Date.now() + timeoutMs, signal, 'initialize', timeoutMs);
+  }
+
+  listTools(cursor: string | undefined, opts: CallOptions = {}): Promise<ListToolsResult> {
+    return this.run('tools/list', opts, (client, o) =>
+      client.request({ method: 'tools/list', params: cursor === undefined ? {} : { cursor } }, ListToolsResultSchema, o),
+    );
+  }
+
+  /**
+   * `tools/call`. The raw request is used rather than Client.callTool: a proxy relays the
+   * upstream's result and must not reject it for not matching the tool's output schema.
+   */
+  callTool(name: string, args: Record<string, unknown>, opts: CallOptions = {}): Promise<CallToolResult> {
+    return this.run('tools/call', opts, (client, o) =>
+      client.request({ method: 'tools/call', params: { name, arguments: args } }, CallToolResultSchema, o) as Promise<CallToolResult>,
+    );
+  }
+
+  /** Drops the current connection (kills the child) without closing the session: the next request reconnects. */
+  async disconnect(): Promise<void> {
+    const client = this.client;
+    const transport = this.transport;
+    this.client = undefined;
+    this.transport = undefined;
+    await this.shutdown(client, transport);
+  }
+
+  /** Closes for good: cancels a pending restart, deletes the HTTP session, kills the child. Never throws. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.restart) {
+      clearTimeout(this.restart.timer);
+      this.restart.reject(this.closedError());
+      this.restart = undefined;
+    }
+    await this.disconnect();
+  }
+
+  // ── internals ──────────────────────────────────────────────────────────
+
+  private async run<T>(method: string, opts: CallOptions, fn: (client: Client, o: RequestOptions) => Promise<T>): Promise<T> {
+    const timeoutMs = opts.timeoutMs ?? this.opts.timeoutMs;
+    const deadline = Date.now() + timeoutMs;
+    for (let attempt = 0; ; attempt++) {
+      const client = await this.ensure(deadline, opts.signal, method, timeoutMs);
+      const o: RequestOptions = { timeout: Math.max(1, deadline - Date.now()) };
+      if (opts.signal) o.signal = opts.signal;
+      try {
+        return await fn(client, o);
+      } catch (err) {
+        // A Streamable HTTP server answers 404 to a session it no longer knows (it restarted):
+        // the request was not processed, so initialise a new session and send it once more.
+        if (attempt === 0 && err instanceof StreamableHTTPError && err.code === 404 && client === this.client) {
+          this.logger.info({ method }, 'MCP session expired upstream (HTTP 404); initialising a new session');
+          await this.disconnect();
+          continue;
+        }
+        throw this.mapError(err, method, timeoutMs, opts.signal);
+      }
+    }
+  }
+
+  /** The ready client, connecting or waiting for a scheduled restart when there is none. */
+  private async ensure(deadline: number, signal: AbortSignal | undefined, method: string, timeoutMs: number): Promise<Client> {
+    if (this.closed) throw this.closedError();
+    if (this.client) return this.client;
+    let pending: Promise<Client>;
+    if (this.connecting) {
+      pending = this.connecting;
+    } else if (this.restart) {
+      const wait = this.restart.at - Date.now();
+      if (wait > deadline - Date.now()) {
+        throw new AtiError(
+          'ATI_ERR_UPSTREAM',
+          `MCP server of provider "${this.opts.provider}" is restarting after it exited; next attempt in ${Math.ceil(wait / 1000)} s`,
+        );
+      }
+      pending = this.restart.promise;
+    } else {
+      pending = this.startConnect();
+    }
+    return withDeadline(pending, deadline, signal, () => this.timeoutError(method, timeoutMs));
+  }
+
+  private startConnect(): Promise<Client> {
+    const p: Promise<Client> = this.open().then(
+      (client) => {
+        if (this.connecting === p) this.connecting = undefined;
+        return client;
+      },
+      (err: unknown) => {
+        if (this.connecting === p) this.connecting = undefined;
+        // A child that ran before and now fails to come back keeps being retried, with backoff.
+        if (!this.closed && this.everConnected && this.kind === 'stdio') this.scheduleRestart();
+        throw err;
+      },
+    );
+    this.connecting = p;
+    p.catch(() => undefined); // observed by the callers that wait for it
+    return p;
+  }
+
+  private async open(): Promise<Client> {
+    const target = this.opts.target;
+    const transport =
+      target.kind === 'stdio' ? createStdioTransport(target, this.stderr!) : createHttpTransport(target, this.opts.timeoutMs);
+    const client = new Client({ name: 'ati-proxy', version: VERSION }, { capabilities: {} });
+    client.onerror = (err) => this.onTransportError(err);
+    client.onclose = () => this.onClosed(client);
+    client.setNotificationHandler(ToolListChangedNotificationSchema, () => {
+      this.logger.info({}, 'MCP server reports that its tool list changed; the next reload discovers it again');
+      this.opts.onToolsChanged?.();
+    });
+    this.transport = transport;
+    try {
+      await client.connect(transport, { timeout: this.opts.connectTimeoutMs });
+    } catch (err) {
+      if (this.transport === transport) this.transport = undefined;
+      await client.close().catch(() => undefined); // kills a half-started child
+      throw this.mapError(err, 'initialize', this.opts.connectTimeoutMs);
+    }
+    if (this.closed || this.transport !== transport) {
+      await client.close().catch(() => undefined);
+      throw this.closedError();
+    }
+    this.client = client;
+    this.connectedAt = Date.now();
+    this.everConnected = true;
+    if (transport instanceof StdioClientTransport) this.pid = transport.pid ?? undefined;
+    this.logger.info(
+      {
+        transport: this.kind,
+        ...(this.pid !== undefined && this.kind === 'stdio' ? { pid: this.pid } : {}),
+        server: client.getServerVersion()?.name,
+        protocol_version: transport instanceof StreamableHTTPClientTransport ? transport.protocolVersion : undefined,
+        restarts: this.restarts,
+      },
+      'MCP session ready',
+    );
+    return client;
+  }
+
+  /** The SDK closed the client: ours (ignored) or the server's doing (child exited, stream closed). */
+  private onClosed(client: Client): void {
+    if (client !== this.client) return;
+    this.client = undefined;
+    this.transport = undefined;
+    if (this.closed) return;
+    if (Date.now() - this.connectedAt >= this.policy.stableMs) this.failures = 0;
+    if (this.kind === 'stdio') {
+      this.logger.warn({ transport: 'stdio', pid: this.pid }, 'MCP server process exited');
+      this.scheduleRestart();
+    } else {
+      this.logger.warn({ transport: 'http' }, 'MCP connection closed; reconnecting on the next call');
+    }
+  }
+
+  private scheduleRestart(): void {
+    if (this.restart || this.closed) return;
+    const delay = Math.min(this.policy.baseMs * 2 ** this.failures, this.policy.maxMs);
+    this.failures++;
+    let resolve!: (c: Client) => void;
+    let reject!: (e: Error) => void;
+    const promise = new Promise<Client>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    promise.catch(() => undefined);
+    const timer = setTimeout(() => {
+      this.restart = undefined;
+      this.restarts++;
+      this.startConnect().then(resolve, reject);
+    }, delay);
+    timer.unref();
+    this.restart = { at: Date.now() + delay, timer, promise, reject };
+    this.logger.warn({ transport: this.kind, restart_in_ms: delay, attempt: this.failures }, 'MCP server restart scheduled');
+  }
+
+  private async shutdown(client: Client | undefined, transport: Transport | undefined): Promise<void> {
+    try {
+      if (transport instanceof StreamableHTTPClientTransport && transport.sessionId) {
+        // Tell the server it can drop the session (ref-01 §8.2 "Disconnect"); errors do not matter.
+        await transport.terminateSession().catch(() => undefined);
+      }
+      if (client) await client.close();
+      else if (transport) await transport.close();
+    } catch (err) {
+      this.logger.debug({ error: this.opts.redact(String(err)) }, 'MCP disconnect failed');
+    }
+  }
+
+  private onTransportError(err: Error): void {
+    const message = this.opts.redact(err.message).slice(0, MAX_ERROR_TEXT);
+    // A line on the child's stdout that is not JSON-RPC (a banner, a stray print).
+    if (this.kind === 'stdio' && (err instanceof SyntaxError || err.name === 'ZodError')) {
+      this.badStdout++;
+      const level = this.badStdout <= MAX_BAD_STDOUT_WARNINGS ? 'warn' : 'debug';
+      this.logger[level]({ stream: 'stdout', error: message }, 'MCP server wrote a line that is not JSON-RPC on stdout; ignored');
+      return;
+    }
+    this.logger.debug({ error: message }, 'MCP transport error');
+  }
+
+  private timeoutError(method: string, timeoutMs: number): AtiError {
+    return new AtiError(
+      'ATI_ERR_UPSTREAM_TIMEOUT',
+      `MCP ${method} to provider "${this.opts.provider}" timed out after ${formatSeconds(timeoutMs)}`,
+    );
+  }
+
+  private closedError(): AtiError {
+    return new AtiError('ATI_ERR_UNAVAILABLE', `MCP session of provider "${this.opts.provider}" is closed (its generation retired)`);
+  }
+
+  /** Turns whatever the SDK or the network threw into an AtiError with a safe, redacted message. */
+  private mapError(err: unknown, method: string, timeoutMs: number, signal?: AbortSignal): AtiError {
+    if (err instanceof AtiError) return err;
+    if (signal?.aborted) {
+      const reason: unknown = signal.reason;
+      if (reason instanceof AtiError) return reason;
+      if (reason instanceof Error && reason.name === 'TimeoutError') return this.timeoutError(method, timeoutMs);
+      return new AtiError('ATI_ERR_UPSTREAM', `MCP ${method} cancelled: the caller went away`);
+    }
+    const clean = (s: string) => this.opts.redact(s).slice(0, MAX_ERROR_TEXT);
+    if (err instanceof McpError) {
+      if (err.code === ErrorCode.RequestTimeout) return this.timeoutError(method, timeoutMs);
+      if (err.code === ErrorCode.ConnectionClosed) {
+        const why = this.kind === 'stdio' ? 'the MCP server process exited' : 'the connection closed';
+        return new AtiError('ATI_ERR_UPSTREAM', `MCP error: ${why} before answering ${method}`);
+      }
+      const text = err.message.replace(/^MCP error -?\d+: /, '');
+      return new AtiError('ATI_ERR_UPSTREAM', `MCP protocol error (code ${err.code}): ${clean(text)}`);
+    }
+    if (err instanceof StreamableHTTPError) {
+      const text = err.message.replace(/^Streamable HTTP error: /, '');
+      return new AtiError('ATI_ERR_UPSTREAM', `MCP transport error: HTTP ${err.code ?? '?'}: ${clean(text)}`);
+    }
+    const e = err as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException };
+    if (e?.name === 'TimeoutError') return this.timeoutError(method, timeoutMs);
+    if (e?.syscall?.startsWith('spawn') && this.opts.target.kind === 'stdio') {
+      return new AtiError('ATI_ERR_UPSTREAM', `failed to spawn MCP server '${this.opts.target.command}': ${clean(e.message)}`);
+    }
+    const cause = e?.cause?.code ? ` (${e.cause.code})` : '';
+    return new AtiError('ATI_ERR_UPSTREAM', `MCP transport error: ${clean(e instanceof Error ? e.message : String(err))}${cause}`);
+  }
+}
+
+function formatSeconds(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000} s` : `${(ms / 1000).toFixed(1)} s`;
+}
+
+/** `p`, or the error of `onTimeout()` once `deadline` passes, or the abort reason of `signal`. */
+function withDeadline<T>(p: Promise<T>, deadline: number, signal: AbortSignal | undefined, onTimeout: () => Error): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => finish(() => reject(onTimeout())), Math.max(0, deadline - Date.now()));
+    const onAbort = () => finish(() => reject(new AtiError('ATI_ERR_UPSTREAM', 'MCP call cancelled: the caller went away')));
+    const finish = (f: () => void) => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      f();
+    };
+    if (signal?.aborted) return onAbort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      (v) => finish(() => resolve(v)),
+      (e: unknown) => finish(() => reject(e)),
+    );
+  });
+}
