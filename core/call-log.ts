@@ -13,7 +13,7 @@
  *     upstreamStatus, requestId: state.requestId, requesterIp, userAgent, responseSize });
  */
 import type { AtiError, ErrorCode } from './errors.js';
-import type { CallerIdentity } from './plugin.js';
+import type { CallerIdentity, ToolDefinition } from './plugin.js';
 
 export type CallEndpoint = 'call' | 'mcp' | 'help';
 
@@ -81,4 +81,35 @@ const STATUS_BY_CODE: Partial<Record<ErrorCode, CallStatus>> = {
 /** The call-log status of a failed call. */
 export function callStatusOf(err: AtiError): CallStatus {
   return STATUS_BY_CODE[err.code] ?? 'internal_error';
+}
+
+/** Where a call came from, for the log row (the request's socket and headers). */
+export interface CallOrigin {
+  /** The client's address (`request.ip`). */
+  requesterIp?: string | undefined;
+  userAgent?: string | undefined;
+}
+
+/** The record of one tool-call executor run (core/tool-call.ts): what `/call` and `/mcp tools/call` log. */
+export function callRecordOf(
+  req: { endpoint: string; name: string; args: unknown; caller: CallerIdentity | undefined; requestId: string } & CallOrigin,
+  outcome: { ok: boolean; tool?: ToolDefinition; durationMs: number; upstreamStatus?: number; error?: AtiError },
+): CallRecord {
+  const endpoint: CallEndpoint = req.endpoint === 'mcp' ? 'mcp' : req.endpoint === 'help' ? 'help' : 'call';
+  return {
+    endpoint,
+    tool: outcome.tool?.name ?? req.name,
+    provider: outcome.tool?.provider ?? null,
+    handler: outcome.tool?.handler ?? null,
+    caller: req.caller,
+    args: req.args,
+    status: outcome.ok ? 'success' : outcome.error ? callStatusOf(outcome.error) : 'internal_error',
+    durationMs: outcome.durationMs,
+    error: outcome.error?.message ?? null,
+    errorClass: outcome.error?.code ?? null,
+    upstreamStatus: outcome.upstreamStatus ?? null,
+    requestId: req.requestId,
+    requesterIp: req.requesterIp ?? null,
+    userAgent: req.userAgent ?? null,
+  };
 }

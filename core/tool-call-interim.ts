@@ -12,6 +12,7 @@
  * and delete this file.
  */
 import { AtiError, toAtiError } from './errors.js';
+import { callRecordOf, type CallLog } from './call-log.js';
 import type { Generation } from './generation.js';
 import type { Logger } from './logger.js';
 import type { CallContext, CallerIdentity, McpToolContent, ToolDefinition } from './plugin.js';
@@ -36,6 +37,10 @@ export interface ToolCallRequest {
   /** Aborted when the client goes away. */
   signal: AbortSignal;
   logger: Logger;
+  /** Where the call is recorded (`host.services.callLog`: the database call log, or nothing). */
+  callLog?: CallLog;
+  requesterIp?: string;
+  userAgent?: string;
 }
 
 interface OutcomeBase {
@@ -145,5 +150,6 @@ export async function executeToolCall(req: ToolCallRequest): Promise<ToolCallOut
   }
   if (outcome.status >= 500) req.logger.warn(fields, 'tool call');
   else req.logger.info(fields, 'tool call');
+  req.callLog?.record(callRecordOf(req, outcome));
   return outcome;
 }

@@ -92,6 +92,9 @@ export const callRoutes: RouteModule = async (app, host) => {
         endpoint: 'call',
         signal: clientSignal(reply),
         logger: host.logger,
+        callLog: host.services.callLog,
+        requesterIp: request.ip,
+        ...(request.headers['user-agent'] ? { userAgent: request.headers['user-agent'] } : {}),
       });
       if (!outcome.ok) {
         const retry = outcome.error.details?.['retry_after'];
