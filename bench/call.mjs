@@ -139,6 +139,7 @@ async function main() {
   console.log('|---|---:|---:|---:|---:|---:|---:|');
   for (const r of [direct, call]) console.log(`| ${r.label} | ${r.rps.toFixed(0)} | ${r.p50} | ${r.p99} | ${r.total} | ${r.failed} | ${r.cpuUs.toFixed(0)} |`);
   console.log(`\n/call ÷ direct: ${(call.rps / direct.rps).toFixed(2)}x throughput; load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+  process.stdout.write(`BENCH_RESULT ${JSON.stringify({ suite: 'call', rows: [{ scenario: 'POST /call (http handler) throughput', unit: 'req/s', ours: Math.round(call.rps) }, { scenario: 'POST /call / upstream direct', unit: 'x', ours: +(call.rps / direct.rps).toFixed(2) }] })}\n`);
   stopAll();
   await rm(dir, { recursive: true, force: true });
 }

@@ -423,12 +423,16 @@ async function main() {
     const cpu = t.key === 'direct' ? '' : f(r.cpuUs, 0);
     console.log(`${pad(t.name, 26)}${lpad(f(r.rps, 0), 10)}${lpad(f(r.p50), 10)}${lpad(f(r.p99), 10)}${lpad(ratio, 12)}${lpad(cpu, 12)}${lpad(cpuRatio, 11)}`);
   }
+  const benchRows = [];
+  if (results.ours) benchRows.push({ scenario: `passthrough throughput, ${opts.connections} connections`, unit: 'req/s', ours: Math.round(results.ours.rps) });
   if (results.ours && results.fastify) {
     const x = results.ours.rps / results.fastify.rps;
+    benchRows.push({ scenario: 'passthrough: ours / @fastify/http-proxy', unit: 'x', ours: +x.toFixed(2), target: '>= 1.5x', met: x >= 1.5 });
     console.log(`target ours/@fastify/http-proxy >= 1.5x: ${f(x)}x ${verdict(x >= 1.5)}`);
   }
   if (results.ours && results.nginx) {
     const x = results.ours.rps / results.nginx.rps;
+    benchRows.push({ scenario: 'passthrough: ours / nginx (1 worker)', unit: 'x', ours: +x.toFixed(2), target: '>= 0.25x', met: x >= 0.25 });
     console.log(`target ours/nginx >= 0.25x: ${f(x)}x ${verdict(x >= 0.25)}`);
   }
 
@@ -461,7 +465,12 @@ async function main() {
     const d50 = via.p50 - direct.p50;
     const d99 = via.p99 - direct.p99;
     console.log(`added latency: p50 +${f(d50, 3)} ms (target <= 0.5) ${verdict(d50 <= 0.5)}; p99 +${f(d99, 3)} ms (target <= 2) ${verdict(d99 <= 2)}`);
+    benchRows.push(
+      { scenario: `added latency at ${opts.rate} req/s, p50`, unit: 'ms', ours: +d50.toFixed(3), target: '<= 0.5 ms', met: d50 <= 0.5 },
+      { scenario: `added latency at ${opts.rate} req/s, p99`, unit: 'ms', ours: +d99.toFixed(3), target: '<= 2 ms', met: d99 <= 2 },
+    );
   }
+  process.stdout.write(`BENCH_RESULT ${JSON.stringify({ suite: 'passthrough', rows: benchRows })}\n`);
   console.log(`\ntotal ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 }
 

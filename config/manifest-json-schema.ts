@@ -11,7 +11,8 @@ import { CommonProviderFields, CommonToolFields, DEPRECATED_PROVIDER_KEYS } from
 function objectSchema(props: TProperties, required: string[]): Record<string, unknown> {
   // JSON round trip drops TypeBox's symbol keys, leaving plain JSON Schema.
   const o = JSON.parse(JSON.stringify(Type.Object(props, { additionalProperties: false }))) as Record<string, unknown>;
-  o['required'] = required;
+  // Keep fields a handler declares required (e.g. a plain-JSON-Schema `required: true`) beside the common ones.
+  o['required'] = [...new Set([...required, ...((o['required'] as string[] | undefined) ?? [])])];
   return o;
 }
 

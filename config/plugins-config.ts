@@ -18,6 +18,7 @@ import { parse as parseToml, TomlError } from 'smol-toml';
 import { AtiError } from '../core/errors.js';
 import type { HandlerPlugin, PluginRegistry } from '../core/plugin.js';
 import { atiPaths } from './proxy-config.js';
+import { resolveEsmPackage } from './esm-package-resolve.js';
 import { didYouMean } from './suggest.js';
 
 export interface LoadedPlugin {
@@ -72,7 +73,9 @@ export function resolvePluginSpecifier(atiDir: string, spec: string): string {
     try {
       return createRequire(base).resolve(spec);
     } catch {
-      // try the next place
+      // An ESM-only package (exports with `import` only) is invisible to require.resolve.
+      const esm = resolveEsmPackage(spec, path.dirname(base));
+      if (esm) return esm;
     }
   }
   throw new AtiError(

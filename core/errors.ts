@@ -127,8 +127,28 @@ export function formatLocated(message: string, loc?: SourceLocation): string {
 /** Wraps anything thrown into an AtiError (unknown errors become ATI_ERR_INTERNAL). */
 export function toAtiError(err: unknown, fallback: ErrorCode = 'ATI_ERR_INTERNAL'): AtiError {
   if (err instanceof AtiError) return err;
+  const coded = fromCodedError(err);
+  if (coded) return coded;
   const message = err instanceof Error ? err.message : String(err);
   return new AtiError(fallback, message, { cause: err });
+}
+
+/**
+ * An Error that is not our AtiError class but carries one of our codes: thrown
+ * by a plugin with no runtime dependency on ati-proxy, or by another installed
+ * copy of it (a plugin's own node_modules). Its code, message, details and
+ * location are kept; the status comes from the table.
+ */
+function fromCodedError(err: unknown): AtiError | undefined {
+  if (!(err instanceof Error)) return undefined;
+  const { code, details, location } = err as Error & { code?: unknown; details?: unknown; location?: unknown };
+  if (typeof code !== 'string' || !Object.hasOwn(ERRORS, code)) return undefined;
+  const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  return new AtiError(code as ErrorCode, err.message, {
+    cause: err,
+    ...(isObject(details) ? { details } : {}),
+    ...(isObject(location) && typeof location['file'] === 'string' ? { location: location as unknown as SourceLocation } : {}),
+  });
 }
 
 /** An error that groups several located problems (manifest validation, reload). */

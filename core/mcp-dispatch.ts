@@ -17,7 +17,7 @@ import type { Logger } from './logger.js';
 import { ToolContentError, type ToolDefinition } from './plugin.js';
 import type { RequestState } from './request-state.js';
 import { toolAllowed } from './scopes.js';
-import { executeToolCall, type ToolCallOutcome } from './tool-call-interim.js';
+import { executeToolCall, type ToolCallOutcome } from './tool-call.js';
 import type { CallLog } from './call-log.js';
 import { VERSION } from './version.js';
 

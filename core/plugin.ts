@@ -286,8 +286,24 @@ export interface HandlerPlugin {
   provision(manifest: ProviderManifest, ctx: ProvisionContext): Promise<Provisioned>;
 }
 
+/**
+ * Manifest fields declared as plain JSON Schema, one schema per field (for
+ * plugins written without TypeBox). `required: true` on a field makes it
+ * mandatory. Converted to TypeBox once, at registration.
+ */
+export type JsonSchemaFields = Record<string, Record<string, unknown>>;
+
+/**
+ * What a plugin module exports: a HandlerPlugin whose schemas may also be
+ * plain JSON Schema. The registry normalises it into a HandlerPlugin.
+ */
+export interface PluginDefinition extends Omit<HandlerPlugin, 'providerSchema' | 'toolSchema'> {
+  readonly providerSchema: TProperties | JsonSchemaFields;
+  readonly toolSchema?: TProperties | JsonSchemaFields;
+}
+
 /** Identity helper that gives plugin authors type checking. */
-export function definePlugin<P extends HandlerPlugin>(plugin: P): P {
+export function definePlugin<P extends PluginDefinition>(plugin: P): P {
   return plugin;
 }
 
@@ -303,7 +319,7 @@ export class PluginRegistry {
   private readonly plugins = new Map<string, HandlerPlugin>();
   private readonly origins = new Map<string, string>();
 
-  register(plugin: HandlerPlugin, origin = 'built-in'): void {
+  register(plugin: PluginDefinition, origin = 'built-in'): void {
     if (plugin.apiVersion !== PLUGIN_API_VERSION) {
       throw new AtiError(
         'ATI_ERR_CONFIG',
@@ -317,10 +333,11 @@ export class PluginRegistry {
       throw new AtiError('ATI_ERR_CONFIG', `handler plugin "${plugin.name}" (${origin}) is already registered`);
     }
     // Plain JSON Schema fields (plugins written without TypeBox) are converted once, here.
+    const { providerSchema, toolSchema, ...rest } = plugin;
     const normalized: HandlerPlugin = {
-      ...plugin,
-      providerSchema: propertiesFromJsonSchema(plugin.providerSchema),
-      ...(plugin.toolSchema ? { toolSchema: propertiesFromJsonSchema(plugin.toolSchema) } : {}),
+      ...rest,
+      providerSchema: propertiesFromJsonSchema(providerSchema),
+      ...(toolSchema ? { toolSchema: propertiesFromJsonSchema(toolSchema) } : {}),
     };
     Object.setPrototypeOf(normalized, Object.getPrototypeOf(plugin));
     this.plugins.set(plugin.name, normalized);

@@ -14,6 +14,7 @@ import type { Generation } from './generation.js';
 import type { Logger } from './logger.js';
 import type { PluginRegistry } from './plugin.js';
 import { ConfigWatcher } from './reload/watcher.js';
+import { adminConfigRoutes } from './routes/admin-config.js';
 import { adminReloadRoutes } from './routes/admin-reload.js';
 import type { KeyStore } from './pipeline/key-store.js';
 import { buildRequestPipeline, checkPipelineStartup } from './request-pipeline.js';
@@ -55,7 +56,13 @@ export function createProxyHost(config: ProxyConfig, deps: ProxyDeps): Host {
     loadKeyring: createKeyringLoader(config, { logger: deps.logger, consumeSealedKey: !config.check }),
     stages: pipeline.stages,
     services: { ...persistenceServices(persistence), authMode: pipeline.authMode },
-    routes: [persistenceModule(persistence, admin), ...ROUTE_MODULES, adminReloadRoutes(admin), adminKeysRoutes({ adminAuth: admin, persistence })],
+    routes: [
+      persistenceModule(persistence, admin),
+      ...ROUTE_MODULES,
+      adminReloadRoutes(admin),
+      adminConfigRoutes(admin, config),
+      adminKeysRoutes({ adminAuth: admin, persistence }),
+    ],
     extensions: [...pipeline.extensions, skillsExtension, keyringFileRefsExtension(config)],
     drainMs: config.drainSeconds * 1000,
   });

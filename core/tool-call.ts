@@ -14,7 +14,7 @@ import { AtiError, toAtiError } from './errors.js';
 import { callRecordOf, type CallLog } from './call-log.js';
 import type { Generation } from './generation.js';
 import type { Logger } from './logger.js';
-import type { CallContext, CallerIdentity, KeyringAccessor, ToolDefinition } from './plugin.js';
+import type { CallContext, CallerIdentity, KeyringAccessor, McpToolContent, ToolDefinition, ToolResult } from './plugin.js';
 import { checkRateLimit } from './rate-limit.js';
 import { extractJsonPath } from './response-extract.js';
 import { toolAllowed } from './scopes.js';
@@ -57,6 +57,8 @@ export interface ToolCallSuccess extends OutcomeBase {
   ok: true;
   tool: ToolDefinition;
   value: unknown;
+  /** The upstream's MCP content, when the tool speaks MCP and no extraction changed the value (`/mcp` forwards it unchanged). */
+  mcp?: McpToolContent;
 }
 
 export interface ToolCallFailure extends OutcomeBase {
@@ -123,14 +125,19 @@ export async function dispatchTool(
   tool: ToolDefinition,
   args: unknown,
   ctx: Omit<CallContext, 'keyring'>,
-): Promise<{ value: unknown; upstreamStatus?: number; skipExtraction?: boolean }> {
+): Promise<ToolResult> {
   const instance = gen.providers.get(tool.provider);
   const call = instance?.provisioned.call;
   if (!call) throw new AtiError('ATI_ERR_INTERNAL', `provider "${tool.provider}" cannot run tools`);
   try {
     return await call(tool, args, { ...ctx, keyring: keyringOf(gen) });
   } catch (err) {
-    throw toAtiError(err, 'ATI_ERR_PLUGIN');
+    const e = toAtiError(err, 'ATI_ERR_PLUGIN');
+    // An error the plugin did not classify is the plugin's failure: name it.
+    if (e.code === 'ATI_ERR_PLUGIN' && !(err instanceof AtiError)) {
+      throw new AtiError('ATI_ERR_PLUGIN', `handler plugin "${instance!.plugin.name}" failed: ${e.message}`, { cause: err });
+    }
+    throw e;
   }
 }
 
@@ -197,6 +204,7 @@ async function run(req: ToolCallRequest, t0: number): Promise<ToolCallOutcome> {
   }
   const ok: ToolCallSuccess = { ok: true, tool, value, status: 200, durationMs: elapsed() };
   if (upstreamStatus !== undefined) ok.upstreamStatus = upstreamStatus;
+  if (result.mcp && value === result.value) ok.mcp = result.mcp;
   return ok;
 }
 

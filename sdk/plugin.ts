@@ -8,6 +8,8 @@ export {
   PLUGIN_API_VERSION,
   definePlugin,
   type HandlerPlugin,
+  type PluginDefinition,
+  type JsonSchemaFields,
   type Provisioned,
   type ProvisionContext,
   type CallContext,
@@ -23,10 +25,16 @@ export {
   type RouteRequestContext,
   type PluginIssue,
   type HttpMethod,
+  type RateLimitRule,
+  type McpToolContent,
+  ToolContentError,
 } from '../core/plugin.js';
-export { AtiError, type ErrorCode } from '../core/errors.js';
+export { AtiError, toAtiError, type ErrorCode } from '../core/errors.js';
 export type { Logger } from '../core/logger.js';
 export { toolFromManifest, defaultScope } from '../core/tool-definition.js';
 export { missingCredential } from '../core/keyring.js';
-export { compileGlob, GlobSet, expandPathPattern } from '../core/glob.js';
+export { compileGlob, GlobSet, expandPathPattern, globToRegexSource } from '../core/glob.js';
+export { jsonPathProblem } from '../core/response-extract.js';
+/** The version of the ati-proxy package this plugin runs in (for User-Agent strings and logs). */
+export { VERSION as ATI_VERSION } from '../core/version.js';
 export { AuthGeneratorSchema } from '../config/manifest-schema.js';

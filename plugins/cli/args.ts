@@ -16,7 +16,7 @@
  *    is used as written (the reference would produce `----key`).
  * 6. Anything else (`null`, a number, a boolean, absent): no arguments.
  */
-import { AtiError } from '../../core/errors.js';
+import { AtiError } from '../../sdk/plugin.js';
 
 function asArgString(v: unknown): string {
   return typeof v === 'string' ? v : JSON.stringify(v);

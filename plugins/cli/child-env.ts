@@ -13,7 +13,7 @@
  * A missing entry fails the call with ATI_ERR_MISSING_CREDENTIAL (500) naming
  * the entry and the variable, never a value.
  */
-import type { KeyringAccessor } from '../../core/plugin.js';
+import type { KeyringAccessor } from '../../sdk/plugin.js';
 import { CREDENTIAL_FILE_REF, type CliConfig } from './schema.js';
 import type { CallWorkspace } from './credential-files.js';
 

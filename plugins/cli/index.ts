@@ -6,15 +6,15 @@
  * program's stdout (parsed as JSON when it is JSON) and any captured output
  * files.
  *
- * Written only against the public plugin contract (core/plugin.ts,
- * core/errors.ts, core/tool-definition.ts), as proof that a real handler needs
- * nothing private. See README.md beside this file for the fields and the
- * security model.
+ * Written only against the public plugin API (sdk/plugin.ts, the package
+ * export `ati-proxy/plugin`), as proof that a real handler needs nothing
+ * private (spec/plugins-sdk/public-imports.test.ts keeps it that way).
+ * See README.md beside this file for the fields and the security model.
  */
 import { access, constants } from 'node:fs/promises';
 import path from 'node:path';
-import { AtiError } from '../../core/errors.js';
 import {
+  AtiError,
   definePlugin,
   PLUGIN_API_VERSION,
   type CallContext,
@@ -23,8 +23,8 @@ import {
   type ToolDefinition,
   type ToolManifest,
   type ToolResult,
-} from '../../core/plugin.js';
-import { toolFromManifest } from '../../core/tool-definition.js';
+  toolFromManifest,
+} from '../../sdk/plugin.js';
 import { argsToArgv } from './args.js';
 import { buildChildEnv } from './child-env.js';
 import { CallWorkspace, sweepStaleWorkspaces } from './credential-files.js';

@@ -15,7 +15,7 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { AtiError } from '../../core/errors.js';
+import { AtiError } from '../../sdk/plugin.js';
 import type { CallWorkspace } from './credential-files.js';
 import type { CliConfig } from './schema.js';
 

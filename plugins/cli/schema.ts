@@ -3,7 +3,7 @@
  * and the semantic checks the loader runs after the schema passed.
  */
 import { Type, type TProperties } from '@sinclair/typebox';
-import type { PluginIssue, ProviderManifest } from '../../core/plugin.js';
+import type { PluginIssue, ProviderManifest } from '../../sdk/plugin.js';
 
 /** Default child timeout, seconds (ref-01 §2.4). */
 export const DEFAULT_TIMEOUT_SECS = 120;

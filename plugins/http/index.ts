@@ -4,8 +4,8 @@
  * credentials. Requests are built and sent by the shared engine in
  * plugins/shared-http, the same code the `openapi` handler uses.
  */
-import { definePlugin, PLUGIN_API_VERSION, type PluginIssue } from '../../core/plugin.js';
-import { toolFromManifest } from '../../core/tool-definition.js';
+import { definePlugin, PLUGIN_API_VERSION, type PluginIssue } from '../../sdk/plugin.js';
+import { toolFromManifest } from '../../sdk/plugin.js';
 import { createHttpEngine } from '../shared-http/http-engine.js';
 import { compileRequestPlan } from '../shared-http/request-plan.js';
 import { providerProblems, toolProblems } from '../shared-http/validate.js';

@@ -5,7 +5,7 @@
  * forwards the content with `isError: true`.
  */
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { ToolContentError, type McpToolContent, type ToolResult } from '../../core/plugin.js';
+import { ToolContentError, type McpToolContent, type ToolResult } from '../../sdk/plugin.js';
 import { REDACTED, type Redactor } from './redact.js';
 
 /** Longest error text taken from the content of an error result. */

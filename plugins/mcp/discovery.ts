@@ -5,9 +5,9 @@
  * `<provider>:<tool>` with scope `tool:<provider>:<tool>` (ref-01 §4).
  */
 import type { Tool } from '@modelcontextprotocol/sdk/types.js';
-import { AtiError } from '../../core/errors.js';
-import type { Logger } from '../../core/logger.js';
-import type { ProviderManifest, ToolDefinition } from '../../core/plugin.js';
+import { AtiError } from '../../sdk/plugin.js';
+import type { Logger } from '../../sdk/plugin.js';
+import type { ProviderManifest, ToolDefinition } from '../../sdk/plugin.js';
 import type { McpSession } from './session.js';
 
 export const MAX_PAGES = 100;

@@ -9,7 +9,7 @@
  * connects nothing. The session (child process or HTTP session) lives as long as
  * the provider: a reload that keeps the manifest and the keyring entries reuses it.
  */
-import { AtiError, toAtiError } from '../../core/errors.js';
+import { AtiError, toAtiError } from '../../sdk/plugin.js';
 import {
   definePlugin,
   PLUGIN_API_VERSION,
@@ -18,8 +18,8 @@ import {
   type ProvisionContext,
   type Provisioned,
   type ToolDefinition,
-} from '../../core/plugin.js';
-import { toolFromManifest } from '../../core/tool-definition.js';
+} from '../../sdk/plugin.js';
+import { toolFromManifest } from '../../sdk/plugin.js';
 import { toToolResult } from './call-result.js';
 import { discoveredToolDefinitions, listAllTools, upstreamName, type McpToolData } from './discovery.js';
 import { makeRedactor } from './redact.js';

@@ -3,7 +3,7 @@
  * build adds (timeouts), and the semantic checks that run when a manifest loads.
  */
 import { Type, type TProperties } from '@sinclair/typebox';
-import type { PluginIssue, ProviderManifest } from '../../core/plugin.js';
+import type { PluginIssue, ProviderManifest } from '../../sdk/plugin.js';
 
 /** Default per-request timeout (`mcp_timeout_secs`). */
 export const DEFAULT_TIMEOUT_SECS = 120;

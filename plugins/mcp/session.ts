@@ -25,9 +25,9 @@ import {
   type ListToolsResult,
   type ServerCapabilities,
 } from '@modelcontextprotocol/sdk/types.js';
-import { AtiError } from '../../core/errors.js';
-import type { Logger } from '../../core/logger.js';
-import { VERSION } from '../../core/version.js';
+import { AtiError } from '../../sdk/plugin.js';
+import type { Logger } from '../../sdk/plugin.js';
+import { ATI_VERSION as VERSION } from '../../sdk/plugin.js';
 import { createHttpTransport } from './http-transport.js';
 import type { Redactor } from './redact.js';
 import { DEFAULT_STDERR_LIMITS, StderrLog, type StderrLimits } from './stderr-log.js';

@@ -7,7 +7,7 @@
  * (ref-01 §16 item 17). Secrets of the provider are redacted from every line.
  */
 import { StringDecoder } from 'node:string_decoder';
-import type { Logger } from '../../core/logger.js';
+import type { Logger } from '../../sdk/plugin.js';
 import type { Redactor } from './redact.js';
 
 export interface StderrLimits {

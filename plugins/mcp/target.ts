@@ -4,8 +4,8 @@
  * and request headers (Streamable HTTP, ref-01 §5.3). Every keyring read goes
  * through the recording accessor, so a change of those entries re-provisions.
  */
-import { AtiError } from '../../core/errors.js';
-import type { KeyringAccessor, ProviderManifest } from '../../core/plugin.js';
+import { AtiError } from '../../sdk/plugin.js';
+import type { KeyringAccessor, ProviderManifest } from '../../sdk/plugin.js';
 import { expandPlaceholders } from './placeholders.js';
 import { mcpFields, type McpFields } from './schema.js';
 

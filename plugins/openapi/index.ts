@@ -8,9 +8,9 @@
  * A spec that cannot be loaded fails provisioning with the file and the reason
  * (the reference logs a warning and serves zero tools; see README.md).
  */
-import { definePlugin, PLUGIN_API_VERSION, type PluginIssue, type ToolDefinition } from '../../core/plugin.js';
-import { jsonPathProblem } from '../../core/response-extract.js';
-import { toolFromManifest } from '../../core/tool-definition.js';
+import { definePlugin, PLUGIN_API_VERSION, type PluginIssue, type ToolDefinition } from '../../sdk/plugin.js';
+import { jsonPathProblem } from '../../sdk/plugin.js';
+import { toolFromManifest } from '../../sdk/plugin.js';
 import { createHttpEngine } from '../shared-http/http-engine.js';
 import { compileRequestPlan } from '../shared-http/request-plan.js';
 import { providerProblems, toolProblems } from '../shared-http/validate.js';

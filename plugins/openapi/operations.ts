@@ -5,7 +5,7 @@
  * operations, include/exclude tags, multipart bodies dropped, then the first
  * `openapi_max_operations`.
  */
-import type { HttpMethod } from '../../core/plugin.js';
+import type { HttpMethod } from '../../sdk/plugin.js';
 import { deref } from './ref-resolver.js';
 import type { OpenApiSettings } from './schema.js';
 

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { AtiError } from '../../core/errors.js';
+import { AtiError } from '../../sdk/plugin.js';
 
 export interface LoadedSpec {
   file: string;

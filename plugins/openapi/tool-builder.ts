@@ -7,7 +7,7 @@
  * `tool:<name>` unless overridden. The tool's request plan is compiled here so
  * the shared engine runs it exactly like a hand-written http tool.
  */
-import type { ProviderManifest, ToolDefinition } from '../../core/plugin.js';
+import type { ProviderManifest, ToolDefinition } from '../../sdk/plugin.js';
 import { compileRequestPlan, type ParamLocation } from '../shared-http/request-plan.js';
 import type { Operation } from './operations.js';
 import { deref } from './ref-resolver.js';

@@ -17,8 +17,8 @@
  *   lower-cased), like `auth_key_name` (§8.29);
  * - the query credential uses one encoding for HTTP and WebSocket (§8.13).
  */
-import { AtiError } from '../../core/errors.js';
-import type { KeyringAccessor, ProviderFields } from '../../core/plugin.js';
+import { AtiError } from '../../sdk/plugin.js';
+import type { KeyringAccessor, ProviderFields } from '../../sdk/plugin.js';
 import { missingCredentialError } from './errors.js';
 import { isValidHeaderValue, REQUEST_ALWAYS_DROPPED } from './headers.js';
 

@@ -8,7 +8,7 @@
  */
 import http, { type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { AtiError } from '../../core/errors.js';
+import { AtiError } from '../../sdk/plugin.js';
 
 /** Reference texts (ref-02 §1.18). */
 export const TEXT = {

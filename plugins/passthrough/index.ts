@@ -9,7 +9,7 @@
  * keyring change re-provisions the route) + create the route's undici pool
  * (lazy: no connection is opened before the first request).
  */
-import { definePlugin, PLUGIN_API_VERSION } from '../../core/plugin.js';
+import { definePlugin, PLUGIN_API_VERSION } from '../../sdk/plugin.js';
 import { resolveInjection } from './credentials.js';
 import { ProvisionedRoute } from './passthrough-route.js';
 import { compileRouteSpec } from './route-spec.js';

@@ -5,8 +5,8 @@
  * Everything the request path needs is precomputed here so a request only
  * does string slicing and one regex test per glob set.
  */
-import type { ProviderManifest } from '../../core/plugin.js';
-import { GlobSet } from '../../core/glob.js';
+import type { ProviderManifest } from '../../sdk/plugin.js';
+import { GlobSet } from '../../sdk/plugin.js';
 import { DEFAULTS } from './schema.js';
 
 export interface RouteSpec {

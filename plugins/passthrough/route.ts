@@ -20,9 +20,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { Dispatcher, Pool } from 'undici';
-import { AtiError } from '../../core/errors.js';
-import type { Logger } from '../../core/logger.js';
-import type { RouteRequestContext } from '../../core/plugin.js';
+import { AtiError } from '../../sdk/plugin.js';
+import type { Logger } from '../../sdk/plugin.js';
+import type { RouteRequestContext } from '../../sdk/plugin.js';
 import { queryWithCredential, type Injection } from './credentials.js';
 import { errorKind, redact, sendRouteError, TEXT, upstreamError } from './errors.js';
 import { dropContentLength, filterRequestHeaders, filterResponseHeaders } from './headers.js';

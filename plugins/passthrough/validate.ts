@@ -6,8 +6,8 @@
  * credential name for injecting auth types. Every problem is reported with
  * its field path; none is thrown.
  */
-import type { PluginIssue, ProviderManifest } from '../../core/plugin.js';
-import { globToRegexSource, expandPathPattern } from '../../core/glob.js';
+import type { PluginIssue, ProviderManifest } from '../../sdk/plugin.js';
+import { globToRegexSource, expandPathPattern } from '../../sdk/plugin.js';
 import { HEADER_NAME, isValidHeaderValue, RESERVED_EXTRA_HEADERS } from './headers.js';
 
 const INJECTING_AUTH = new Set(['bearer', 'header', 'query', 'basic']);

@@ -23,9 +23,9 @@
 import http, { type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
-import { AtiError } from '../../core/errors.js';
-import type { Logger } from '../../core/logger.js';
-import type { RouteRequestContext } from '../../core/plugin.js';
+import { AtiError } from '../../sdk/plugin.js';
+import type { Logger } from '../../sdk/plugin.js';
+import type { RouteRequestContext } from '../../sdk/plugin.js';
 import { redact, upstreamError, writeSocketError } from './errors.js';
 import { connectionTokens, filterRequestHeaders, HOP_BY_HOP } from './headers.js';
 import { upstreamTarget, type Decision, type RouteRuntime } from './route.js';

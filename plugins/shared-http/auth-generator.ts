@@ -15,9 +15,9 @@ import { randomBytes } from 'node:crypto';
 import { unlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { AtiError } from '../../core/errors.js';
-import type { Logger } from '../../core/logger.js';
-import type { KeyringAccessor } from '../../core/plugin.js';
+import { AtiError } from '../../sdk/plugin.js';
+import type { Logger } from '../../sdk/plugin.js';
+import type { KeyringAccessor } from '../../sdk/plugin.js';
 import { compileTemplate, expandTemplate, type Template } from './placeholders.js';
 import { redactSecrets } from './redact.js';
 

@@ -6,7 +6,7 @@
  * appended: whatever a parameter put under the same name is replaced, and a
  * caller query parameter with the credential's name is removed (PRODUCT §3.6).
  */
-import type { ProviderFields } from '../../core/plugin.js';
+import type { ProviderFields } from '../../sdk/plugin.js';
 import { DENIED_HEADER_PARAMS } from './request-builder.js';
 
 export interface AuthSettings {

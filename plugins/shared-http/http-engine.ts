@@ -11,8 +11,8 @@
  * naming it, SSRF block 403, upstream error 502 with the extracted message,
  * timeout 504.
  */
-import type { CallContext, ProviderFields, ProviderManifest, ProvisionContext, ToolDefinition, ToolResult } from '../../core/plugin.js';
-import { VERSION } from '../../core/version.js';
+import type { CallContext, ProviderFields, ProviderManifest, ProvisionContext, ToolDefinition, ToolResult } from '../../sdk/plugin.js';
+import { ATI_VERSION as VERSION } from '../../sdk/plugin.js';
 import { AuthGenerator, type AuthGeneratorConfig } from './auth-generator.js';
 import { applyAuth, authSettings, deniedHeaderNames, SECRET_AUTH_TYPES } from './auth-injection.js';
 import { OAuth2TokenSource, resolveTokenUrl } from './oauth2.js';

@@ -8,7 +8,7 @@
  * upstream answers 401 (the reference never does, ref-01 §16.31).
  */
 import { createHash } from 'node:crypto';
-import type { KeyringAccessor } from '../../core/plugin.js';
+import type { KeyringAccessor } from '../../sdk/plugin.js';
 import { redactSecrets } from './redact.js';
 import { truncateText } from './response.js';
 import { upstreamError, type UpstreamClient } from './upstream-client.js';

@@ -7,7 +7,7 @@
  * header names). Bad arguments are ATI_ERR_TOOL_ARGS (400), never a 502.
  * Auth and `extra_headers` are added later by the engine.
  */
-import { AtiError } from '../../core/errors.js';
+import { AtiError } from '../../sdk/plugin.js';
 import type { CollectionFormat, RequestPlan } from './request-plan.js';
 
 export interface BuiltRequest {

@@ -6,7 +6,7 @@
  * `http` tools and generated `openapi` tools both run from a plan, so the
  * request code exists once.
  */
-import type { HttpMethod } from '../../core/plugin.js';
+import type { HttpMethod } from '../../sdk/plugin.js';
 
 export const PARAM_LOCATIONS = ['path', 'query', 'header', 'body', 'cookie'] as const;
 export type ParamLocation = (typeof PARAM_LOCATIONS)[number];

@@ -9,8 +9,8 @@
  */
 import dns from 'node:dns';
 import net, { BlockList } from 'node:net';
-import { AtiError } from '../../core/errors.js';
-import type { Logger } from '../../core/logger.js';
+import { AtiError } from '../../sdk/plugin.js';
+import type { Logger } from '../../sdk/plugin.js';
 
 export type SsrfMode = 'off' | 'warn' | 'block';
 

@@ -13,8 +13,8 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import { Agent, type Dispatcher } from 'undici';
-import { AtiError } from '../../core/errors.js';
-import type { Logger } from '../../core/logger.js';
+import { AtiError } from '../../sdk/plugin.js';
+import type { Logger } from '../../sdk/plugin.js';
 import { ssrfLookup, type SsrfMode } from './ssrf.js';
 
 export interface UpstreamClientOptions {

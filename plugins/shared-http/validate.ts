@@ -4,8 +4,8 @@
  * field path, so a manifest mistake is a load error with file and line
  * (PRODUCT §3.10) rather than a 502 on the first call.
  */
-import type { PluginIssue, ProviderFields, ToolManifest } from '../../core/plugin.js';
-import { jsonPathProblem } from '../../core/response-extract.js';
+import type { PluginIssue, ProviderFields, ToolManifest } from '../../sdk/plugin.js';
+import { jsonPathProblem } from '../../sdk/plugin.js';
 import { authGeneratorProblems, type AuthGeneratorConfig } from './auth-generator.js';
 import { SECRET_AUTH_TYPES } from './auth-injection.js';
 import { resolveTokenUrl, tokenUrlProblem } from './oauth2.js';

@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { makeAtiDir, type TempAtiDir } from '../../helpers/ati-dir.js';
 import { REPO_ROOT, startProxy, type ProxyProcess } from '../../helpers/proxy-process.js';
+import { signatureHeader } from '../../../client/sign.js';
 import { send } from './client.js';
 import { ptManifest } from './harness.js';
 import { startEchoUpstream, startWsUpstream, valuesOf, type EchoUpstream, type WsUpstream } from './upstreams.js';
@@ -80,9 +81,29 @@ describe('passthrough e2e (bin/ati proxy --enable-passthrough)', () => {
     expect(text).toMatch(/bad\.toml:7: provider\.deny_path: unknown key/);
   });
 
-  // Depends on the sig-verify stage (core/pipeline, another issue), not in this branch yet:
-  // `--sig-verify-mode enforce` with a signing secret → an unsigned passthrough request is 403
-  // `missing_signature` before routing (upstream untouched); a request signed over
-  // `{t}.GET.{path}` with no JWT → 200 (passthrough bypasses JWT).
-  it.todo('sig-verify enforce: unsigned → 403 before anything; signed with no JWT → 200');
+  it('sig-verify enforce: unsigned → 403 before anything; signed with no JWT → 200 (passthrough bypasses JWT)', async () => {
+    up = await startEchoUpstream();
+    const secret = 'passthrough-signing-secret-0123456789';
+    dir = await makeAtiDir({
+      'manifests/api.toml': ptManifest('api', up.url, 'path_prefix = "/api"'),
+      credentials: JSON.stringify({ sandbox_signing_shared_secret: secret }),
+    });
+    proxy = await startProxy({
+      atiDir: dir.dir,
+      args: ['--enable-passthrough', '--sig-verify-mode', 'enforce'],
+      env: { ATI_JWT_SECRET: 'ab'.repeat(32) },
+    });
+    const unsigned = await send(proxy.url, '/api/v1/x');
+    expect(unsigned.status).toBe(403);
+    expect(unsigned.body.toString()).toContain('missing_signature');
+    expect(up.requests).toHaveLength(0);
+    const t = Math.floor(Date.now() / 1000);
+    const sig = signatureHeader(Buffer.from(secret), 'GET', '/api/v1/x', t);
+    const signed = await send(proxy.url, '/api/v1/x', { headers: { 'x-sandbox-signature': sig } });
+    expect(signed.status).toBe(200);
+    expect(up.requests).toHaveLength(1);
+    // A named route still needs the JWT: signed but no token → 401.
+    const named = await send(proxy.url, '/tools', { headers: { 'x-sandbox-signature': signatureHeader(Buffer.from(secret), 'GET', '/tools', t) } });
+    expect(named.status).toBe(401);
+  });
 });
