@@ -4,7 +4,8 @@
  * warm cache (PostgreSQL and PGlite), and revocation propagation between two
  * "replicas" (two stores, two LISTEN connections) on PostgreSQL.
  *
- *   npx tsc -p tsconfig.json && node bench/key-lookup.mjs [--lookups 200000] [--revocations 50] [--no-pglite]
+ *   npx tsc -p tsconfig.json && node bench/key-lookup.mjs   (or BENCH_ONLY=key-lookup npm run bench)
+ *   [--lookups 200000] [--revocations 50] [--no-pglite]
  *
  * Needs PostgreSQL on 127.0.0.1:5432 (ATI_BENCH_PG_ADMIN_URL to change); creates and drops its own
  * database. Numbers are per process on this machine; compare runs on one machine only.
@@ -18,6 +19,9 @@ import { DbKeyStore } from '../dist/core/db/key-store.js';
 import { KeyAdmin } from '../dist/core/db/key-admin.js';
 import { RevocationListener } from '../dist/core/db/revocation.js';
 import { silentLogger } from '../dist/core/logger.js';
+import { emit } from './lib/fixtures.mjs';
+
+const rows = [];
 
 const args = process.argv.slice(2);
 const opt = (name, dflt) => {
@@ -75,6 +79,8 @@ async function warmLookups(db, label) {
       `p50 ${pct(samples, 50).toFixed(1)} µs, p99 ${pct(samples, 99).toFixed(1)} µs (sha256 + cache + scopes); ` +
       `cold (database) p50 ${(pct(cold, 50) / 1000).toFixed(2)} ms, p99 ${(pct(cold, 99) / 1000).toFixed(2)} ms; hits ${store.stats.hits}, misses ${store.stats.misses}`,
   );
+  rows.push({ scenario: `Ati-Key lookup, warm cache, ${label} (p50)`, unit: 'µs', ours: +pct(samples, 50).toFixed(1), p95: +pct(samples, 95).toFixed(1) });
+  rows.push({ scenario: `Ati-Key lookup, cold (database query), ${label} (p50)`, unit: 'ms', ours: +(pct(cold, 50) / 1000).toFixed(2), p95: +(pct(cold, 95) / 1000).toFixed(2) });
 }
 
 async function revocationPropagation(url) {
@@ -111,6 +117,7 @@ async function revocationPropagation(url) {
     `postgres revocation A→B (${REVOCATIONS} keys): revoke call start → B evicted p50 ${pct(total, 50).toFixed(2)} ms, p99 ${pct(total, 99).toFixed(2)} ms, max ${total.at(-1).toFixed(2)} ms; ` +
       `after commit p50 ${pct(after, 50).toFixed(2)} ms`,
   );
+  rows.push({ scenario: 'revocation on replica A refused by replica B (max)', unit: 'ms', ours: +total.at(-1).toFixed(1), p95: +pct(total, 95).toFixed(1), target: '< 1000 ms', met: total.at(-1) < 1000 });
   await listenerB.close();
   await a.close();
   await b.close();
@@ -130,6 +137,7 @@ try {
     await warmLookups(lite, 'pglite');
     await lite.close();
   }
+  emit({ suite: 'key-lookup', rows });
 } finally {
   await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
 }
