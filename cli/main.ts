@@ -22,7 +22,7 @@ export interface CommandModule {
   register(program: Command, globals: () => GlobalOptions): void;
 }
 
-export async function buildProgram(): Promise<Command> {
+export async function buildProgram(argv?: readonly string[]): Promise<Command> {
   const program = new Command('ati')
     .description('ATI: agent tools interface — credential-holding tool proxy for sandboxed AI agents')
     .version(VERSION, '-V, --version')
@@ -50,9 +50,14 @@ export async function buildProgram(): Promise<Command> {
   };
 
   const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'commands');
-  const files = readdirSync(dir)
+  let files = readdirSync(dir)
     .filter((f) => /\.(js|ts)$/.test(f) && !f.endsWith('.d.ts') && !f.endsWith('.map'))
     .sort();
+  // Startup time matters (`ati proxy` under systemd, `ati run` in sandboxes): load only the
+  // command being run; help, version and unknown commands load them all.
+  const wanted = subcommandOf(argv ?? []);
+  const only = files.filter((f) => f.replace(/\.(js|ts)$/, '') === wanted);
+  if (only.length === 1) files = only;
   for (const f of files) {
     const mod = (await import(pathToFileURL(path.join(dir, f)).href)) as Partial<CommandModule>;
     mod.register?.(program, globals);
@@ -61,6 +66,20 @@ export async function buildProgram(): Promise<Command> {
 }
 
 export async function main(argv: string[]): Promise<void> {
-  const program = await buildProgram();
+  const program = await buildProgram(argv);
   await program.parseAsync(argv);
+}
+
+/** The first positional argument after the global options (`ati --output text proxy …` → `proxy`). */
+export function subcommandOf(argv: readonly string[]): string | undefined {
+  for (let i = 2; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--output') {
+      i++;
+      continue;
+    }
+    if (a.startsWith('-')) continue;
+    return a;
+  }
+  return undefined;
 }

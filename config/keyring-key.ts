@@ -30,7 +30,7 @@ export function sealedKeyPath(env: NodeJS.ProcessEnv): string {
 }
 
 function keyError(message: string, file: string): AtiError {
-  return new AtiError('ATI_ERR_KEYRING', message);
+  return new AtiError('ATI_ERR_KEYRING', message, { location: { file } });
 }
 
 /**

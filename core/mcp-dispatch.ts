@@ -11,7 +11,6 @@
  * reference's code), −32029 rate limited (this build; `data.retry_after` in
  * seconds when known). Every error carries `data.code`, the `ATI_ERR_…` code.
  */
-import { LATEST_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js';
 import type { AtiError } from './errors.js';
 import type { Logger } from './logger.js';
 import { ToolContentError, type ToolDefinition } from './plugin.js';
@@ -65,9 +64,14 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** The client's version when we speak it, else the newest we speak (MCP lifecycle: version negotiation). */
-export function negotiateProtocolVersion(requested: unknown): string {
+/**
+ * The client's version when we speak it, else the newest we speak (MCP lifecycle:
+ * version negotiation). The SDK's version list is loaded on the first `initialize`:
+ * its module pulls in every zod schema of the protocol, which would cost startup time.
+ */
+export async function negotiateProtocolVersion(requested: unknown): Promise<string> {
   if (typeof requested !== 'string') return DEFAULT_PROTOCOL_VERSION;
+  const { LATEST_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS } = await import('@modelcontextprotocol/sdk/types.js');
   return SUPPORTED_PROTOCOL_VERSIONS.includes(requested) ? requested : LATEST_PROTOCOL_VERSION;
 }
 
@@ -206,7 +210,7 @@ export async function dispatchRpc(msg: unknown, ctx: DispatchContext): Promise<J
   switch (method) {
     case 'initialize':
       return rpcResult(id, {
-        protocolVersion: negotiateProtocolVersion(params['protocolVersion']),
+        protocolVersion: await negotiateProtocolVersion(params['protocolVersion']),
         capabilities: { tools: { listChanged: false } },
         serverInfo: { name: 'ati-proxy', version: VERSION },
       });

@@ -24,11 +24,12 @@ import { toToolResult } from './call-result.js';
 import { discoveredToolDefinitions, listAllTools, upstreamName, type McpToolData } from './discovery.js';
 import { makeRedactor } from './redact.js';
 import { IGNORED_COMMON_FIELDS, mcpFields, providerSchema, validateMcpManifest } from './schema.js';
-import { DEFAULT_RESTART, McpSession, type RestartPolicy } from './session.js';
+// The MCP SDK is loaded with the first mcp provider, not at process start (it costs ~0.3 s of startup).
+import type { McpSession, RestartPolicy } from './session.js';
 import type { StderrLimits } from './stderr-log.js';
 import { resolveTarget } from './target.js';
 
-export { McpSession } from './session.js';
+export type { McpSession } from './session.js';
 
 /** Tuning that tests (and embedders) may change; manifests cannot. */
 export interface McpPluginOptions {
@@ -101,6 +102,7 @@ export function createMcpPlugin(options: McpPluginOptions = {}): HandlerPlugin {
 
       const redact = makeRedactor(resolved.secrets);
       let toolsChanged = false;
+      const { McpSession, DEFAULT_RESTART } = await import('./session.js');
       const session = new McpSession({
         provider: m.provider.name,
         target: resolved.target,

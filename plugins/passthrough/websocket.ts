@@ -216,9 +216,9 @@ export class WebSocketRelay {
     });
   }
 
-  /** Closes every open pair (route retired) with 1001. */
+  /** Closes every open pair with 1012 (service restart): the route was removed or changed by a reload and its generation's drain deadline passed. */
   close(): void {
-    for (const p of this.live) p.shutdown(1001, 'route reconfigured');
+    for (const p of this.live) p.shutdown(1012, 'route reconfigured');
     this.live.clear();
   }
 }

@@ -67,7 +67,7 @@ describe('RateLimiter: sliding window per caller × pattern', () => {
   });
 
   it('only matching patterns count (no legacy alias); a rejected call is not counted by other rules', () => {
-    let t = 0;
+    const t = 0;
     const rl = new RateLimiter({ now: () => t });
     const two = [
       { pattern: 'tool:*', limit: 100, windowSeconds: 60 },

@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-explicit-any -- route bodies are checked field by field below */
 import { cp, mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -192,13 +192,13 @@ describe('passthrough WebSocket', () => {
     expect(up.closes[0]!.code).toBe(1001);
   });
 
-  it('closes open WebSockets of a route changed by a reload with 1001 once the old generation drains', async () => {
+  it('closes open WebSockets of a route changed by a reload with 1012 once the old generation drain deadline passes', async () => {
     up = await startWsUpstream();
     h = await startPassthrough({ a: ptManifest('ws', up.url, 'path_prefix = "/ws"\nforward_websockets = true') }, { host: { drainMs: 300 } });
     const c = track(await connect(wsUrl('/ws')));
     await h.dir.manifest('a', ptManifest('ws', up.url, 'path_prefix = "/ws"\nforward_websockets = true\nwebsocket_idle_timeout_seconds = 60'));
     expect((await h.th.host.reload('test')).status).toBe('applied');
-    expect(await c.closed).toEqual({ code: 1001, reason: 'route reconfigured' });
+    expect(await c.closed).toEqual({ code: 1012, reason: 'route reconfigured' });
     // the new generation serves new connections
     const c2 = track(await connect(wsUrl('/ws')));
     c2.ws.send('still here');
