@@ -38,17 +38,17 @@ export function createProxyHost(config: ProxyConfig, deps: ProxyDeps): Host {
   const admin = new AdminAuth(config.env['ATI_ADMIN_TOKEN']);
   // The database (ATI_DB_URL; unset/blank → none, as the reference). `--check` never opens connections.
   // It opens in host.start() after the first generation and before the bind (core/db/host-wiring.ts).
-  let host: Host | undefined;
+  const self: { host?: Host } = {}; // the key store reads the serving generation of the host built below
   const persistence = config.check
     ? undefined
     : Persistence.fromEnv(config.env, {
         logger: deps.logger,
         migrate: config.migrate,
-        generation: () => (host?.hasGeneration ? host.current : undefined),
+        generation: () => (self.host?.hasGeneration ? self.host.current : undefined),
       });
   const keyStore = deps.keyStore ?? persistence?.keyStore;
   const pipeline = buildRequestPipeline(config, { logger: deps.logger, ...(keyStore ? { keyStore } : {}) });
-  host = new Host({
+  const host = new Host({
     options: { atiDir: config.atiDir, enablePassthrough: config.enablePassthrough, checkOnly: config.check },
     registry: deps.registry,
     logger: deps.logger,
@@ -66,6 +66,7 @@ export function createProxyHost(config: ProxyConfig, deps: ProxyDeps): Host {
     extensions: [...pipeline.extensions, skillsExtension, keyringFileRefsExtension(config)],
     drainMs: config.drainSeconds * 1000,
   });
+  self.host = host;
   return host;
 }
 

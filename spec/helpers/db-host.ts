@@ -30,21 +30,22 @@ export async function startDbHost(opts: {
 }): Promise<DbTestHost> {
   const logger = opts.logger ?? silentLogger();
   const adminAuth = new AdminAuth(opts.adminToken);
-  let th: TestHost | undefined;
+  const self: { th?: TestHost } = {};
   const persistence = opts.database
     ? new Persistence(opts.database.target, {
         logger,
         migrate: opts.migrate ?? true,
-        generation: () => (th?.host.hasGeneration ? th.host.current : undefined),
+        generation: () => (self.th?.host.hasGeneration ? self.th.host.current : undefined),
         database: opts.database,
         ...opts.persistence,
       })
     : undefined;
-  th = await startHost(opts.atiDir, [makeTestPlugin()], {
+  const th = await startHost(opts.atiDir, [makeTestPlugin()], {
     logger,
     stages: [createAuthStage({ jwtConfigured: false, enablePassthrough: true, logger, ...(persistence ? { keyStore: persistence.keyStore } : {}) })],
     routes: [persistenceModule(persistence, adminAuth), ...ROUTE_MODULES, adminKeysRoutes({ adminAuth, persistence })],
     services: persistenceServices(persistence),
   });
+  self.th = th;
   return { ...th, persistence };
 }
