@@ -16,6 +16,7 @@ const SCRIPTS = [
   ['pipeline-auth', 'pipeline-auth.mjs', 'sig-verify, JWT (cached/uncached) and rate-limit costs per request'],
   ['mcp-session', 'mcp-session.mjs', '/mcp tools/call through a pooled session vs a fresh connection'],
   ['log-redaction', 'log-redaction.mjs', 'cost of secret redaction in log lines'],
+  ['key-lookup', 'key-lookup.mjs', 'Ati-Key lookup (warm cache, cold) on PostgreSQL and PGlite; revocation between two replicas'],
 ];
 const only = process.env.BENCH_ONLY?.split(',').map((s) => s.trim());
 const here = fileURLToPath(new URL('.', import.meta.url));

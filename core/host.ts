@@ -15,6 +15,7 @@ import type { Duplex } from 'node:stream';
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyError } from 'fastify';
 import { AtiError, AtiAggregateError, toAtiError } from './errors.js';
+import { NO_CALL_LOG, type CallLog } from './call-log.js';
 import type { Generation } from './generation.js';
 import type { ManifestCache } from '../config/manifest-loader.js';
 import { buildGeneration, type GenerationExtension, type KeyringLoader } from './generation-builder.js';
@@ -45,6 +46,10 @@ export interface HostServices {
   dbStatus(): 'connected' | 'disabled';
   /** Extra readiness check (database reachable …). */
   ready?(): Promise<boolean>;
+  /** Last answer of the cached database probe (`/health` `db_reachable`); undefined when no database. */
+  dbReachable?(): boolean | undefined;
+  /** Where `/call`, `/mcp tools/call` and `/help` record each call (core/call-log.ts); a no-op without a database. */
+  callLog: CallLog;
 }
 
 export interface HostInit {
@@ -126,6 +131,7 @@ export class Host {
     this.services = {
       authMode: () => 'disabled',
       dbStatus: () => 'disabled',
+      callLog: NO_CALL_LOG,
       ...init.services,
     };
     this.server = http.createServer({ keepAliveTimeout: 65_000 }, (req, res) => this.onRequest(req, res));

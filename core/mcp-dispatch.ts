@@ -17,6 +17,7 @@ import { ToolContentError, type ToolDefinition } from './plugin.js';
 import type { RequestState } from './request-state.js';
 import { toolAllowed } from './scopes.js';
 import { executeToolCall, type ToolCallOutcome } from './tool-call.js';
+import type { CallLog } from './call-log.js';
 import { VERSION } from './version.js';
 
 export const RPC_PARSE_ERROR = -32700;
@@ -45,6 +46,10 @@ export interface DispatchContext {
   signal: AbortSignal;
   /** Tools per `tools/list` page. */
   pageSize: number;
+  /** Where `tools/call` is recorded (`host.services.callLog`). */
+  callLog?: CallLog;
+  requesterIp?: string;
+  userAgent?: string;
 }
 
 export function rpcError(id: JsonRpcId, code: number, message: string, data?: Record<string, unknown>): JsonRpcResponse {
@@ -168,6 +173,9 @@ async function toolsCall(id: JsonRpcId, params: Record<string, unknown>, ctx: Di
     endpoint: 'mcp',
     signal: ctx.signal,
     logger: ctx.logger,
+    ...(ctx.callLog ? { callLog: ctx.callLog } : {}),
+    ...(ctx.requesterIp ? { requesterIp: ctx.requesterIp } : {}),
+    ...(ctx.userAgent ? { userAgent: ctx.userAgent } : {}),
   });
   return outcome.ok ? callSuccess(id, outcome) : callFailure(id, outcome.error);
 }

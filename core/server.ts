@@ -19,6 +19,9 @@ import { adminReloadRoutes } from './routes/admin-reload.js';
 import type { KeyStore } from './pipeline/key-store.js';
 import { buildRequestPipeline, checkPipelineStartup } from './request-pipeline.js';
 import { ROUTE_MODULES } from './routes/index.js';
+import { adminKeysRoutes } from './routes/admin-keys.js';
+import { persistenceModule, persistenceServices } from './db/host-wiring.js';
+import { Persistence } from './db/persistence.js';
 import { skillsExtension } from './skills/extension.js';
 import { createKeyringLoader, keyringFileRefsExtension } from '../config/keyring-loader.js';
 import type { ProxyConfig } from '../config/proxy-config.js';
@@ -33,19 +36,38 @@ export interface ProxyDeps {
 /** Builds the host. Throws ATI_ERR_AUTH_CONFIG / ATI_ERR_SIG_CONFIG on unusable security settings. */
 export function createProxyHost(config: ProxyConfig, deps: ProxyDeps): Host {
   const admin = new AdminAuth(config.env['ATI_ADMIN_TOKEN']);
-  const pipeline = buildRequestPipeline(config, { logger: deps.logger, ...(deps.keyStore ? { keyStore: deps.keyStore } : {}) });
-  return new Host({
+  // The database (ATI_DB_URL; unset/blank → none, as the reference). `--check` never opens connections.
+  // It opens in host.start() after the first generation and before the bind (core/db/host-wiring.ts).
+  const self: { host?: Host } = {}; // the key store reads the serving generation of the host built below
+  const persistence = config.check
+    ? undefined
+    : Persistence.fromEnv(config.env, {
+        logger: deps.logger,
+        migrate: config.migrate,
+        generation: () => (self.host?.hasGeneration ? self.host.current : undefined),
+      });
+  const keyStore = deps.keyStore ?? persistence?.keyStore;
+  const pipeline = buildRequestPipeline(config, { logger: deps.logger, ...(keyStore ? { keyStore } : {}) });
+  const host = new Host({
     options: { atiDir: config.atiDir, enablePassthrough: config.enablePassthrough, checkOnly: config.check },
     registry: deps.registry,
     logger: deps.logger,
     // `--check` must not consume a sealed one-shot key the real start will need.
     loadKeyring: createKeyringLoader(config, { logger: deps.logger, consumeSealedKey: !config.check }),
     stages: pipeline.stages,
-    services: { authMode: pipeline.authMode },
-    routes: [...ROUTE_MODULES, adminReloadRoutes(admin), adminConfigRoutes(admin, config)],
+    services: { ...persistenceServices(persistence), authMode: pipeline.authMode },
+    routes: [
+      persistenceModule(persistence, admin),
+      ...ROUTE_MODULES,
+      adminReloadRoutes(admin),
+      adminConfigRoutes(admin, config),
+      adminKeysRoutes({ adminAuth: admin, persistence }),
+    ],
     extensions: [...pipeline.extensions, skillsExtension, keyringFileRefsExtension(config)],
     drainMs: config.drainSeconds * 1000,
   });
+  self.host = host;
+  return host;
 }
 
 /** JWT key files named by the environment; they live outside the ATI directory as often as not. */

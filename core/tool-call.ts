@@ -11,6 +11,7 @@
  * timeout 504, response extraction error 500 (with the raw result).
  */
 import { AtiError, toAtiError } from './errors.js';
+import { callRecordOf, type CallLog } from './call-log.js';
 import type { Generation } from './generation.js';
 import type { Logger } from './logger.js';
 import type { CallContext, CallerIdentity, KeyringAccessor, McpToolContent, ToolDefinition, ToolResult } from './plugin.js';
@@ -37,6 +38,10 @@ export interface ToolCallRequest {
   /** Aborted when the client goes away. */
   signal: AbortSignal;
   logger: Logger;
+  /** Where the call is recorded (`host.services.callLog`: the database call log, or nothing). */
+  callLog?: CallLog;
+  requesterIp?: string;
+  userAgent?: string;
 }
 
 interface OutcomeBase {
@@ -148,6 +153,7 @@ export async function executeToolCall(req: ToolCallRequest): Promise<ToolCallOut
     outcome = { ok: false, error, status: error.status, result: null, durationMs: Math.round((performance.now() - t0) * 1000) / 1000 };
   }
   logCall(req, outcome);
+  req.callLog?.record(callRecordOf(req, outcome));
   return outcome;
 }
 

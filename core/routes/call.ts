@@ -92,6 +92,9 @@ export const callRoutes: RouteModule = async (app, host) => {
         endpoint: 'call',
         signal: clientSignal(reply),
         logger: host.logger,
+        callLog: host.services.callLog,
+        requesterIp: request.ip,
+        ...(request.headers['user-agent'] ? { userAgent: request.headers['user-agent'] } : {}),
       });
       // Errors carry their own response headers (the rate limiter's `Retry-After` …).
       if (!outcome.ok && outcome.error.headers) void reply.headers(outcome.error.headers);

@@ -23,6 +23,8 @@ export const healthRoutes: RouteModule = (app, host) => {
       skills: skillCount(gen.extensions),
       auth: host.services.authMode(),
       db: host.services.dbStatus(),
+      // Ours (ref-04 §1.6 REC): a cached liveness probe; null when no database is configured.
+      db_reachable: host.services.dbReachable?.() ?? null,
       reload: {
         generation: status.generation,
         loaded_at: status.loaded_at,

@@ -14,6 +14,7 @@ import type { FastifyReply } from 'fastify';
 import { AtiError } from '../errors.js';
 import { buildHelpPrompt, type HelpFocus } from '../help-prompt.js';
 import type { RouteModule } from '../host.js';
+import { callStatusOf } from '../call-log.js';
 import type { ToolDefinition } from '../plugin.js';
 import { stateOf } from '../request-state.js';
 import { scopeAllowed, toolAllowed } from '../scopes.js';
@@ -84,7 +85,8 @@ export const helpRoutes: RouteModule = (app, host) => {
       const t0 = performance.now();
       const state = stateOf(request);
       const caller = state.caller;
-      const finish = (status: number, extra: Record<string, unknown> = {}) =>
+      const finish = (status: number, extra: Record<string, unknown> = {}, error?: AtiError) => {
+        const latency = Math.round((performance.now() - t0) * 1000) / 1000;
         host.logger[status >= 500 ? 'warn' : 'info'](
           {
             request_id: state.requestId,
@@ -92,13 +94,33 @@ export const helpRoutes: RouteModule = (app, host) => {
             tool: HELP_TOOL,
             sub: caller?.sub ?? (state.authConfigured ? null : DEV_CALLER.sub),
             status,
-            latency_ms: Math.round((performance.now() - t0) * 1000) / 1000,
+            latency_ms: latency,
             ...extra,
           },
           'help call',
         );
+        // One call-log row per /help (ref-04 §4.1), denials included.
+        const llmTool = state.gen.tools.get(HELP_TOOL);
+        const upstream = extra['upstream_status'];
+        host.services.callLog.record({
+          endpoint: 'help',
+          tool: HELP_TOOL,
+          provider: llmTool?.provider ?? null,
+          handler: llmTool?.handler ?? null,
+          caller,
+          args: request.body.tool !== undefined ? { query: request.body.query, tool: request.body.tool } : { query: request.body.query },
+          status: error ? callStatusOf(error) : 'success',
+          durationMs: latency,
+          error: error?.message ?? null,
+          errorClass: error?.code ?? null,
+          upstreamStatus: typeof upstream === 'number' ? upstream : null,
+          requestId: state.requestId,
+          requesterIp: request.ip,
+          userAgent: request.headers['user-agent'] ?? null,
+        });
+      };
       const fail = (e: AtiError, extra: Record<string, unknown> = {}) => {
-        finish(e.status, { code: e.code, error: e.message, ...extra });
+        finish(e.status, { code: e.code, error: e.message, ...extra }, e);
         return send(reply, e);
       };
 

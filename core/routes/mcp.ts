@@ -61,7 +61,15 @@ export function createMcpRoutes(opts: McpRouteOptions = {}): RouteModule {
         } catch (err) {
           return send(400, rpcError(null, RPC_PARSE_ERROR, `Parse error: ${(err as Error).message}`));
         }
-        const ctx = { state: stateOf(request), logger: host.logger, signal: clientSignal(reply), pageSize };
+        const ctx = {
+          state: stateOf(request),
+          logger: host.logger,
+          signal: clientSignal(reply),
+          pageSize,
+          callLog: host.services.callLog,
+          requesterIp: request.ip,
+          ...(request.headers['user-agent'] ? { userAgent: request.headers['user-agent'] } : {}),
+        };
         if (Array.isArray(msg)) {
           if (msg.length === 0) return send(400, rpcError(null, RPC_INVALID_REQUEST, 'Invalid Request: empty batch'));
           if (msg.length > MCP_MAX_BATCH) {
