@@ -350,15 +350,8 @@ export class Host {
     return this.app;
   }
 
-  private onRequest(req: IncomingMessage, res: ServerResponse): void {
-    const gen = this.gen;
-    if (!gen || this.shuttingDown) {
-      res.setHeader('Connection', 'close');
-      sendError(res, { error: new AtiError(this.shuttingDown ? 'ATI_ERR_SHUTTING_DOWN' : 'ATI_ERR_UNAVAILABLE') });
-      return;
-    }
-    gen.enter();
-    metrics.inFlight.inc();
+  /** The per-request state every later step reads; attached to the request. */
+  private newState(req: IncomingMessage, gen: Generation): RequestState {
     const state: RequestState = {
       gen,
       requestId: requestIdOf(req),
@@ -369,6 +362,19 @@ export class Host {
       route: 'unmatched',
     };
     setState(req, state);
+    return state;
+  }
+
+  private onRequest(req: IncomingMessage, res: ServerResponse): void {
+    const gen = this.gen;
+    if (!gen || this.shuttingDown) {
+      res.setHeader('Connection', 'close');
+      sendError(res, { error: new AtiError(this.shuttingDown ? 'ATI_ERR_SHUTTING_DOWN' : 'ATI_ERR_UNAVAILABLE') });
+      return;
+    }
+    gen.enter();
+    metrics.inFlight.inc();
+    const state = this.newState(req, gen);
     res.once('close', () => {
       gen.leave();
       metrics.inFlight.dec();
@@ -473,16 +479,7 @@ export class Host {
       }
     };
     socket.once('close', leave);
-    const state: RequestState = {
-      gen,
-      requestId: requestIdOf(req),
-      start: process.hrtime.bigint(),
-      path: '',
-      query: '',
-      authConfigured: this.services.authMode() === 'jwt',
-      route: 'unmatched',
-    };
-    setState(req, state);
+    const state = this.newState(req, gen);
     try {
       const t = canonicalTarget(req.url);
       state.path = t.path;
