@@ -10,6 +10,7 @@
  * timeout; the model is `zai-glm-4.7` unless the tool's input schema gives
  * `properties.model.default`; the body is capped at 1 MiB.
  */
+import { localSkillsHelpBody } from '../skills/help-context.js';
 import type { FastifyReply } from 'fastify';
 import { AtiError } from '../errors.js';
 import { buildHelpPrompt, type HelpFocus } from '../help-prompt.js';
@@ -32,8 +33,6 @@ interface HelpBody {
   tool?: string;
 }
 
-/** A skills registry may offer a help section for the caller (the skills feature). */
-type SkillsHelp = { helpContext?(scopes: readonly string[], unrestricted: boolean): string | undefined };
 
 function send(reply: FastifyReply, e: AtiError): FastifyReply {
   return reply.code(e.status).type('application/json').send({ content: '', error: e.message, code: e.code });
@@ -142,7 +141,7 @@ export const helpRoutes: RouteModule = (app, host) => {
         else if (ofProvider.length > 0) focus = { kind: 'provider', provider: wanted, tools: ofProvider };
         else return fail(new AtiError('ATI_ERR_FORBIDDEN', `Scope '${wanted}' is not visible in your current scopes.`));
       }
-      const skills = (gen.extensions['skills'] as SkillsHelp | undefined)?.helpContext?.(caller?.scopes ?? ['*'], caller?.unrestricted ?? true);
+      const skills = localSkillsHelpBody(gen, caller);
       const prompt = buildHelpPrompt(visible, focus, skills);
 
       const args: Record<string, unknown> = {

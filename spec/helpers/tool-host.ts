@@ -1,3 +1,4 @@
+import type { GenerationExtension } from '../../core/generation-builder.js';
 /**
  * An in-process host with the built-in http and openapi plugins for tool-call
  * tests: a temp ATI dir (manifests, specs), an in-memory keyring, every log
@@ -35,6 +36,8 @@ export interface ToolHostOptions {
   /** Pretend JWT auth is configured (the caller then comes from `x-test-caller`). */
   authConfigured?: boolean;
   plugins?: HandlerPlugin[];
+  /** Generation extensions (e.g. the skills registry). */
+  extensions?: GenerationExtension[];
 }
 
 export const CALLER_HEADER = 'x-test-caller';
@@ -62,6 +65,7 @@ export async function startToolHost(opts: ToolHostOptions): Promise<ToolHost> {
       loadKeyring: async () => keyring,
       stages: [testCallerStage],
       services: { authMode: () => (opts.authConfigured ? 'jwt' : 'disabled') },
+      ...(opts.extensions ? { extensions: opts.extensions } : {}),
     });
   } catch (err) {
     await dir.cleanup();

@@ -1,3 +1,4 @@
+import { skillsExtension } from '../../core/skills/extension.js';
 /**
  * `POST /help` (ref-01 §12.2) against a local fake OpenAI-compatible chat
  * endpoint: the request it receives, the `help` scope, tool/provider focus,
@@ -54,10 +55,23 @@ describe('POST /help', () => {
     await up.close();
   });
 
-  const start = async (opts: { authConfigured?: boolean; llmExtra?: string; keyring?: Record<string, string>; withLlm?: boolean } = {}) => {
+  const start = async (opts: { authConfigured?: boolean; llmExtra?: string; keyring?: Record<string, string>; withLlm?: boolean; skills?: boolean } = {}) => {
     const manifests: Record<string, string> = { weather: httpManifest('weather', up.url, '', WEATHER) };
     if (opts.withLlm !== false) manifests['_llm'] = llm(up.url, opts.llmExtra);
-    th = await startToolHost({ manifests, keyring: opts.keyring ?? { cerebras_api_key: 'llm-key' }, authConfigured: opts.authConfigured ?? false });
+    th = await startToolHost({
+      manifests,
+      keyring: opts.keyring ?? { cerebras_api_key: 'llm-key' },
+      authConfigured: opts.authConfigured ?? false,
+      ...(opts.skills
+        ? {
+            extensions: [skillsExtension],
+            files: {
+              'skills/weather-guide/skill.toml': '[skill]\nname = "weather-guide"\ndescription = "How to read forecasts"\ntools = ["weather_now"]\n',
+              'skills/weather-guide/SKILL.md': '# Weather guide\nAsk for the city first.\n',
+            },
+          }
+        : {}),
+    });
     return th;
   };
 
@@ -83,6 +97,19 @@ describe('POST /help', () => {
     expect(sent.messages[0]!.content).toContain('`city` (string): City name');
     expect(sent.messages[0]!.content).not.toContain('_chat_completion');
     expect(th!.logsOf('help call')[0]).toMatchObject({ status: 200, upstream_status: 200, sub: 'dev' });
+  });
+
+  it('puts the local skills the caller may use into the prompt', async () => {
+    await start({ skills: true });
+    // A `*` scope resolves to no skills (the reference's rule), so use a scoped caller.
+    await help({ query: 'how do I read a forecast?' }, { scopes: ['tool:weather_now', 'help'] });
+    const sent = JSON.parse(up.requests[0]!.body) as { messages: Array<{ content: string }> };
+    expect(sent.messages[0]!.content).toContain('## Available Skills (methodology guides)');
+    expect(sent.messages[0]!.content).toContain('weather-guide');
+    up.requests.length = 0;
+    await help({ query: 'q' }, { scopes: ['tool:other', 'help'] });
+    const denied = JSON.parse(up.requests[0]!.body) as { messages: Array<{ content: string }> };
+    expect(denied.messages[0]!.content).not.toContain('weather-guide');
   });
 
   it('uses the model default of the tool schema when there is one', async () => {
