@@ -17,6 +17,7 @@
  * own body (`/call`'s `{"result":null,"error":…}`) sets
  * `reply.headers(err.headers ?? {})` (see `retryAfterSeconds`).
  */
+import { metrics } from './metrics.js';
 import { AtiError } from './errors.js';
 import type { CallerIdentity, RateLimitRule } from './plugin.js';
 import { scopeMatches } from './scopes.js';
@@ -161,6 +162,7 @@ export class RateLimiter {
         const freeAt = rule.limit === 0 ? now + bucket.windowMs : bucket.at(count - rule.limit) + bucket.windowMs;
         const retry = Math.max(1, Math.ceil((freeAt - now) / 1000));
         const w = windowLabel(rule.windowSeconds);
+        metrics.rateLimited.inc();
         return new AtiError('ATI_ERR_RATE_LIMITED', `Rate limit exceeded for '${rule.pattern}': ${count}/${w} (limit: ${rule.limit}/${w})`, {
           details: { retry_after_seconds: retry },
           headers: { 'Retry-After': String(retry) },

@@ -10,6 +10,7 @@
  * for its data (not for being down) is dropped and counted rather than
  * retried for ever. Usage counters learn about failed calls from here.
  */
+import { metrics } from '../metrics.js';
 import { randomUUID } from 'node:crypto';
 import { isIP } from 'node:net';
 import { sql } from 'drizzle-orm';
@@ -97,6 +98,7 @@ export class CallLogWriter implements CallLog {
 
   private drop(n: number): void {
     this.counts.dropped += n;
+    metrics.callLogDropped.inc(n);
     this.droppedSinceWarn += n;
     const now = this.now();
     if (now - this.lastDropWarnMs >= 60_000) {

@@ -14,6 +14,7 @@
  * - the caller's scopes are expanded against the serving generation (see
  *   core/db/key-scopes.ts) and memoised per generation.
  */
+import { metrics } from '../metrics.js';
 import { eq } from 'drizzle-orm';
 import { AtiError } from '../errors.js';
 import type { Generation } from '../generation.js';
@@ -100,15 +101,18 @@ export class DbKeyStore implements KeyStore {
     const hit = this.positive.get(hash);
     if (hit) {
       this.stats.hits++;
+      metrics.keyCache.inc({ result: 'hit' });
       return hit;
     }
     if (this.negative.get(hash)) {
       this.stats.negativeHits++;
+      metrics.keyCache.inc({ result: 'negative_hit' });
       return null;
     }
     const running = this.inflight.get(hash);
     if (running) return running;
     this.stats.misses++;
+    metrics.keyCache.inc({ result: 'miss' });
     const p = this.fetch(hash).finally(() => this.inflight.delete(hash));
     this.inflight.set(hash, p);
     return p;

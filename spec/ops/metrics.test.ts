@@ -51,6 +51,9 @@ describe('/metrics and /readyz (real process)', () => {
     expect(value(after, 'ati_config_synchronized')).toBe(0);
     expect(after.get('ati_http_request_duration_seconds')?.type).toBe('HISTOGRAM');
     expect(value(after, 'ati_http_in_flight_requests')).toBe(1); // the scrape itself
+    // sig-verify (log mode, no secret) and auth (dev mode) outcomes are counted too
+    expect(value(after, 'ati_sig_verify_total', { reason: 'missing_signature', mode: 'log' })).toBeGreaterThanOrEqual(1);
+    expect(value(after, 'ati_auth_total', { outcome: 'dev' })).toBeGreaterThanOrEqual(1);
   });
 
   it('serves /readyz 200 once serving, and --metrics-bind adds a metrics-only listener', async () => {
