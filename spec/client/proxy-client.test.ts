@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto';
+import http from 'node:http';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { argsFromFlags } from '../../client/proxy-client.js';
@@ -49,6 +50,29 @@ describe('proxy client', () => {
       const closed = await closedPort();
       const dead = await runAti(['run', 'x'], { env: { ATI_PROXY_URL: `http://127.0.0.1:${closed}` } });
       expect(dead.stderr).toContain(`cannot reach the proxy at http://127.0.0.1:${closed}: ECONNREFUSED`);
+    });
+
+    it('ati run calls a tool through the proxy, signing requests when ATI_SANDBOX_SIGNING_SECRET is set', async () => {
+      const upstream = http.createServer((req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ got: req.url })));
+      await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+      try {
+        const base = `http://127.0.0.1:${(upstream.address() as net.AddressInfo).port}`;
+        const secret = 'run-signing-secret-0123456789';
+        dir = await makeAtiDir({
+          'manifests/u.toml': `[provider]\nname = "u"\ndescription = "u"\nbase_url = "${base}"\n\n[[tools]]\nname = "u_get"\ndescription = "get"\nendpoint = "/item"\n\n[tools.input_schema.properties.q]\ntype = "string"\n`,
+          credentials: JSON.stringify({ sandbox_signing_shared_secret: secret }),
+        });
+        proxy = await startProxy({ atiDir: dir.dir, args: ['--no-watch', '--sig-verify-mode', 'enforce'] });
+        const signed = await runAti(['--output', 'text', 'run', 'u_get', '--q', 'hello'], { env: { ATI_PROXY_URL: proxy.url, ATI_SANDBOX_SIGNING_SECRET: secret } });
+        expect(signed.stderr).toBe('');
+        expect(signed.code).toBe(0);
+        expect(JSON.parse(signed.stdout)).toEqual({ got: '/item?q=hello' });
+        const unsigned = await runAti(['--output', 'text', 'run', 'u_get'], { env: { ATI_PROXY_URL: proxy.url } });
+        expect(unsigned.code).toBe(1);
+        expect(unsigned.stderr).toMatch(/error \(403\): .*missing_signature/);
+      } finally {
+        await new Promise<void>((r) => upstream.close(() => r()));
+      }
     });
   });
 });
