@@ -4,6 +4,8 @@
  * nothing else from the core, which proves a third-party plugin can do what
  * they do. Breaking changes bump PLUGIN_API_VERSION.
  */
+import { metrics } from '../core/metrics.js';
+
 export {
   PLUGIN_API_VERSION,
   definePlugin,
@@ -39,3 +41,14 @@ export { jsonPathProblem } from '../core/response-extract.js';
 /** The version of the ati-proxy package this plugin runs in (for User-Agent strings and logs). */
 export { VERSION as ATI_VERSION } from '../core/version.js';
 export { AuthGeneratorSchema } from '../config/manifest-schema.js';
+
+/**
+ * Counters a plugin may bump so the host's `/metrics` shows them (low-cardinality
+ * labels only: provider names, never argument values).
+ */
+export const pluginMetrics = {
+  /** A stdio MCP server process was restarted after it died. */
+  mcpChildRestart(provider: string): void {
+    metrics.mcpChildRestarts.inc({ provider });
+  },
+};

@@ -10,6 +10,7 @@
  * States: no connection → connecting → ready → (closed by the server) → restart
  * scheduled (stdio) or reconnect on the next call (http) → … → closed for good.
  */
+import { pluginMetrics } from '../../sdk/plugin.js';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -284,6 +285,7 @@ export class McpSession {
     const timer = setTimeout(() => {
       this.restart = undefined;
       this.restarts++;
+      pluginMetrics.mcpChildRestart(this.opts.provider);
       this.startConnect().then(resolve, reject);
     }, delay);
     timer.unref();

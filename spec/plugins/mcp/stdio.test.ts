@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { registry as metricsRegistry } from '../../../core/metrics.js';
 import { AtiError } from '../../../core/errors.js';
 import { ToolContentError } from '../../../core/plugin.js';
 import { createMcpPlugin, type McpSession } from '../../../plugins/mcp/index.js';
@@ -123,6 +124,8 @@ describe('mcp plugin: stdio upstream', () => {
   it('restarts a crashed child with backoff; the call in flight fails with 502', async () => {
     const { host } = await start({ 'manifests/fx.toml': stdioManifest('fx') });
     const session = sessions.get('fx')!;
+    const restartsMetric = async () => Number(/ati_mcp_child_restarts_total\{provider="fx"\} (\d+)/.exec(await metricsRegistry.metrics())?.[1] ?? 0);
+    const metricBefore = await restartsMetric();
     const pid1 = (await callTool(host, 'fx:pid')).value as number;
     const crash = (await callTool(host, 'fx:crash').catch((e: unknown) => e)) as AtiError;
     expect(crash.code).toBe('ATI_ERR_UPSTREAM');
@@ -134,6 +137,7 @@ describe('mcp plugin: stdio upstream', () => {
     expect(pid2).not.toBe(pid1);
     expect(isAlive(pid1)).toBe(false);
     expect(session.restarts).toBe(1);
+    expect((await restartsMetric()) - metricBefore).toBe(1);
     // A second crash soon after doubles the delay.
     await callTool(host, 'fx:crash').catch(() => undefined);
     await logs.waitFor((l) => l.message === 'MCP server restart scheduled' && l['restart_in_ms'] === 100);
