@@ -1,4 +1,4 @@
-import { rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ReloadResult } from '../../core/host.js';
@@ -90,5 +90,31 @@ describe('config watcher (real files, real chokidar)', () => {
     expect(r.status).toBe('rejected');
     if (r.status === 'rejected') expect(r.errors[0]!.message).toMatch(/disappeared; keeping the previous keyring/);
     expect(th.host.current.keyring.get('k')).toBe('v1');
+  });
+
+  it('follows a Kubernetes-style ..data symlink swap of a mounted manifests folder', async () => {
+    // <ati_dir>/manifests/a.toml -> ..data/a.toml, ..data -> ..v1 ; the swap renames a new ..data symlink over the old one.
+    dir = await makeAtiDir({}, { manifestsDir: false });
+    const m = path.join(dir.dir, 'manifests');
+    await mkdir(path.join(m, '..v1'), { recursive: true });
+    await writeFile(path.join(m, '..v1', 'a.toml'), manifest('a', ['a_one']));
+    await symlink('..v1', path.join(m, '..data'));
+    await symlink(path.join('..data', 'a.toml'), path.join(m, 'a.toml'));
+    th = await startHost(dir.dir, [makeTestPlugin()]);
+    th.host.reloadListeners.push((r) => {
+      if (r.status === 'unchanged') return;
+      const w = waiters;
+      waiters = [];
+      for (const f of w) f(r);
+    });
+    await startConfigWatcher(th.host, defaultProxyConfig({ atiDir: dir.dir, watch: true, env: {} }));
+    expect(await tools()).toEqual(['a_one']);
+    const next = nextReload();
+    await mkdir(path.join(m, '..v2'));
+    await writeFile(path.join(m, '..v2', 'a.toml'), manifest('a', ['a_one', 'a_two']));
+    await symlink('..v2', path.join(m, '..data_tmp'));
+    await rename(path.join(m, '..data_tmp'), path.join(m, '..data'));
+    expect((await next).status).toBe('applied');
+    expect(await tools()).toEqual(['a_one', 'a_two']);
   });
 });
