@@ -12,7 +12,8 @@ const fx = manyManifests(100, 20);
 
 async function once() {
   const t0 = performance.now();
-  const proc = spawn(process.execPath, [ATI, 'proxy', '--port', '0', '--no-watch', '--ati-dir', fx.dir], { stdio: ['ignore', 'ignore', 'pipe'] });
+  // The startup line (INFO) carries the bound address: force INFO whatever ATI_LOG the runner set.
+  const proc = spawn(process.execPath, [ATI, 'proxy', '--port', '0', '--no-watch', '--ati-dir', fx.dir], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ATI_LOG: 'info' } });
   const addr = await new Promise((resolve, reject) => {
     readline.createInterface({ input: proc.stderr }).on('line', (l) => {
       try {
