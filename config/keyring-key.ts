@@ -29,8 +29,9 @@ export function sealedKeyPath(env: NodeJS.ProcessEnv): string {
   return env['ATI_KEY_FILE'] || DEFAULT_SEALED_KEY_FILE;
 }
 
-function keyError(message: string, file: string): AtiError {
-  return new AtiError('ATI_ERR_KEYRING', message, { location: { file } });
+/** The message already names the file; a location would print it twice in `describe()`. */
+function keyError(message: string): AtiError {
+  return new AtiError('ATI_ERR_KEYRING', message);
 }
 
 /**
@@ -42,17 +43,17 @@ export function decodeKeyFile(content: Buffer, file: string): Buffer {
   try {
     const text = content.toString('latin1').trim();
     if (text.length % 4 !== 0 || !BASE64_STD.test(text)) {
-      throw keyError(`invalid base64 in key file ${file}: expected standard base64 with padding (44 characters for ${KEY_BYTES} bytes)`, file);
+      throw keyError(`invalid base64 in key file ${file}: expected standard base64 with padding (44 characters for ${KEY_BYTES} bytes)`);
     }
     const key = Buffer.from(text, 'base64');
     if (key.toString('base64') !== text) {
       key.fill(0);
-      throw keyError(`invalid base64 in key file ${file}: non-canonical encoding`, file);
+      throw keyError(`invalid base64 in key file ${file}: non-canonical encoding`);
     }
     if (key.length !== KEY_BYTES) {
       const n = key.length;
       key.fill(0);
-      throw keyError(`invalid key length in key file ${file}: expected ${KEY_BYTES} bytes, got ${n}`, file);
+      throw keyError(`invalid key length in key file ${file}: expected ${KEY_BYTES} bytes, got ${n}`);
     }
     return key;
   } finally {
@@ -91,8 +92,8 @@ export async function readSealedKey(file: string, opts: { consume?: boolean } = 
     if (code === 'ENOENT') {
       throw new AtiError('ATI_ERR_KEYRING', `sealed key file not found at ${file} — was it already consumed?`, { details: { reason: 'missing' } });
     }
-    if (code === 'EACCES' || code === 'EPERM') throw keyError(`permission denied reading sealed key file ${file}`, file);
-    throw keyError(`cannot open sealed key file ${file}: ${code ?? (err as Error).message}`, file);
+    if (code === 'EACCES' || code === 'EPERM') throw keyError(`permission denied reading sealed key file ${file}`);
+    throw keyError(`cannot open sealed key file ${file}: ${code ?? (err as Error).message}`);
   }
   let unlinkError: string | undefined;
   try {
@@ -116,8 +117,8 @@ export async function readPersistentKey(file: string): Promise<Buffer> {
     content = await readFile(file);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw keyError(`no persistent key at ${file}`, file);
-    throw keyError(`cannot read persistent key ${file}: ${code ?? (err as Error).message}`, file);
+    if (code === 'ENOENT') throw keyError(`no persistent key at ${file}`);
+    throw keyError(`cannot read persistent key ${file}: ${code ?? (err as Error).message}`);
   }
   return decodeKeyFile(content, file);
 }
