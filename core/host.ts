@@ -22,7 +22,7 @@ import { buildGeneration, type GenerationExtension, type KeyringLoader } from '.
 import type { Logger } from './logger.js';
 import { NamedRouteTable, type RouteAccess } from './named-routes.js';
 import type { HostOptions, PluginRegistry } from './plugin.js';
-import { metrics, triggerKind } from './metrics.js';
+import { hot, metrics, triggerKind } from './metrics.js';
 import { canonicalTarget } from './pipeline/canonical-path.js';
 import type { PipelineStage, Rejection } from './pipeline/types.js';
 import { redactText, setRedactionValues } from './redact.js';
@@ -373,11 +373,11 @@ export class Host {
       return;
     }
     gen.enter();
-    metrics.inFlight.inc();
+    hot.inFlight++;
     const state = this.newState(req, gen);
     res.once('close', () => {
       gen.leave();
-      metrics.inFlight.dec();
+      hot.inFlight--;
       this.logRequest(req, res, state);
     });
     try {
@@ -392,6 +392,10 @@ export class Host {
     if (named) {
       state.route = named.template;
       state.named = named;
+      state.passthrough = null;
+    } else {
+      // Matched once here; the auth stage and dispatch read it from the state.
+      state.passthrough = this.options.enablePassthrough ? (gen.routes.match(req.headers.host, state.path) ?? null) : null;
     }
     this.runStages(req, state, 0, (rejection) => {
       if (rejection) {
@@ -442,7 +446,7 @@ export class Host {
       sendError(res, { error: new AtiError('ATI_ERR_NOT_FOUND', NOT_FOUND_DISABLED) });
       return;
     }
-    const route = state.gen.routes.match(req.headers.host, state.path);
+    const route = state.passthrough;
     if (!route) {
       this.logger.debug({ host: req.headers.host, path: state.path }, 'no passthrough route matched');
       sendError(res, { error: new AtiError('ATI_ERR_NOT_FOUND', NOT_FOUND_NO_ROUTE) });
@@ -516,9 +520,12 @@ export class Host {
   private logRequest(req: IncomingMessage, res: ServerResponse, state: RequestState): void {
     const durationMs = Number(process.hrtime.bigint() - state.start) / 1e6;
     const route = state.path ? state.route : 'invalid';
-    metrics.requests.inc({ method: req.method ?? 'GET', route, status: res.statusCode });
-    metrics.requestDuration.observe({ route }, durationMs / 1000);
-    const level = res.statusCode >= 500 ? 'warn' : 'info';
+    const method = req.method ?? 'GET';
+    const status = res.statusCode;
+    hot.requests.inc(`${status} ${method} ${route}`, { method, route, status });
+    hot.requestDuration.observe(route, { route }, durationMs / 1000);
+    const level = status >= 500 ? 'warn' : 'info';
+    if (!this.logger.isLevelEnabled(level)) return;
     this.logger[level](
       {
         request_id: state.requestId,

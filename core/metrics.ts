@@ -4,6 +4,7 @@
  * Modules increment the counters they own; `GET /metrics` renders them.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { HotCounter, HotHistogram } from './hot-metrics.js';
 
 export const registry = new Registry();
 collectDefaultMetrics({ register: registry, prefix: 'ati_process_' });
@@ -16,6 +17,7 @@ export const metrics = {
     help: 'HTTP requests by method, route template (passthrough: route name; unmatched: "unmatched") and status',
     labelNames: ['method', 'route', 'status'] as const,
     registers: [registry],
+    collect: (): void => hot.requests.flush(),
   }),
   requestDuration: new Histogram({
     name: 'ati_http_request_duration_seconds',
@@ -23,6 +25,7 @@ export const metrics = {
     labelNames: ['route'] as const,
     buckets: LATENCY_BUCKETS,
     registers: [registry],
+    collect: (): void => hot.requestDuration.flush(),
   }),
   upstreamDuration: new Histogram({
     name: 'ati_upstream_duration_seconds',
@@ -31,18 +34,27 @@ export const metrics = {
     buckets: LATENCY_BUCKETS,
     registers: [registry],
   }),
-  inFlight: new Gauge({ name: 'ati_http_in_flight_requests', help: 'Requests being served now', registers: [registry] }),
+  inFlight: new Gauge({
+    name: 'ati_http_in_flight_requests',
+    help: 'Requests being served now',
+    registers: [registry],
+    collect(): void {
+      this.set(hot.inFlight);
+    },
+  }),
   sigVerify: new Counter({
     name: 'ati_sig_verify_total',
     help: 'Signature verifications by reason (valid, missing_signature, hmac_mismatch, …) and mode',
     labelNames: ['reason', 'mode'] as const,
     registers: [registry],
+    collect: (): void => hot.sigVerify.flush(),
   }),
   auth: new Counter({
     name: 'ati_auth_total',
     help: 'Caller authentication outcomes (jwt_ok, jwt_rejected, key_ok, key_rejected, dev, public, passthrough_bypass)',
     labelNames: ['outcome'] as const,
     registers: [registry],
+    collect: (): void => hot.auth.flush(),
   }),
   rateLimited: new Counter({ name: 'ati_rate_limited_total', help: 'Calls refused by a rate limit (429)', registers: [registry] }),
   reloads: new Counter({
@@ -79,6 +91,20 @@ export const metrics = {
     labelNames: ['provider'] as const,
     registers: [registry],
   }),
+};
+
+/**
+ * The request-path side of the metrics above (core/hot-metrics.ts): plain
+ * numbers bumped per request, folded into the prom-client metrics when they
+ * are collected. Use these on the request path; `metrics.*` everywhere else.
+ */
+export const hot = {
+  requests: new HotCounter(metrics.requests),
+  requestDuration: new HotHistogram(metrics.requestDuration),
+  sigVerify: new HotCounter(metrics.sigVerify),
+  auth: new HotCounter(metrics.auth),
+  /** Requests being served now (`ati_http_in_flight_requests`). */
+  inFlight: 0,
 };
 
 /** Collapses a trigger description (`watch (a.toml, …)`) to its kind for a low-cardinality label. */

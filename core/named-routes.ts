@@ -30,6 +30,12 @@ interface Compiled {
 export class NamedRouteTable {
   private readonly exact = new Map<string, NamedRoute>();
   private readonly patterns: Compiled[] = [];
+  /**
+   * First path segments of the patterns (`tools` for `/tools/:name`), so a
+   * passthrough path is rejected with one lookup instead of a split and a scan;
+   * null when a pattern starts with a parameter or wildcard.
+   */
+  private patternHeads: Set<string> | null = new Set();
 
   add(template: string, method: string, access: RouteAccess): void {
     const existing = this.exact.get(template) ?? this.patterns.find((p) => p.route.template === template)?.route;
@@ -41,7 +47,11 @@ export class NamedRouteTable {
     const route: NamedRoute = { template, methods: new Set([method]), access };
     if (method === 'GET') route.methods.add('HEAD');
     if (template.includes(':') || template.includes('*')) {
-      this.patterns.push({ route, segments: template.split('/') });
+      const segments = template.split('/');
+      this.patterns.push({ route, segments });
+      const head = segments[1] ?? '';
+      if (head.startsWith(':') || head.includes('*')) this.patternHeads = null;
+      else this.patternHeads?.add(head);
     } else {
       this.exact.set(template, route);
     }
@@ -52,6 +62,10 @@ export class NamedRouteTable {
     const hit = this.exact.get(path);
     if (hit) return hit;
     if (this.patterns.length === 0) return undefined;
+    if (this.patternHeads !== null) {
+      const end = path.indexOf('/', 1);
+      if (!this.patternHeads.has(end < 0 ? path.slice(1) : path.slice(1, end))) return undefined;
+    }
     const segs = path.split('/');
     for (const p of this.patterns) {
       const tpl = p.segments;

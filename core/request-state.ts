@@ -6,7 +6,7 @@ import type { IncomingMessage } from 'node:http';
 import type { FastifyRequest } from 'fastify';
 import type { Generation } from './generation.js';
 import type { NamedRoute } from './named-routes.js';
-import type { CallerIdentity } from './plugin.js';
+import type { CallerIdentity, PassthroughRoute } from './plugin.js';
 
 export interface RequestState {
   /** The generation this request runs on, from start to finish. */
@@ -24,6 +24,12 @@ export interface RequestState {
   authConfigured: boolean;
   /** The named route of the path (whatever the method), or undefined when the path is passthrough/unmatched. */
   named?: NamedRoute;
+  /**
+   * The passthrough route of the path, matched once by the host before the
+   * stages run: `null` when no route matches (or passthrough is off or the path
+   * is named), `undefined` when the host did not match (a stage then matches itself).
+   */
+  passthrough?: PassthroughRoute | null;
   /** Metrics/log label: the named route template, a passthrough route name, or `unmatched`. */
   route: string;
   /** Headers to add to the response (e.g. `X-Signature-Status` in warn mode). */

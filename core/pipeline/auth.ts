@@ -11,7 +11,7 @@
  * 6. `Authorization: Bearer <jwt>` (scheme case-insensitive) → JwtVerifier;
  *    missing or invalid → 401 JSON with a code and `WWW-Authenticate: Bearer …`.
  */
-import { metrics } from '../metrics.js';
+import { hot } from '../metrics.js';
 import type { IncomingMessage } from 'node:http';
 import { AtiError } from '../errors.js';
 import type { Generation } from '../generation.js';
@@ -65,23 +65,23 @@ export function createAuthStage(opts: AuthStageOptions): PipelineStage {
     }
     if (!caller) {
       logger.info({ request_id: state.requestId, path: state.path, reason: 'unknown, revoked or expired key' }, 'auth rejected');
-      metrics.auth.inc({ outcome: 'key_rejected' });
+      hot.auth.inc('key_rejected', { outcome: 'key_rejected' });
       return unauthenticated('unknown, revoked or expired key', REALM);
     }
     state.caller = caller;
-    metrics.auth.inc({ outcome: 'key_ok' });
+    hot.auth.inc('key_ok', { outcome: 'key_ok' });
     return undefined;
   }
 
   async function viaJwt(token: string, verifier: JwtVerifier, state: RequestState): Promise<Rejection | undefined> {
     try {
       state.caller = await verifier.verify(token);
-      metrics.auth.inc({ outcome: 'jwt_ok' });
+      hot.auth.inc('jwt_ok', { outcome: 'jwt_ok' });
       return undefined;
     } catch (err) {
       const kind = (err as { kind?: string }).kind ?? 'InvalidToken';
       logger.info({ request_id: state.requestId, path: state.path, reason: (err as Error).message }, 'auth rejected');
-      metrics.auth.inc({ outcome: 'jwt_rejected' });
+      hot.auth.inc('jwt_rejected', { outcome: 'jwt_rejected' });
       return unauthenticated(`invalid bearer token (${kind})`, `${REALM}, error="invalid_token"`);
     }
   }
@@ -91,8 +91,8 @@ export function createAuthStage(opts: AuthStageOptions): PipelineStage {
     run(req: IncomingMessage, state: RequestState): Rejection | undefined | Promise<Rejection | undefined> {
       const access = state.named?.access;
       if (access === 'admin' || access === 'public') return undefined;
-      if (!state.named && opts.enablePassthrough && state.gen.routes.match(req.headers.host, state.path)) {
-        metrics.auth.inc({ outcome: 'passthrough_bypass' });
+      if (!state.named && opts.enablePassthrough && (state.passthrough !== undefined ? state.passthrough : state.gen.routes.match(req.headers.host, state.path))) {
+        hot.auth.inc('passthrough_bypass', { outcome: 'passthrough_bypass' });
         return undefined;
       }
 
@@ -100,19 +100,19 @@ export function createAuthStage(opts: AuthStageOptions): PipelineStage {
       if (auth?.scheme === 'ati-key') return viaKeyStore(auth.credentials, state);
       if (!opts.jwtConfigured) {
         state.caller = DEV_CALLER;
-        metrics.auth.inc({ outcome: 'dev' });
+        hot.auth.inc('dev', { outcome: 'dev' });
         return undefined;
       }
       const verifier = verifierOf(state.gen);
       if (!verifier) throw new AtiError('ATI_ERR_INTERNAL', 'JWT is configured but the generation carries no verifier');
       if (auth?.scheme !== 'bearer' || auth.credentials === '') {
-        metrics.auth.inc({ outcome: 'jwt_rejected' });
+        hot.auth.inc('jwt_rejected', { outcome: 'jwt_rejected' });
         return unauthenticated(auth ? `unsupported authorization scheme; use Bearer` : 'authentication required: send Authorization: Bearer <token>', REALM);
       }
       const cached = verifier.peek(auth.credentials);
       if (cached) {
         state.caller = cached; // no promise on the hot path
-        metrics.auth.inc({ outcome: 'jwt_ok' });
+        hot.auth.inc('jwt_ok', { outcome: 'jwt_ok' });
         return undefined;
       }
       return viaJwt(auth.credentials, verifier, state);

@@ -12,7 +12,7 @@
  *   continues and sets `X-Signature-Status: <reason>` on whatever response
  *   follows, `enforce` answers 403 with the bare reason as body unless valid.
  */
-import { metrics } from '../metrics.js';
+import { hot } from '../metrics.js';
 import type { IncomingMessage } from 'node:http';
 import { AtiError } from '../errors.js';
 import type { GenerationExtension } from '../generation-builder.js';
@@ -109,7 +109,7 @@ export function createSigVerifyStage(opts: SigVerifyOptions): PipelineStage {
         { mode: label, valid, reason, job_id: jobId ? jobId.slice(0, 256) : 'none', method, path: state.path, request_id: state.requestId },
         'sig_verify',
       );
-      metrics.sigVerify.inc({ reason, mode });
+      hot.sigVerify.inc(`${mode} ${reason}`, { reason, mode });
       onVerdict?.({ mode, valid, reason });
       if (mode === 'warn') {
         (state.responseHeaders ??= []).push([SIGNATURE_STATUS_HEADER, reason]);
