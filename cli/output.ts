@@ -4,7 +4,7 @@
  * on stderr, or the plain message with `--output text`; then the exit code.
  */
 import { AtiError, toAtiError } from '../core/errors.js';
-import type { Logger } from '../core/logger.js';
+import { flushLogs, type Logger } from '../core/logger.js';
 import { redactText } from '../core/redact.js';
 import type { OutputFormat } from '../config/proxy-config.js';
 
@@ -12,6 +12,7 @@ export function reportFatal(err: unknown, output: OutputFormat, logger?: Logger)
   const e = err instanceof AtiError ? err : toAtiError(err);
   const message = redactText(e.describe());
   logger?.error({ error: message, code: e.code }, 'ati command failed');
+  flushLogs(); // the log line goes out before the error object below
   if (output === 'json') {
     process.stderr.write(`${JSON.stringify({ error: { code: e.code, message, exit_code: e.exitCode } })}\n`);
   } else {

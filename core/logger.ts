@@ -8,6 +8,9 @@
  */
 import pino, { type Logger, type DestinationStream } from 'pino';
 import { scrubLogLine } from './redact.js';
+import { BatchedFdDestination } from './log-destination.js';
+
+export { flushLogs } from './log-destination.js';
 
 export type { Logger } from 'pino';
 
@@ -15,7 +18,7 @@ export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
 
 export interface LoggerOptions {
   level?: LogLevel;
-  /** Defaults to stderr (fd 2). Tests pass a memory stream. */
+  /** Defaults to stderr (fd 2), written once per event-loop turn (core/log-destination.ts). Tests pass a memory stream. */
   destination?: DestinationStream;
 }
 
@@ -35,8 +38,16 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
       // just before it is written (core/redact.ts; one regex test per line).
       hooks: { streamWrite: scrubLogLine },
     },
-    opts.destination ?? pino.destination({ fd: 2, sync: true }),
+    opts.destination ?? stderrDestination(),
+
   );
+}
+
+let stderr: BatchedFdDestination | undefined;
+
+/** One batched stderr destination per process, shared by every logger (lines stay in order). */
+function stderrDestination(): BatchedFdDestination {
+  return (stderr ??= new BatchedFdDestination(2));
 }
 
 const LEVELS = new Set(['trace', 'debug', 'info', 'warn', 'error', 'silent']);
