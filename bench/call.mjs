@@ -1,173 +1,187 @@
 #!/usr/bin/env node
 /**
- * `POST /call` throughput through the http handler against a local upstream.
+ * `POST /call` through the http handler with an ES256 JWT, against passthrough on the same
+ * proxy and the same upstream (PRODUCT §6: /call at least 0.8x passthrough throughput, token
+ * verification cached until expiry).
  *
- *   node bench/call.mjs [--duration 10] [--connections 32] [--warmup 3] [--quiet-logs | --log-file]
+ *   npm run bench:call [-- --rounds 3 --duration 5 --warmup 2 --connections 32 --log-level info --no-pin]
  *
- * Starts (each in its own process): a minimal upstream answering a small JSON
- * body, and the real `bin/ati proxy` (needs a fresh `npx tsc` build) with one
- * http provider (bearer auth from an ATI_KEY_* keyring entry) pointing at it.
- * Then drives, with autocannon (keep-alive), first the upstream directly and
- * then `/call`, and prints req/s, p50 and p99 latency and the ratio. Loopback
- * only; every process it starts is stopped at the end. Not part of `npm test`.
+ * Starts: an upstream (nginx `return 200` when installed, else bench/peers/upstream.mjs), both
+ * answering 401 unless the proxy injected `Authorization: Bearer <token>`; and the real
+ * `bin/ati proxy` (needs a fresh build) with ATI_JWT_PUBLIC_KEY (an ES256 key made here), one
+ * http provider with a `GET /item` tool, and a passthrough route to the same upstream. The
+ * caller sends a JWT minted here (scope `tool:bench_get`) to `/call`, and plain requests to the
+ * passthrough route. Logs at INFO to /dev/null by default (production's level; the bench
+ * measures the proxy, not a disk). Targets are measured in interleaved rounds with wrk (else
+ * autocannon), the proxy pinned to its own CPU (bench/lib/load.mjs). Loopback only; everything
+ * started is stopped. Not part of `npm test`.
  */
 import { spawn } from 'node:child_process';
-import { openSync } from 'node:fs';
-import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import autocannon from 'autocannon';
+import { SignJWT, exportSPKI, generateKeyPair } from 'jose';
+import {
+  cleanups,
+  children,
+  fmt as f,
+  freePort,
+  has,
+  loadTool,
+  lpad,
+  measureOnce,
+  median,
+  pad,
+  pinned,
+  pinningNote,
+  pinSelf,
+  startChild,
+  startNginx,
+  stopAll,
+  waitForPort,
+} from './lib/load.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const args = process.argv.slice(2);
-const opt = (name, def) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? Number(args[i + 1]) : def;
-};
-const DURATION = opt('duration', 10);
-const CONNECTIONS = opt('connections', 32);
-const WARMUP = opt('warmup', 3);
-const QUIET = args.includes('--quiet-logs');
-const LOG_FILE = args.includes('--log-file');
+const TOKEN = 'bench-upstream-token';
 
-const UPSTREAM_SRC = `
-const http = require('node:http');
-const body = JSON.stringify({ id: 42, name: 'widget', tags: ['a', 'b'], price: 9.99 });
-const s = http.createServer((req, res) => {
-  req.resume();
-  req.on('end', () => {
-    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
-    res.end(body);
-  });
-});
-s.keepAliveTimeout = 65000;
-s.listen(0, '127.0.0.1', () => console.log('PORT ' + s.address().port));
-`;
-
-const children = [];
-function stopAll() {
-  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
-}
-process.on('exit', stopAll);
-process.on('SIGINT', () => process.exit(130));
-
-function waitLine(stream, pred, what, timeoutMs = 15000) {
-  return new Promise((resolve, reject) => {
-    const rl = readline.createInterface({ input: stream });
-    const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), timeoutMs);
-    rl.on('line', (line) => {
-      const v = pred(line);
-      if (v !== undefined) {
-        clearTimeout(timer);
-        rl.close();
-        resolve(v);
-      }
-    });
-  });
-}
-
-function run(opts) {
-  return new Promise((resolve, reject) => {
-    autocannon({ connections: CONNECTIONS, pipelining: 1, ...opts }, (err, result) => (err ? reject(err) : resolve(result)));
-  });
-}
-
-/** CPU seconds (user + system) a process has used so far, from /proc (Linux); undefined elsewhere. */
-async function cpuSeconds(pid) {
-  try {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / 100; // utime + stime, in clock ticks of 1/100 s
-  } catch {
-    return undefined;
+function parseArgs(argv) {
+  const o = { rounds: 3, duration: 5, warmup: 2, connections: 32, logLevel: 'info' };
+  for (let i = 0; i < argv.length; i++) {
+    const k = argv[i].replace(/^--/, '');
+    if (k === 'no-pin') continue; // read by lib/load.mjs
+    const v = argv[++i];
+    if (k === 'rounds') o.rounds = Number(v);
+    else if (k === 'duration') o.duration = Number(v);
+    else if (k === 'warmup') o.warmup = Number(v);
+    else if (k === 'connections') o.connections = Number(v);
+    else if (k === 'log-level') o.logLevel = v;
+    else {
+      console.error(`unknown option ${argv[i - 1]}`);
+      process.exit(2);
+    }
   }
+  return o;
+}
+const opts = parseArgs(process.argv.slice(2));
+pinSelf();
+
+async function startUpstream() {
+  const body = JSON.stringify({ id: 42, name: 'widget', tags: ['a', 'b'], price: 9.99 });
+  if (has('nginx')) {
+    const u = await startNginx(
+      'upstream',
+      `location / {
+      default_type application/json;
+      if ($http_authorization != "Bearer ${TOKEN}") { return 401; }
+      return 200 '${body}';
+    }`,
+    );
+    return { ...u, kind: 'nginx (return 200, 1 worker)' };
+  }
+  const { proc, match } = await startChild('upstream', process.execPath, [path.join(ROOT, 'bench', 'peers', 'upstream.mjs')], {
+    env: { BENCH_TOKEN: TOKEN },
+    ready: (l) => /^listening (\d+)/.exec(l),
+  });
+  const port = Number(match[1]);
+  return { proc, port, url: `http://127.0.0.1:${port}`, kind: 'node http server' };
 }
 
-/**
- * Runs the load and reports throughput, latency and the CPU time the measured
- * process spent per request: the last is meaningful even on a busy machine,
- * where req/s mostly measures the neighbours.
- */
-async function measure(label, opts, pid) {
-  if (WARMUP > 0) await run({ ...opts, duration: WARMUP });
-  const cpu0 = await cpuSeconds(pid);
-  const r = await run({ ...opts, duration: DURATION });
-  const cpu1 = await cpuSeconds(pid);
-  const bad = r.non2xx + r.errors + r.timeouts;
-  const cpuUs = cpu0 !== undefined && cpu1 !== undefined && r.requests.total > 0 ? ((cpu1 - cpu0) * 1e6) / r.requests.total : NaN;
-  return { label, rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, total: r.requests.total, failed: bad, cpuUs };
-}
-
-async function main() {
-  const upstream = spawn(process.execPath, ['-e', UPSTREAM_SRC], { stdio: ['ignore', 'pipe', 'inherit'] });
-  children.push(upstream);
-  const upPort = await waitLine(upstream.stdout, (l) => (l.startsWith('PORT ') ? Number(l.slice(5)) : undefined), 'upstream');
-
+async function startOurs(upstreamUrl) {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'ati-bench-call-'));
+  cleanups.push(() => rm(dir, { recursive: true, force: true }));
   await mkdir(path.join(dir, 'manifests'));
   await writeFile(
     path.join(dir, 'manifests', 'bench.toml'),
-    `[provider]\nname = "bench"\ndescription = "bench upstream"\nbase_url = "http://127.0.0.1:${upPort}"\nauth_type = "bearer"\nauth_key_name = "bench_token"\n\n` +
+    `[provider]\nname = "bench"\ndescription = "bench upstream"\nbase_url = "${upstreamUrl}"\nauth_type = "bearer"\nauth_key_name = "bench_token"\n\n` +
       `[[tools]]\nname = "bench_get"\ndescription = "GET /item"\nendpoint = "/item"\nmethod = "GET"\n`,
   );
-  const proxyPort = await freePort();
-  // Logs are formatted at INFO (two JSON lines per call, as in production) and, by default,
-  // written to /dev/null: the bench measures the proxy, not the disk. --log-file writes them to
-  // a file instead (synchronous writes; on a busy disk that dominates), --quiet-logs logs WARN only.
-  const logTarget = LOG_FILE ? openSync(path.join(dir, 'proxy.log'), 'w') : 'ignore';
-  const proxy = spawn(process.execPath, [path.join(ROOT, 'bin', 'ati'), 'proxy', '--port', String(proxyPort), '--ati-dir', dir, '--env-keys', '--no-watch'], {
-    env: { ...process.env, ATI_KEY_BENCH_TOKEN: 'bench-secret-token', ATI_LOG: QUIET ? 'warn' : 'info' },
-    stdio: ['ignore', 'ignore', logTarget],
+  await writeFile(
+    path.join(dir, 'manifests', 'bench-pass.toml'),
+    `[provider]\nname = "bench_pass"\ndescription = "passthrough to the same upstream"\nhandler = "passthrough"\nbase_url = "${upstreamUrl}"\npath_prefix = "/pass"\nstrip_prefix = true\nauth_type = "bearer"\nauth_key_name = "bench_token"\n`,
+  );
+  await writeFile(path.join(dir, 'credentials'), JSON.stringify({ bench_token: TOKEN }));
+  const { publicKey, privateKey } = await generateKeyPair('ES256');
+  await writeFile(path.join(dir, 'jwt-public.pem'), await exportSPKI(publicKey));
+  const jwt = await new SignJWT({ scope: 'tool:bench_get' })
+    .setProtectedHeader({ alg: 'ES256', typ: 'JWT' })
+    .setSubject('bench-agent')
+    .setAudience('ati-proxy')
+    .setIssuedAt()
+    .setExpirationTime('2h')
+    .sign(privateKey);
+  const port = await freePort();
+  const [cmd, args] = pinned('sut', process.execPath, [path.join(ROOT, 'bin', 'ati'), 'proxy', '--port', String(port), '--ati-dir', dir, '--enable-passthrough', '--no-watch']);
+  const proc = spawn(cmd, args, {
+    env: { ...process.env, ATI_LOG: opts.logLevel, ATI_JWT_PUBLIC_KEY: path.join(dir, 'jwt-public.pem') },
+    stdio: ['ignore', 'ignore', 'ignore'],
   });
-  children.push(proxy);
-  await waitHealthy(proxyPort);
-
-  const body = JSON.stringify({ tool_name: 'bench_get', args: { q: 'x' } });
-  const direct = await measure('upstream direct (GET /item)', { url: `http://127.0.0.1:${upPort}/item?q=x` }, upstream.pid);
-  const call = await measure('POST /call (http handler, bearer)', {
-    url: `http://127.0.0.1:${proxyPort}/call`,
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body,
-  }, proxy.pid);
-
-  console.log(`\n/call throughput — logs ${QUIET ? 'WARN' : LOG_FILE ? 'INFO to a file' : 'INFO to /dev/null'}, ${CONNECTIONS} connections, ${DURATION}s (after ${WARMUP}s warm-up), keep-alive, node ${process.version}, ${os.cpus().length} CPUs\n`);
-  console.log('| target | req/s | p50 ms | p99 ms | requests | failed | CPU µs/request (that process) |');
-  console.log('|---|---:|---:|---:|---:|---:|---:|');
-  for (const r of [direct, call]) console.log(`| ${r.label} | ${r.rps.toFixed(0)} | ${r.p50} | ${r.p99} | ${r.total} | ${r.failed} | ${r.cpuUs.toFixed(0)} |`);
-  console.log(`\n/call ÷ direct: ${(call.rps / direct.rps).toFixed(2)}x throughput; load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
-  process.stdout.write(`BENCH_RESULT ${JSON.stringify({ suite: 'call', rows: [{ scenario: 'POST /call (http handler) throughput', unit: 'req/s', ours: Math.round(call.rps) }, { scenario: 'POST /call / upstream direct', unit: 'x', ours: +(call.rps / direct.rps).toFixed(2) }] })}\n`);
-  stopAll();
-  await rm(dir, { recursive: true, force: true });
+  children.push(proc);
+  await waitForPort(port, 30_000);
+  return { proc, url: `http://127.0.0.1:${port}`, jwt };
 }
 
-/** A port that was free a moment ago (the bench runs alone on loopback). */
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
+async function main() {
+  const t0 = Date.now();
+  console.log(`/call vs passthrough: ${opts.connections} keep-alive connections, ${opts.warmup}s warm-up + ${opts.rounds} interleaved rounds of ${opts.duration}s, load tool ${loadTool}, logs ${opts.logLevel.toUpperCase()} to /dev/null`);
+  console.log(`machine: ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), node ${process.version}; ${pinningNote()}`);
+  const upstream = await startUpstream();
+  const ours = await startOurs(upstream.url);
+  console.log(`upstream: ${upstream.kind}`);
 
-async function waitHealthy(port) {
-  const deadline = Date.now() + 15000;
-  while (Date.now() < deadline) {
-    const res = await fetch(`http://127.0.0.1:${port}/health`).catch(() => undefined);
-    if (res?.ok) return;
-    await new Promise((r) => setTimeout(r, 100));
+  const targets = [
+    { key: 'direct', name: 'upstream direct (GET /item)', url: `${upstream.url}/item?q=x`, headers: { authorization: `Bearer ${TOKEN}` } },
+    { key: 'pass', name: 'passthrough GET /pass/item', url: `${ours.url}/pass/item?q=x`, headers: { authorization: 'Bearer sandbox-token-replaced' }, proc: ours.proc },
+    {
+      key: 'call',
+      name: 'POST /call (http, ES256 JWT)',
+      url: `${ours.url}/call`,
+      method: 'POST',
+      body: JSON.stringify({ tool_name: 'bench_get', args: { q: 'x' } }),
+      headers: { authorization: `Bearer ${ours.jwt}`, 'content-type': 'application/json' },
+      proc: ours.proc,
+    },
+  ];
+  for (const t of targets) await measureOnce(t, { seconds: opts.warmup, connections: opts.connections });
+  const rounds = Object.fromEntries(targets.map((t) => [t.key, []]));
+  for (let round = 1; round <= opts.rounds; round++) {
+    for (const t of targets) {
+      const r = await measureOnce(t, { seconds: opts.duration, connections: opts.connections });
+      if (r.non2xx > 0 || r.errors) console.error(`  ! ${t.name}: ${r.non2xx} non-2xx answers ${r.errors}`);
+      rounds[t.key].push(r);
+      console.log(`  round ${round} ${pad(t.name, 30)} ${lpad(f(r.rps, 0), 8)} req/s  p50 ${f(r.p50)} ms  p99 ${f(r.p99)} ms  cpu ${f(r.cpuUs, 0)} µs/req`);
+    }
   }
-  throw new Error('proxy did not start');
+  const res = Object.fromEntries(
+    targets.map((t) => {
+      const rs = rounds[t.key];
+      return [t.key, { rps: median(rs.map((r) => r.rps)), p50: median(rs.map((r) => r.p50)), p99: median(rs.map((r) => r.p99)), cpuUs: median(rs.map((r) => r.cpuUs)), bad: rs.reduce((a, r) => a + r.non2xx, 0) }];
+    }),
+  );
+  console.log(`\n${pad('target', 32)}${lpad('req/s', 9)}${lpad('p50 ms', 9)}${lpad('p99 ms', 9)}${lpad('CPU µs/req', 12)}${lpad('non-2xx', 9)}`);
+  for (const t of targets) {
+    const r = res[t.key];
+    console.log(`${pad(t.name, 32)}${lpad(f(r.rps, 0), 9)}${lpad(f(r.p50), 9)}${lpad(f(r.p99), 9)}${lpad(t.proc ? f(r.cpuUs, 0) : '', 12)}${lpad(r.bad, 9)}`);
+  }
+  const x = res.call.rps / res.pass.rps;
+  console.log(`\n/call ÷ passthrough: ${f(x)}x throughput (target >= 0.8x) ${x >= 0.8 ? 'PASS' : 'FAIL'}; CPU per request ${f(res.call.cpuUs / res.pass.cpuUs)}x`);
+  console.log(`total ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  process.stdout.write(
+    `BENCH_RESULT ${JSON.stringify({
+      suite: 'call',
+      rows: [
+        { scenario: 'POST /call (http handler, ES256 JWT cached) throughput', unit: 'req/s', ours: Math.round(res.call.rps) },
+        { scenario: 'POST /call / passthrough (same proxy, same upstream)', unit: 'x', ours: +x.toFixed(2), target: '>= 0.8x', met: x >= 0.8 },
+      ],
+    })}\n`,
+  );
 }
 
-main().catch((err) => {
+try {
+  await main();
+} catch (err) {
   console.error(err);
-  stopAll();
-  process.exit(1);
-});
+  process.exitCode = 1;
+} finally {
+  await stopAll();
+}

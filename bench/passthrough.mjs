@@ -8,7 +8,7 @@
  *
  *   npm run bench:passthrough [-- --rounds 3 --duration 5 --warmup 2 --connections 32 --rate 1000
  *                                 --fixed-seconds 10 --upstream nginx|node --log-level warn
- *                                 --only ours,fastify,nginx,floor --profile <dir> --fixed-peers]
+ *                                 --only ours,fastify,nginx,floor --profile <dir> --fixed-peers --no-pin]
  *
  * `node floor` (bench/peers/node-floor.mjs) is a reference point, not a peer: the least a Node
  * proxy can do (raw http + undici, no routing, policy or logging). Our distance to it is what
@@ -19,19 +19,39 @@
  * Throughput: keep-alive, 32 connections, warm-up then measure, with wrk when installed
  * (`apt-get install -y wrk`), else autocannon. Targets are measured in interleaved rounds
  * (direct, ours, peers, direct, ours, peers, …) and each reports its median round, so a
- * load change on a shared machine hits every target alike instead of skewing one ratio. Latency: a fixed-rate run (1,000 req/s) with
- * microsecond timing, direct to the upstream and through our proxy; the difference is the
- * latency we add. A peer whose binary is missing (nginx) is skipped with a message.
+ * load change on a shared machine hits every target alike instead of skewing one ratio. The
+ * proxy under test (ours or a peer) runs pinned to its own CPU, the load generator and the
+ * upstream on the other(s) (bench/lib/load.mjs; `--no-pin` turns it off). Latency: a
+ * fixed-rate run (1,000 req/s) with microsecond timing, direct to the upstream and through our
+ * proxy; the difference is the latency we add. A peer whose binary is missing (nginx) is
+ * skipped with a message.
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
+import {
+  children,
+  cleanups,
+  fmt as f,
+  freePort,
+  has,
+  load as loadWith,
+  loadTool,
+  lpad,
+  measureOnce,
+  median,
+  pad,
+  pinned,
+  pinningNote,
+  pinSelf,
+  startChild,
+  startNginx,
+  stopAll,
+  waitForPort,
+} from './lib/load.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const TOKEN = 'bench-secret-token';
@@ -55,7 +75,7 @@ function parseArgs(argv) {
     else if (k === 'fixed-peers') {
       o.fixedPeers = true;
       continue;
-    }
+    } else if (k === 'no-pin') continue; // read by lib/load.mjs
     else {
       console.error(`unknown option ${argv[i]}`);
       process.exit(2);
@@ -66,133 +86,7 @@ function parseArgs(argv) {
 }
 
 const opts = parseArgs(process.argv.slice(2));
-const has = (bin) => spawnSync('sh', ['-c', `command -v ${bin}`], { stdio: 'ignore' }).status === 0;
-const children = [];
-const cleanups = [];
-
-process.on('exit', () => {
-  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
-});
-process.on('SIGINT', () => process.exit(130));
-
-/** Spawns a process and resolves once a stdout/stderr line matches `ready` (returns the match). */
-function startChild(label, cmd, args, { env = {}, ready, stream = 'stdout', timeoutMs = 20_000 } = {}) {
-  const proc = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(proc);
-  const tail = [];
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${label} did not start in ${timeoutMs} ms:\n${tail.join('\n')}`)), timeoutMs);
-    const onLine = (line) => {
-      tail.push(line);
-      if (tail.length > 30) tail.shift();
-      const m = ready?.(line);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ proc, match: m });
-      }
-    };
-    readline.createInterface({ input: proc.stdout }).on('line', stream === 'stdout' ? onLine : (l) => tail.push(l));
-    readline.createInterface({ input: proc.stderr }).on('line', stream === 'stderr' ? onLine : (l) => tail.push(l));
-    proc.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`${label} exited (${code}) before it was ready:\n${tail.join('\n')}`));
-    });
-  });
-}
-
-async function stop(proc) {
-  if (!proc || proc.exitCode !== null) return;
-  proc.kill('SIGTERM');
-  await new Promise((r) => {
-    const t = setTimeout(() => {
-      proc.kill('SIGKILL');
-      r();
-    }, 5_000);
-    proc.once('exit', () => {
-      clearTimeout(t);
-      r();
-    });
-  });
-}
-
-async function freePort() {
-  const s = net.createServer();
-  await new Promise((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address();
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
-const TICK_MS = 1000 / (Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100);
-
-/** CPU time (ms, user + system) used so far by a process and its descendants (Linux /proc). */
-function treeCpuMs(pid) {
-  if (!pid) return NaN;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    let ms = (Number(f[11]) + Number(f[12])) * TICK_MS;
-    let kids = '';
-    try {
-      kids = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
-    } catch {}
-    for (const k of kids ? kids.split(/\s+/) : []) ms += treeCpuMs(Number(k));
-    return ms;
-  } catch {
-    return NaN;
-  }
-}
-
-async function waitForPort(port, timeoutMs = 10_000) {
-  const t0 = Date.now();
-  for (;;) {
-    const ok = await new Promise((r) => {
-      const c = net.connect(port, '127.0.0.1', () => {
-        c.destroy();
-        r(true);
-      });
-      c.on('error', () => r(false));
-    });
-    if (ok) return;
-    if (Date.now() - t0 > timeoutMs) throw new Error(`nothing listens on ${port}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-/** One nginx master + 1 worker from a generated config in its own prefix directory. */
-async function startNginx(label, serverBlock, httpExtra = '') {
-  const prefix = await mkdtemp(path.join(os.tmpdir(), 'ati-bench-nginx-'));
-  cleanups.push(() => rm(prefix, { recursive: true, force: true }));
-  for (const d of ['logs', 'tmp']) await mkdir(path.join(prefix, d));
-  const port = await freePort();
-  const conf = `
-worker_processes 1;
-daemon off;
-${process.getuid?.() === 0 ? 'user root;' : ''}
-pid ${prefix}/nginx.pid;
-error_log ${prefix}/logs/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path ${prefix}/tmp/body;
-  proxy_temp_path ${prefix}/tmp/proxy;
-  fastcgi_temp_path ${prefix}/tmp/fastcgi;
-  uwsgi_temp_path ${prefix}/tmp/uwsgi;
-  scgi_temp_path ${prefix}/tmp/scgi;
-  keepalive_requests 1000000;
-  ${httpExtra}
-  server {
-    listen 127.0.0.1:${port};
-    ${serverBlock}
-  }
-}`;
-  await writeFile(path.join(prefix, 'nginx.conf'), conf);
-  const proc = spawn('nginx', ['-p', prefix, '-c', path.join(prefix, 'nginx.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
-  children.push(proc);
-  proc.stderr.on('data', (d) => process.stderr.write(`[${label}] ${d}`));
-  await waitForPort(port);
-  return { proc, port, url: `http://127.0.0.1:${port}` };
-}
+pinSelf();
 
 async function startUpstream() {
   const useNginx = opts.upstream === 'nginx' || (opts.upstream === 'auto' && has('nginx'));
@@ -236,11 +130,18 @@ auth_key_name = "bench_key"
   const nodeArgs = cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${cpuProf}`] : [];
   // A fixed port: with ATI_LOG=warn the INFO startup line (which carries the port) is not printed.
   const port = await freePort();
-  const proc = spawn(
-    process.execPath,
-    [...nodeArgs, path.join(ROOT, 'bin', 'ati'), 'proxy', '--port', String(port), '--ati-dir', dir, '--enable-passthrough', '--no-watch'],
-    { env: { ...process.env, ATI_LOG: opts.logLevel }, stdio: ['ignore', 'ignore', 'inherit'] },
-  );
+  const [cmd, args] = pinned('sut', process.execPath, [
+    ...nodeArgs,
+    path.join(ROOT, 'bin', 'ati'),
+    'proxy',
+    '--port',
+    String(port),
+    '--ati-dir',
+    dir,
+    '--enable-passthrough',
+    '--no-watch',
+  ]);
+  const proc = spawn(cmd, args, { env: { ...process.env, ATI_LOG: opts.logLevel }, stdio: ['ignore', 'ignore', 'inherit'] });
   children.push(proc);
   await waitForPort(port, 30_000);
   return { proc, port, url: `http://127.0.0.1:${port}` };
@@ -248,6 +149,7 @@ auth_key_name = "bench_key"
 
 async function startFloor(upstreamUrl) {
   const { proc, match } = await startChild('node floor', process.execPath, [path.join(ROOT, 'bench', 'peers', 'node-floor.mjs'), upstreamUrl, TOKEN], {
+    role: 'sut',
     ready: (l) => /^listening (\d+)/.exec(l),
   });
   const port = Number(match[1]);
@@ -256,45 +158,14 @@ async function startFloor(upstreamUrl) {
 
 async function startFastify(upstreamUrl) {
   const { proc, match } = await startChild('@fastify/http-proxy', process.execPath, [path.join(ROOT, 'bench', 'peers', 'fastify-http-proxy.mjs'), upstreamUrl, TOKEN], {
+    role: 'sut',
     ready: (l) => /^listening (\d+)/.exec(l),
   });
   const port = Number(match[1]);
   return { proc, port, url: `http://127.0.0.1:${port}` };
 }
 
-function toMs(v, unit) {
-  const n = Number(v);
-  return unit === 'us' ? n / 1000 : unit === 's' ? n * 1000 : n;
-}
-
-/** wrk: keep-alive, 1 thread, N connections. Returns req/s, p50, p99 (ms), non-2xx count. */
-function runWrk(url, seconds, headers) {
-  const args = ['-t1', `-c${opts.connections}`, `-d${seconds}s`, '--latency'];
-  for (const [k, v] of Object.entries(headers)) args.push('-H', `${k}: ${v}`);
-  args.push(url);
-  const r = spawnSync('wrk', args, { encoding: 'utf8', timeout: (seconds + 30) * 1000 });
-  const out = r.stdout ?? '';
-  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN);
-  const lat = (p) => {
-    const m = new RegExp(`\\s${p}%\\s+([\\d.]+)(us|ms|s)`).exec(out);
-    return m ? toMs(m[1], m[2]) : NaN;
-  };
-  const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
-  const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? NaN);
-  const errors = /Socket errors:[^\n]*/.exec(out)?.[0] ?? '';
-  return { rps, p50: lat('50'), p99: lat('99'), non2xx, errors, requests, raw: out };
-}
-
-async function runAutocannon(url, seconds, headers) {
-  const { default: autocannon } = await import('autocannon');
-  const r = await autocannon({ url, connections: opts.connections, duration: seconds, headers });
-  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx, errors: r.errors ? `errors ${r.errors}` : '', requests: r.requests.total };
-}
-
-const loadTool = has('wrk') ? 'wrk' : 'autocannon';
-async function load(url, seconds, headers) {
-  return loadTool === 'wrk' ? runWrk(url, seconds, headers) : runAutocannon(url, seconds, headers);
-}
+const load = (url, seconds, headers) => loadWith(url, { seconds, connections: opts.connections, headers });
 
 /**
  * Fixed-rate run: `rate` requests per second spread over 32 keep-alive connections, each
@@ -342,15 +213,13 @@ async function fixedRate(url, seconds, headers) {
   return { lat, errors };
 }
 
-const f = (n, d = 2) => (Number.isFinite(n) ? n.toFixed(d) : 'n/a');
-const pad = (s, n) => String(s).padEnd(n);
-const lpad = (s, n) => String(s).padStart(n);
 const verdict = (ok) => (ok ? 'PASS' : 'FAIL');
 
 async function main() {
   const t0 = Date.now();
   console.log(`passthrough benchmark: ${opts.connections} keep-alive connections, ${opts.warmup}s warm-up + ${opts.duration}s measured per target, load tool ${loadTool}`);
   console.log(`machine: ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), node ${process.version}, load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+  console.log(pinningNote());
   const upstream = await startUpstream();
   console.log(`upstream: ${upstream.kind} on ${upstream.url}`);
   const want = (name) => !opts.only || opts.only.includes(name);
@@ -385,7 +254,7 @@ async function main() {
       proxy_set_header Connection "";
       proxy_set_header Authorization "Bearer ${TOKEN}";
     }`,
-        `upstream bench_upstream { server 127.0.0.1:${upstream.port}; keepalive 64; }`,
+        { httpExtra: `upstream bench_upstream { server 127.0.0.1:${upstream.port}; keepalive 64; }`, role: 'sut' },
       );
       targets.push({ name: 'nginx (1 worker)', key: 'nginx', url: ng.url, headers: callerHeaders, proc: ng.proc });
     } else {
@@ -398,15 +267,12 @@ async function main() {
   for (const t of targets) await load(t.url + PATH, opts.warmup, t.headers); // warm-up, discarded
   for (let round = 1; round <= opts.rounds; round++) {
     for (const t of targets) {
-      const cpu0 = treeCpuMs(t.proc?.pid);
-      const r = await load(t.url + PATH, opts.duration, t.headers);
-      r.cpuUs = ((treeCpuMs(t.proc?.pid) - cpu0) * 1000) / r.requests;
+      const r = await measureOnce({ ...t, url: t.url + PATH }, { seconds: opts.duration, connections: opts.connections });
       if (r.non2xx > 0 || r.errors) console.error(`  ! ${t.name}: ${r.non2xx} non-2xx answers ${r.errors}`);
       rounds[t.key].push(r);
       console.log(`  round ${round} ${pad(t.name, 24)} ${lpad(f(r.rps, 0), 8)} req/s  p50 ${f(r.p50)} ms  p99 ${f(r.p99)} ms  cpu ${f(r.cpuUs, 0)} µs/req`);
     }
   }
-  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   for (const t of targets) {
     const rs = rounds[t.key];
     results[t.key] = { rps: median(rs.map((r) => r.rps)), p50: median(rs.map((r) => r.p50)), p99: median(rs.map((r) => r.p99)), cpuUs: median(rs.map((r) => r.cpuUs)) };
@@ -480,6 +346,5 @@ try {
   console.error(err);
   process.exitCode = 1;
 } finally {
-  for (const c of children.reverse()) await stop(c);
-  for (const c of cleanups) await c();
+  await stopAll();
 }
