@@ -130,15 +130,29 @@ export class UpstreamClient {
     const timer = ms > 0 ? setTimeout(() => ((late = true), res.body.destroy()), ms) : undefined;
     const chunks: Buffer[] = [];
     let total = 0;
+    const body = res.body;
     try {
-      for await (const chunk of res.body as AsyncIterable<Buffer>) {
-        total += chunk.length;
-        if (cap > 0 && total > cap) {
-          res.body.destroy();
-          throw upstreamError(`response is larger than max_response_bytes (${cap})`, res.statusCode);
-        }
-        chunks.push(chunk);
-      }
+      // Events rather than `for await`: no async iterator and no promise per chunk on every call.
+      await new Promise<void>((resolve, reject) => {
+        let ended = false;
+        body.on('data', (chunk: Buffer) => {
+          total += chunk.length;
+          if (cap > 0 && total > cap) {
+            reject(upstreamError(`response is larger than max_response_bytes (${cap})`, res.statusCode));
+            body.destroy();
+            return;
+          }
+          chunks.push(chunk);
+        });
+        body.once('end', () => {
+          ended = true;
+          resolve();
+        });
+        body.once('error', reject);
+        body.once('close', () => {
+          if (!ended) reject(new Error('response body ended early'));
+        });
+      });
     } catch (err) {
       if (late) throw upstreamTimeout(`response body not complete within ${ms / 1000}s`);
       throw err;
