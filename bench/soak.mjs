@@ -58,7 +58,7 @@
  * GC at start and end, and open fds with the proxy idle before and after the soak. A
  * `BENCH_RESULT` line feeds `bench/run.mjs`.
  */
-import { fork, spawn } from 'node:child_process';
+import { fork, spawn, spawnSync } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { mkdtemp, mkdir, rename, rm, writeFile } from 'node:fs/promises';
@@ -261,6 +261,26 @@ async function gcSettledMemory(inspectorUrl) {
   } catch {
     return undefined;
   }
+}
+
+const TICK_MS = 1000 / (Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100);
+
+/** CPU ms (user + system) a process has used so far. */
+function cpuMs(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fl = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fl[11]) + Number(fl[12])) * TICK_MS;
+  } catch {
+    return NaN;
+  }
+}
+
+/** CPU ms the whole machine has been busy (all cores; /proc/stat minus idle and iowait). */
+function machineBusyMs() {
+  const c = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const total = c.slice(0, 8).reduce((a, b) => a + b, 0);
+  return (total - c[3] - c[4]) * TICK_MS;
 }
 
 /** inode → {local, remote, state} of every TCP socket on the machine (/proc/net/tcp, tcp6). */
@@ -488,7 +508,7 @@ async function main() {
   // heap and RSS right after a forced full GC. The GC pause (tens of ms) lands in every window
   // alike, so it does not skew the drift.
   const sample = async (t) => {
-    const s = { t, ...procSample(proxy.proc.pid) };
+    const s = { t, ...procSample(proxy.proc.pid), wall: performance.now(), cpu: { proxy: cpuMs(proxy.proc.pid), upstream: cpuMs(upstream.proc.pid), soak: cpuMs(process.pid), machine: machineBusyMs() } };
     s.gc = await gcSettledMemory(proxy.inspectorUrl);
     return s;
   };
@@ -551,7 +571,10 @@ async function main() {
   console.log(`  upstream: ${up.ok} answered, rejected: ${up.missing} without a credential, ${up.unknown} with an unknown one, ${up.afterRetire} with a rotated-out one after the ${opts.graceMs} ms grace; ${up.lateOld} with the previous one within the grace (max ${up.maxLateMs} ms after the swap)`);
 
   console.log(`\nlatency per ${opts.window}s window (send → last body byte, successful requests):`);
-  console.log(`${'window'.padEnd(10)}${'requests'.padStart(10)}${'req/s'.padStart(8)}${'failed'.padStart(8)}${'p50 ms'.padStart(9)}${'p99 ms'.padStart(9)}${'max ms'.padStart(9)}`);
+  // CPU columns, in cores busy on average: the proxy, and everything else on the machine that is
+  // not this soak, its upstream or the proxy (the neighbours). A p99 that moves with the
+  // neighbours' column is the machine, not the proxy.
+  console.log(`${'window'.padEnd(10)}${'requests'.padStart(10)}${'req/s'.padStart(8)}${'failed'.padStart(8)}${'p50 ms'.padStart(9)}${'p99 ms'.padStart(9)}${'max ms'.padStart(9)}${'proxy CPU'.padStart(11)}${'others CPU'.padStart(12)}`);
   const winStats = [];
   for (let i = 0; i < windows.length; i++) {
     const w = windows[i] ?? { lat: [], failures: 0, requests: 0 };
@@ -559,7 +582,11 @@ async function main() {
     const span = Math.min(opts.window, opts.seconds - i * opts.window);
     const ws = { p50: percentile(w.lat, 50), p99: percentile(w.lat, 99), max: w.lat.at(-1) };
     winStats.push(ws);
-    console.log(`${`${i * opts.window}-${i * opts.window + span}s`.padEnd(10)}${String(w.requests).padStart(10)}${f(w.requests / span, 0).padStart(8)}${String(w.failures).padStart(8)}${f(ws.p50).padStart(9)}${f(ws.p99).padStart(9)}${f(ws.max).padStart(9)}`);
+    const a = samples[i];
+    const b = samples[i + 1];
+    const cores = (x) => (b ? (b.cpu[x] - a.cpu[x]) / (b.wall - a.wall) : NaN);
+    const others = b ? (b.cpu.machine - a.cpu.machine - (b.cpu.proxy - a.cpu.proxy) - (b.cpu.upstream - a.cpu.upstream) - (b.cpu.soak - a.cpu.soak)) / (b.wall - a.wall) : NaN;
+    console.log(`${`${i * opts.window}-${i * opts.window + span}s`.padEnd(10)}${String(w.requests).padStart(10)}${f(w.requests / span, 0).padStart(8)}${String(w.failures).padStart(8)}${f(ws.p50).padStart(9)}${f(ws.p99).padStart(9)}${f(ws.max).padStart(9)}${f(cores('proxy')).padStart(11)}${f(Math.max(0, others)).padStart(12)}`);
   }
   const drift = winStats.at(-1).p99 / winStats[0].p99;
   console.log(`p99 drift (last window ÷ first): ${f(drift)}x`);
