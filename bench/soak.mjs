@@ -6,7 +6,7 @@
  *
  *   node bench/soak.mjs [--seconds 60] [--warmup 5] [--connections 16] [--interval-ms 200]
  *                       [--call-every 4] [--sighup-every 5] [--grace-ms 1000] [--window 10]
- *                       [--upstream-delay-ms 2]
+ *                       [--upstream-delay-ms 2] [--trigger mixed|admin|sighup|watch]
  *                       [--log-level warn] [--no-inspect] [--keep-dir]
  *
  * Starts and stops everything itself, loopback only, bounded run time, never part of `npm test`:
@@ -50,7 +50,9 @@
  * `ati edge rotate-keyring` and `systemctl reload` use), whose completion is read from
  * `GET /health` (`reload.last_attempt_at`). The file watcher is off (`--no-watch`): its 200 ms
  * debounce equals the reload period, so it would coalesce edits with the explicit triggers and
- * no reload could be attributed to its edit; it is exercised by spec/core/reload tests instead.
+ * no reload could be attributed to its edit. `--trigger watch` runs with the watcher on and no
+ * explicit trigger instead (each edit then waits for the watcher's reload: 200 ms debounce plus
+ * the reload, so fewer reloads fit in the run); `--trigger admin|sighup` uses only that one.
  *
  * Report: requests, failures by kind, reloads applied / rejected (from the triggers, `/health` and
  * `/metrics`), p50/p99 per window and the drift (last window p99 ÷ first), RSS and open fds of the
@@ -75,13 +77,14 @@ import { emit, percentile } from './lib/fixtures.mjs';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 function parseArgs(argv) {
-  const o = { seconds: 60, warmup: 5, connections: 16, intervalMs: 200, upstreamDelayMs: 2, callEvery: 4, sighupEvery: 5, graceMs: 1000, window: 10, logLevel: 'warn', inspect: true, keepDir: false };
+  const o = { seconds: 60, warmup: 5, connections: 16, intervalMs: 200, upstreamDelayMs: 2, callEvery: 4, sighupEvery: 5, graceMs: 1000, window: 10, logLevel: 'warn', inspect: true, keepDir: false, trigger: 'mixed' };
   const num = { seconds: 'seconds', warmup: 'warmup', connections: 'connections', 'interval-ms': 'intervalMs', 'upstream-delay-ms': 'upstreamDelayMs', 'call-every': 'callEvery', 'sighup-every': 'sighupEvery', 'grace-ms': 'graceMs', window: 'window' };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i].replace(/^--/, '');
     if (k === 'no-inspect') o.inspect = false;
     else if (k === 'keep-dir') o.keepDir = true;
     else if (k === 'log-level') o.logLevel = argv[++i];
+    else if (k === 'trigger' && ['mixed', 'admin', 'sighup', 'watch'].includes(argv[i + 1])) o.trigger = argv[++i];
     else if (num[k] && Number.isFinite(Number(argv[i + 1]))) o[num[k]] = Number(argv[++i]);
     else {
       console.error(`unknown option ${argv[i]}`);
@@ -189,7 +192,7 @@ async function startProxy(dir) {
   const nodeArgs = opts.inspect ? ['--inspect=127.0.0.1:0'] : [];
   const proc = spawn(
     process.execPath,
-    [...nodeArgs, path.join(ROOT, 'bin', 'ati'), 'proxy', '--port', String(port), '--ati-dir', dir, '--enable-passthrough', '--sig-verify-mode', 'enforce', '--no-watch'],
+    [...nodeArgs, path.join(ROOT, 'bin', 'ati'), 'proxy', '--port', String(port), '--ati-dir', dir, '--enable-passthrough', '--sig-verify-mode', 'enforce', ...(opts.trigger === 'watch' ? [] : ['--no-watch'])],
     { env: { ...process.env, ATI_LOG: opts.logLevel, ATI_ADMIN_TOKEN: ADMIN_TOKEN }, stdio: ['ignore', 'ignore', 'pipe'] },
   );
   children.push(proc);
@@ -344,7 +347,7 @@ function sign(secretHex, method, p) {
 
 async function main() {
   const t0 = Date.now();
-  console.log(`reload soak: ${opts.warmup}s warm-up + ${opts.seconds}s measured, ${opts.connections} keep-alive connections (closed loop), a reload every ${opts.intervalMs} ms (route, keyring, tools, signing), every ${opts.sighupEvery}th by SIGHUP, else POST /admin/reload`);
+  console.log(`reload soak: ${opts.warmup}s warm-up + ${opts.seconds}s measured, ${opts.connections} keep-alive connections (closed loop), a reload every ${opts.intervalMs} ms (route, keyring, tools, signing), ${opts.trigger === 'mixed' ? `every ${opts.sighupEvery}th by SIGHUP, else POST /admin/reload` : `triggered by ${opts.trigger}`}`);
   console.log(`machine: ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), node ${process.version}, load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
 
   const keys = { upstream: `up-${hex(16)}`, signing: hex(32), signingPrevious: undefined };
@@ -425,14 +428,15 @@ async function main() {
 
   // ---- reloads
   const KINDS = ['route', 'keyring', 'tools', 'signing'];
-  const reloads = { n: 0, byKind: {}, byTrigger: { admin: 0, sighup: 0 }, results: {}, durations: [], problems: [], probes: { ok: 0, bad: [] } };
+  const reloads = { n: 0, byKind: {}, byTrigger: {}, results: {}, durations: [], problems: [], probes: { ok: 0, bad: [] } };
   async function probe(secret, expectStatus, expectBody, what) {
     const res = await ctl('GET', '/up/v1/probe', { headers: { 'x-sandbox-signature': sign(secret, 'GET', '/up/v1/probe') } });
     if (res.status === expectStatus && (!expectBody || res.text.includes(expectBody))) reloads.probes.ok++;
     else reloads.probes.bad.push(`${what}: expected ${expectStatus}${expectBody ? ` ${expectBody}` : ''}, got ${res.status} ${res.text.slice(0, 80)}`);
   }
-  async function trigger(viaSighup) {
-    if (!viaSighup) {
+  /** Runs the reload for an edit already written; `before` is /health's last_attempt_at before the edit. */
+  async function trigger(how, before) {
+    if (how === 'admin') {
       const r = await ctl('POST', '/admin/reload', { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
       let j = {};
       try {
@@ -440,17 +444,17 @@ async function main() {
       } catch {}
       return { status: j.status ?? `http ${r.status}`, durationMs: j.duration_ms, detail: r.status === 200 ? '' : r.text.slice(0, 300) };
     }
-    const before = (await health()).reload?.last_attempt_at;
-    proxy.proc.kill('SIGHUP');
+    if (how === 'sighup') proxy.proc.kill('SIGHUP'); // else the file watcher sees the edit
     const deadline = Date.now() + 10_000;
     for (;;) {
       const h = (await health()).reload;
       if (h?.last_attempt_at && h.last_attempt_at !== before) return { status: h.last_result, detail: h.last_error ?? '' };
-      if (Date.now() > deadline) return { status: 'timeout', detail: 'no reload attempt seen in /health within 10 s of SIGHUP' };
+      if (Date.now() > deadline) return { status: 'timeout', detail: `no reload attempt seen in /health within 10 s (${how})` };
       await sleep(5);
     }
   }
-  async function reloadOnce(kind, viaSighup) {
+  async function reloadOnce(kind, how) {
+    const before = how === 'admin' ? undefined : (await health()).reload?.last_attempt_at;
     let newToken;
     let newSecret;
     if (kind === 'route') await atomicWrite(files.route, routeManifest(upstream.url, ++rev.route));
@@ -464,14 +468,14 @@ async function main() {
       await atomicWrite(files.creds, credentialsJson({ ...keys, signing: newSecret, signingPrevious: keys.signing }));
     }
     state.lastReloadAt = Date.now();
-    const r = await trigger(viaSighup);
+    const r = await trigger(how, before);
     reloads.n++;
     reloads.byKind[kind] = (reloads.byKind[kind] ?? 0) + 1;
-    reloads.byTrigger[viaSighup ? 'sighup' : 'admin']++;
+    reloads.byTrigger[how] = (reloads.byTrigger[how] ?? 0) + 1;
     reloads.results[r.status] = (reloads.results[r.status] ?? 0) + 1;
     if (r.durationMs !== undefined) reloads.durations.push(r.durationMs);
     if (r.status !== 'applied') {
-      reloads.problems.push(`#${reloads.n} ${kind} via ${viaSighup ? 'SIGHUP' : 'admin'}: ${r.status} ${r.detail}`);
+      reloads.problems.push(`#${reloads.n} ${kind} via ${how}: ${r.status} ${r.detail}`);
       // The proxy kept its generation; put the files back in step with it (the next edit is built on `keys`).
       if (kind === 'keyring' || kind === 'signing') await atomicWrite(files.creds, credentialsJson(keys));
       return;
@@ -489,12 +493,13 @@ async function main() {
       await probe(keys.signingPrevious, 200, '', 'secret kept as _previous');
     }
   }
+  const howFor = (i) => (opts.trigger === 'mixed' ? (opts.sighupEvery > 0 && i % opts.sighupEvery === opts.sighupEvery - 1 ? 'sighup' : 'admin') : opts.trigger);
   let stopReloads = false;
   const reloadLoop = (async () => {
     let next = performance.now();
     for (let i = 0; !stopReloads; i++) {
       next += opts.intervalMs;
-      await reloadOnce(KINDS[i % KINDS.length], opts.sighupEvery > 0 && i % opts.sighupEvery === opts.sighupEvery - 1);
+      await reloadOnce(KINDS[i % KINDS.length], howFor(i));
       const wait = next - performance.now();
       if (wait > 0) await sleep(wait);
       else next = performance.now(); // a slow reload: no catch-up burst
@@ -532,8 +537,8 @@ async function main() {
   // generation starts with empty upstream pools, like the first one at the idle baseline. (A
   // keyring rotation would not do: the http provider reads its credential at call time, so it is
   // reused, with its keep-alive connections, across rotations.)
-  await reloadOnce('route', false);
-  await reloadOnce('tools', false);
+  await reloadOnce('route', howFor(1));
+  await reloadOnce('tools', howFor(1));
   await sleep(500);
   const heapEnd = await gcSettledMemory(proxy.inspectorUrl);
   await sleep(200);
@@ -561,8 +566,8 @@ async function main() {
     .filter((l) => l.startsWith('ati_reload_total{') || l.startsWith('ati_generation ') || l.startsWith('ati_config_synchronized '))
     .map((l) => l.trim());
   const durs = [...reloads.durations].sort((a, b) => a - b);
-  console.log(`\nreloads: ${reloads.n} triggered (${reloadsAtWarmup} during warm-up, 2 after the load), ${Object.entries(reloads.results).map(([k, v]) => `${v} ${k}`).join(', ')}; by kind ${Object.entries(reloads.byKind).map(([k, v]) => `${k} ${v}`).join(', ')}; by trigger admin ${reloads.byTrigger.admin}, SIGHUP ${reloads.byTrigger.sighup}`);
-  console.log(`  reload duration (POST /admin/reload duration_ms): p50 ${f(percentile(durs, 50))} ms, p99 ${f(percentile(durs, 99))} ms, max ${f(durs.at(-1))} ms`);
+  console.log(`\nreloads: ${reloads.n} triggered (${reloadsAtWarmup} during warm-up, 2 after the load), ${Object.entries(reloads.results).map(([k, v]) => `${v} ${k}`).join(', ')}; by kind ${Object.entries(reloads.byKind).map(([k, v]) => `${k} ${v}`).join(', ')}; by trigger ${Object.entries(reloads.byTrigger).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  if (durs.length > 0) console.log(`  reload duration (POST /admin/reload duration_ms, under load): p50 ${f(percentile(durs, 50))} ms, p99 ${f(percentile(durs, 99))} ms, max ${f(durs.at(-1))} ms`);
   console.log(`  /health reload: ${JSON.stringify(h.reload)}`);
   console.log(`  /metrics: ${reloadMetrics.join('; ')}`);
   for (const p of reloads.problems.slice(0, 10)) console.log(`  ! ${p}`);
