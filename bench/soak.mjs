@@ -18,7 +18,7 @@
  *   for `--grace-ms` after the reload that replaced it was applied: the product promises that
  *   requests already running finish with the credentials they started with (operations.md,
  *   "Rotation runbook"), and no more than that. (Not nginx: the accepted token changes every
- *   800 ms, which would need an nginx reload each time.) It holds every answer
+ *   fourth reload, which would need an nginx reload each time.) It holds every answer
  *   `--upstream-delay-ms` (default 2): with an instant upstream almost nothing is in flight when a
  *   reload swaps generations, and the drain of the old one (in-flight requests finish on it, then
  *   its pools close) would hardly be exercised.
@@ -27,7 +27,7 @@
  *   holding the upstream bearer and the sandbox signing secrets. Two providers read the bearer:
  *   a passthrough route (`/up/**` → upstream) and an `http` tool `soak_get` served by `POST /call`.
  *   With `--inspect` (default on) the proxy also listens for the inspector on a loopback port, so
- *   the soak can force a full GC and read `process.memoryUsage()` at the start and the end.
+ *   the soak can force a full GC and read `process.memoryUsage()` at every sample.
  *
  * Load: `--connections` keep-alive connections (undici Pool), each a closed loop (the next request
  * leaves when the previous answer is read), every request signed (X-Sandbox-Signature) with the
@@ -37,7 +37,8 @@
  * Every `--interval-ms` one reload, cycling through four kinds, each edited on disk with an atomic
  * rename (as `ati edge rotate-keyring` writes keyring.enc) and then triggered:
  *   route    the passthrough manifest's description changes (route provider re-provisioned);
- *   keyring  the upstream bearer in `credentials` is rotated (both providers re-provisioned);
+ *   keyring  the upstream bearer in `credentials` is rotated (the route is re-provisioned; the
+ *            http provider reads its credential per call, so it is reused with its connections);
  *   tools    the http manifest's description changes and a second tool appears / disappears;
  *   signing  `sandbox_signing_shared_secret` becomes a new secret and the old one moves to
  *            `_previous` (the runbook's rotation without a flag day); once the reload is applied
@@ -56,9 +57,12 @@
  *
  * Report: requests, failures by kind, reloads applied / rejected (from the triggers, `/health` and
  * `/metrics`), p50/p99 per window and the drift (last window p99 ÷ first), RSS and open fds of the
- * ati process at the start (after warm-up), every window and at the end, heap after a forced full
- * GC at start and end, and open fds with the proxy idle before and after the soak. A
+ * ati process at the start (after warm-up), every window and at the end, heap and RSS after a
+ * forced full GC at the same points, and open fds with the proxy idle before and after. A
  * `BENCH_RESULT` line feeds `bench/run.mjs`.
+ *
+ * SOAK_DEBUG=<n> keeps sampling the idle proxy's descriptors once a second for n seconds after the
+ * run, with the TCP state of each upstream socket (to tell a leak from a keep-alive connection).
  */
 import { fork, spawn, spawnSync } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
