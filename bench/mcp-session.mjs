@@ -6,6 +6,10 @@
  * fixtures: the stdio server (a Node child) and the Streamable HTTP server
  * (SDK McpServer on loopback, JSON and SSE replies).
  *
+ * The session is driven in-process (no HTTP in front): what it measures is the session itself,
+ * which `/mcp tools/call` and `/call` to an MCP tool both go through. Emits a `BENCH_RESULT`
+ * line (pooled stdio p50 and p99, fresh ÷ pooled) for `bench/run.mjs`.
+ *
  * Usage: npx tsc -p tsconfig.json && node bench/mcp-session.mjs [--pooled N] [--fresh N]
  */
 import path from 'node:path';
@@ -13,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { McpSession } from '../dist/plugins/mcp/session.js';
 import { silentLogger } from '../dist/core/logger.js';
 import { startHttpMcpServer } from '../spec/fixtures/mcp/http-server.mjs';
+import { emit } from './lib/fixtures.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const argv = process.argv.slice(2);
@@ -69,6 +74,7 @@ async function bench(label, target) {
   const f = await fresh(target);
   rows.push([label, 'pooled session', p], [label, 'fresh per call', f]);
   rows.push([label, `speed-up (p50)`, { n: 0, mean: f.mean / p.mean, p50: f.p50 / p.p50, p90: NaN, p99: NaN }]);
+  return { pooled: p, fresh: f };
 }
 
 const stdioTarget = {
@@ -77,7 +83,7 @@ const stdioTarget = {
   args: [path.join(root, 'spec/fixtures/mcp/stdio-server.mjs')],
   env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' },
 };
-await bench('stdio', stdioTarget);
+const stdio = await bench('stdio', stdioTarget);
 for (const json of [true, false]) {
   const srv = await startHttpMcpServer({ json });
   await bench(json ? 'http json' : 'http sse', { kind: 'http', url: new URL(srv.url), headers: {} });
@@ -90,3 +96,16 @@ for (const [u, m, s] of rows) {
   if (m.startsWith('speed')) console.log(`${u.padEnd(10)} ${m.padEnd(16)} ${fmt(s.mean)}x ${fmt(s.p50)}x`);
   else console.log(`${u.padEnd(10)} ${m.padEnd(16)} ${fmt(s.mean)} ${fmt(s.p50)} ${fmt(s.p90)} ${fmt(s.p99)}`);
 }
+
+// The summary table (bench/run.mjs): the pooled stdio session, which is what `/mcp tools/call`
+// and `/call` to an MCP tool go through, and how much it saves over the reference's
+// connect-per-call. No PRODUCT §6 target: these rows are for tracking.
+const r2 = (x) => +x.toFixed(2);
+emit({
+  suite: 'mcp-session',
+  rows: [
+    { scenario: 'MCP tools/call, pooled stdio session, in-process McpSession (p50)', unit: 'ms', ours: r2(stdio.pooled.p50) },
+    { scenario: 'MCP tools/call, pooled stdio session, in-process McpSession (p99)', unit: 'ms', ours: r2(stdio.pooled.p99) },
+    { scenario: 'MCP tools/call, stdio: fresh per call / pooled (p50)', unit: 'x', ours: r2(stdio.fresh.p50 / stdio.pooled.p50) },
+  ],
+});

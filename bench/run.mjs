@@ -17,6 +17,7 @@ const SCRIPTS = [
   ['mcp-session', 'mcp-session.mjs', '/mcp tools/call through a pooled session vs a fresh connection'],
   ['log-redaction', 'log-redaction.mjs', 'cost of secret redaction in log lines'],
   ['key-lookup', 'key-lookup.mjs', 'Ati-Key lookup (warm cache, cold) on PostgreSQL and PGlite; revocation between two replicas'],
+  ['soak', 'soak.mjs', 'reloads every 200 ms (manifest edits, keyring and signing-secret rotations) under constant load: failures, p99 drift, memory, fds'],
 ];
 const only = process.env.BENCH_ONLY?.split(',').map((s) => s.trim());
 const here = fileURLToPath(new URL('.', import.meta.url));
