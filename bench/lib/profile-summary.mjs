@@ -2,7 +2,8 @@
 /**
  * Summarises a V8 .cpuprofile (from `node --cpu-prof`, e.g. `bench/passthrough.mjs --profile <dir>`):
  * self time by function and by file, largest first. Usage:
- *   node bench/lib/profile-summary.mjs <file.cpuprofile> [--top 30]
+ *   node bench/lib/profile-summary.mjs <file.cpuprofile> [--top 30] [--match <regex of script URLs>]
+ * `--match` chooses whose inclusive time is listed (default: our dist/, prom-client, pino, undici).
  */
 import { readFileSync } from 'node:fs';
 
@@ -11,7 +12,9 @@ if (!file) {
   console.error('usage: profile-summary.mjs <file.cpuprofile> [--top N]');
   process.exit(2);
 }
-const top = rest[0] === '--top' ? Number(rest[1]) : 30;
+const flag = (name, def) => (rest.includes(name) ? rest[rest.indexOf(name) + 1] : def);
+const top = Number(flag('--top', 30));
+const match = new RegExp(flag('--match', '/dist/|prom-client|pino|undici/lib/dispatcher'));
 const prof = JSON.parse(readFileSync(file, 'utf8'));
 const byId = new Map(prof.nodes.map((n) => [n.id, n]));
 const self = new Map();
@@ -50,7 +53,7 @@ for (const [id, us] of self) {
   const seen = new Set();
   for (let cur = id; cur !== undefined; cur = parent.get(cur)) {
     const cf = byId.get(cur).callFrame;
-    if (!/\/dist\/|prom-client|pino|undici\/lib\/dispatcher/.test(cf.url)) continue;
+    if (!match.test(cf.url)) continue;
     const key = `${cf.functionName || '(anon)'} ${cf.url.replace(/^file:\/\//, '').replace(/.*node_modules\//, 'nm/').replace(process.cwd() + '/', '')}:${cf.lineNumber + 1}`;
     if (seen.has(key)) continue;
     seen.add(key);
