@@ -375,7 +375,8 @@ export class Host {
     gen.enter();
     hot.inFlight++;
     const state = this.newState(req, gen);
-    res.once('close', () => {
+    // `close` fires once per response; `on` spares the once-wrapper.
+    res.on('close', () => {
       gen.leave();
       hot.inFlight--;
       this.logRequest(req, res, state);

@@ -137,7 +137,10 @@ const SINGLE_WRITE_MAX = 16 * 1024;
 const EXCHANGE = Symbol('ati.passthrough.exchange');
 type ExchangeResponse = ServerResponse & { [EXCHANGE]?: Exchange };
 
-/** One shared listener instead of a closure per request. */
+/**
+ * One shared listener instead of a closure per request. It stays attached after the exchange
+ * is done (removing it costs more than the `done` check it then runs once, at close).
+ */
 function onResponseClose(this: ServerResponse): void {
   (this as ExchangeResponse)[EXCHANGE]?.clientClosed();
 }
@@ -181,7 +184,6 @@ class Exchange implements Dispatcher.DispatchHandler {
   /** Marks the exchange finished without contacting upstream (answered locally). */
   finish(): void {
     this.done = true;
-    this.res.off('close', onResponseClose);
   }
 
   /** Called by the request-body limiter when a chunked upload crosses the cap. */
@@ -257,14 +259,12 @@ class Exchange implements Dispatcher.DispatchHandler {
   onComplete(): void {
     if (this.done) return;
     this.done = true;
-    this.res.off('close', onResponseClose);
     this.res.end();
   }
 
   onError(err: Error): void {
     if (this.done) return;
     this.done = true;
-    this.res.off('close', onResponseClose);
     const spec = this.rt.spec;
     if (this.tooLarge) {
       refuseBody(this.req, this.res, new AtiError('ATI_ERR_BODY_TOO_LARGE', TEXT.requestTooLarge));
