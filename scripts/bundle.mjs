@@ -17,6 +17,21 @@ const commands = readdirSync(path.join(dist, 'cli', 'commands'))
   .filter((f) => f.endsWith('.js'))
   .map((f) => path.join(dist, 'cli', 'commands', f));
 
+/**
+ * Fastify requires its default schema compilers (ajv, fast-json-stringify: ~380 KB) when no
+ * compilers are given. core/host.ts always gives its own lazy ones (core/lazy-schema-compilers.ts),
+ * so that require is left to node_modules instead of putting them in the startup chunk; the lazy
+ * compilers' own import of @fastify/ajv-compiler is still bundled, in a chunk loaded on first use.
+ */
+const fastifyDefaultCompilersOutside = {
+  name: 'fastify-default-compilers-outside',
+  setup(b) {
+    b.onResolve({ filter: /^@fastify\/(ajv-compiler|fast-json-stringify-compiler)$/ }, (args) =>
+      /[\\/]fastify[\\/]lib[\\/]schema-controller\.js$/.test(args.importer) ? { path: args.path, external: true } : undefined,
+    );
+  },
+};
+
 rmSync(out, { recursive: true, force: true });
 const result = await build({
   absWorkingDir: root,
@@ -41,6 +56,7 @@ const result = await build({
   minifyWhitespace: true,
   minifySyntax: true,
   logLevel: 'warning',
+  plugins: [fastifyDefaultCompilersOutside],
   metafile: !!process.env.ATI_BUNDLE_META,
   // CommonJS dependencies call require() for Node built-ins; an ESM bundle has none of its own.
   banner: { js: "import { createRequire as __atiCreateRequire } from 'node:module';\nconst require = __atiCreateRequire(import.meta.url);" },

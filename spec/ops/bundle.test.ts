@@ -71,7 +71,7 @@ describe('the bundled build', () => {
     expect(await launch()).toEqual({ which: 'dist', args: ['x', '--y'], earlySignals: 'function' });
   });
 
-  it('a plugin importing ati-proxy/plugin gets the proxy’s own AtiError class', async () => {
+  it('a plugin importing ati-proxy/plugin gets the proxy’s own AtiError class; /help validates with the bundled ajv', async () => {
     dir = await makeAtiDir({
       'config.toml': '[plugins]\nmodules = ["./thrower.mjs"]\n',
       'thrower.mjs': [
@@ -96,5 +96,14 @@ describe('the bundled build', () => {
     expect(r.status).toBe(502);
     // An AtiError of another module instance would be re-wrapped as `handler plugin "thrower" failed: …`.
     expect(((await r.json()) as { error: string }).error).toBe('classified by the plugin');
+
+    // POST /help's body schema: ajv comes from the bundle's lazily loaded chunk on the first request.
+    const help = (body: unknown) => fetch(`${proxy!.url}/help`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    for (let i = 0; i < 2; i++) {
+      const bad = await help({ tool: 'x' });
+      expect(bad.status).toBe(422);
+      expect(((await bad.json()) as { error: string }).error).toMatch(/must have required property 'query'/);
+    }
+    expect((await help({ query: 'q' })).status).toBe(503); // valid; no LLM provider configured
   });
 });
