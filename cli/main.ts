@@ -54,10 +54,11 @@ export async function buildProgram(argv?: readonly string[]): Promise<Command> {
     .filter((f) => /\.(js|ts)$/.test(f) && !f.endsWith('.d.ts') && !f.endsWith('.map'))
     .sort();
   // Startup time matters (`ati proxy` under systemd, `ati run` in sandboxes): load only the
-  // command being run; help, version and unknown commands load them all.
+  // command being run; `ati --version` alone loads none; help and unknown commands load them all.
   const wanted = subcommandOf(argv ?? []);
   const only = files.filter((f) => f.replace(/\.(js|ts)$/, '') === wanted);
   if (only.length === 1) files = only;
+  else if (argv?.length === 3 && (argv[2] === '--version' || argv[2] === '-V')) files = [];
   for (const f of files) {
     const mod = (await import(pathToFileURL(path.join(dir, f)).href)) as Partial<CommandModule>;
     mod.register?.(program, globals);

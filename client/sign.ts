@@ -4,7 +4,7 @@
  * request path without the query string, exactly as sent.
  */
 import { createHmac } from 'node:crypto';
-import { decodeSigningSecret } from '../core/generation-builder.js';
+import { decodeSigningSecret } from '../core/signing-secret.js';
 import { AtiError } from '../core/errors.js';
 
 export function signatureHeader(secret: Buffer, method: string, path: string, unixSeconds = Math.floor(Date.now() / 1000)): string {

@@ -9,6 +9,7 @@
 import { readFile } from 'node:fs/promises';
 import { createUpstreamPool } from './upstream-pool.js';
 import { AtiError, toAtiError } from './errors.js';
+import { SIGNING_SECRET_ENTRIES, decodeSigningSecret } from './signing-secret.js';
 import { Generation, ProviderInstance } from './generation.js';
 import type { Keyring } from './keyring.js';
 import type { Logger } from './logger.js';
@@ -58,18 +59,8 @@ export type BuildOutcome =
   | { status: 'unchanged' }
   | { status: 'rejected'; errors: AtiError[] };
 
-/** Keyring entries that hold the sandbox signing secret (current first). */
-export const SIGNING_SECRET_ENTRIES = ['sandbox_signing_shared_secret', 'sandbox_signing_shared_secret_previous'];
-/** A secret shorter than this counts as absent (PRODUCT §3.2). */
-export const MIN_SIGNING_SECRET_BYTES = 16;
-
-/** Hex-decoded when the value is valid hex, else its UTF-8 bytes (ref-02 §3.4); short or empty = absent. */
-export function decodeSigningSecret(value: string | undefined): Buffer | undefined {
-  if (value === undefined) return undefined;
-  const v = value.trim();
-  const bytes = v.length > 0 && v.length % 2 === 0 && /^[0-9a-fA-F]+$/.test(v) ? Buffer.from(v, 'hex') : Buffer.from(v, 'utf8');
-  return bytes.length >= MIN_SIGNING_SECRET_BYTES ? bytes : undefined;
-}
+// The signing-secret format lives in ./signing-secret.ts (the client decodes it too).
+export { SIGNING_SECRET_ENTRIES, MIN_SIGNING_SECRET_BYTES, decodeSigningSecret } from './signing-secret.js';
 
 export function signingSecretsFromKeyring(keyring: Keyring): Buffer[] {
   const out: Buffer[] = [];

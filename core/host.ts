@@ -20,6 +20,7 @@ import type { Generation } from './generation.js';
 import type { ManifestCache } from '../config/manifest-loader.js';
 import { buildGeneration, type GenerationExtension, type KeyringLoader } from './generation-builder.js';
 import type { Logger } from './logger.js';
+import { lazySchemaController } from './lazy-schema-compilers.js';
 import { NamedRouteTable, type RouteAccess } from './named-routes.js';
 import type { HostOptions, PluginRegistry } from './plugin.js';
 import { hot, metrics, triggerKind } from './metrics.js';
@@ -317,6 +318,8 @@ export class Host {
       bodyLimit: this.init.bodyLimit ?? 1_431_663_957,
       // Paths are canonicalised by the host before Fastify sees them.
       routerOptions: { ignoreTrailingSlash: false, caseSensitive: true },
+      // ajv and fast-json-stringify load on first use, not at startup (core/lazy-schema-compilers.ts).
+      schemaController: lazySchemaController,
       serverFactory: (handler) => {
         this.fastifyHandler = handler as (req: IncomingMessage, res: ServerResponse) => void;
         return this.server;

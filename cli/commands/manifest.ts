@@ -1,10 +1,5 @@
 /** `ati manifest schema`: print the JSON Schema of manifests for the handlers this ati has (built-in + config.toml plugins). */
 import type { Command } from 'commander';
-import { PluginRegistry } from '../../core/plugin.js';
-import { manifestJsonSchema } from '../../config/manifest-json-schema.js';
-import { loadConfiguredPlugins } from '../../config/plugins-config.js';
-import { resolveAtiDir } from '../../config/proxy-config.js';
-import { BUILTIN_PLUGINS } from '../builtin-plugins.js';
 import type { GlobalOptions } from '../main.js';
 import { reportFatal } from '../output.js';
 
@@ -17,6 +12,14 @@ export function register(program: Command, globals: () => GlobalOptions): void {
     .option('--builtin-only', 'only the built-in handlers (what docs/schema/manifest.schema.json holds)', false)
     .action(async (o: { atiDir?: string; builtinOnly: boolean }) => {
       try {
+        // The built-in plugins (and all they import) load only when the command runs, not for `ati --help`.
+        const [{ PluginRegistry }, { manifestJsonSchema }, { loadConfiguredPlugins }, { resolveAtiDir }, { BUILTIN_PLUGINS }] = await Promise.all([
+          import('../../core/plugin.js'),
+          import('../../config/manifest-json-schema.js'),
+          import('../../config/plugins-config.js'),
+          import('../../config/proxy-config.js'),
+          import('../builtin-plugins.js'),
+        ]);
         const registry = new PluginRegistry();
         for (const p of BUILTIN_PLUGINS) registry.register(p);
         if (!o.builtinOnly) await loadConfiguredPlugins(resolveAtiDir(o.atiDir, process.env), registry);

@@ -4,20 +4,12 @@
  * core/jwt-tokens; this file maps flags and prints.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { createLogger } from '../../core/logger.js';
-import {
-  generateKeys,
-  inspectToken,
-  issueToken,
-  parseAlgorithm,
-  parseRateArg,
-  resolveSigningKey,
-  validateToken,
-  validationVerifier,
-} from '../../core/jwt-tokens.js';
 import { DEFAULT_JWT_AUDIENCE } from '../../config/jwt-config.js';
 import type { GlobalOptions } from '../main.js';
 import { reportFatal } from '../output.js';
+
+/** The token logic (jose, the JWT pipeline) and the logger load when a subcommand runs, not for `ati --help`. */
+const tokens = () => import('../../core/jwt-tokens.js');
 
 function positiveInt(name: string) {
   return (v: string): number => {
@@ -49,6 +41,7 @@ export function register(program: Command, globals: () => GlobalOptions): void {
     .addOption(new Option('--algorithm <alg>', 'ES256 or HS256 (case-insensitive)').default('ES256'))
     .action((flags: { algorithm: string }) =>
       run(globals, async () => {
+        const { generateKeys, parseAlgorithm } = await tokens();
         const keys = generateKeys(parseAlgorithm(flags.algorithm));
         if (keys.algorithm === 'HS256') {
           process.stderr.write('Generated HS256 shared secret\n');
@@ -79,6 +72,7 @@ export function register(program: Command, globals: () => GlobalOptions): void {
     .option('--rate <pattern=count/unit>', 'rate limit, repeatable (e.g. tool:github:*=10/hour)', collect, [] as string[])
     .action((flags: { sub: string; scope: string; ttl: number; aud?: string; iss?: string; key?: string; secret?: string; rate: string[] }) =>
       run(globals, async () => {
+        const { issueToken, parseRateArg, resolveSigningKey } = await tokens();
         const env = process.env;
         const rate = Object.fromEntries(flags.rate.map(parseRateArg));
         const key = resolveSigningKey({ env, ...(flags.key ? { keyFile: flags.key } : {}), ...(flags.secret !== undefined ? { secretHex: flags.secret } : {}) });
@@ -99,6 +93,7 @@ export function register(program: Command, globals: () => GlobalOptions): void {
     .argument('<token>', 'the JWT')
     .action((jwt: string) =>
       run(globals, async () => {
+        const { inspectToken } = await tokens();
         process.stdout.write(`${JSON.stringify(inspectToken(jwt), null, 2)}\n`);
       }),
     );
@@ -111,6 +106,7 @@ export function register(program: Command, globals: () => GlobalOptions): void {
     .option('--secret <hex>', 'HS256 secret as hex')
     .action((jwt: string, flags: { key?: string; secret?: string }) =>
       run(globals, async () => {
+        const [{ validateToken, validationVerifier }, { createLogger }] = await Promise.all([tokens(), import('../../core/logger.js')]);
         const logger = createLogger({ level: globals().verbose ? 'debug' : 'info' });
         const verifier = validationVerifier({ env: process.env, ...(flags.key ? { keyFile: flags.key } : {}), ...(flags.secret !== undefined ? { secretHex: flags.secret } : {}) });
         const r = await validateToken(verifier, jwt);

@@ -16,7 +16,7 @@ import { hot } from '../metrics.js';
 import type { IncomingMessage } from 'node:http';
 import { AtiError } from '../errors.js';
 import type { GenerationExtension } from '../generation-builder.js';
-import { SIGNING_SECRET_ENTRIES, decodeSigningSecret, MIN_SIGNING_SECRET_BYTES } from '../generation-builder.js';
+import { SIGNING_SECRET_ENTRIES, decodeSigningSecret, MIN_SIGNING_SECRET_BYTES } from '../signing-secret.js';
 import type { Generation } from '../generation.js';
 import { GlobSet } from '../glob.js';
 import type { Logger } from '../logger.js';

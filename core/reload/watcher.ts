@@ -7,7 +7,7 @@
  * identical content.
  */
 import path from 'node:path';
-import { watch, type FSWatcher } from 'chokidar';
+import type { FSWatcher } from 'chokidar';
 import type { Logger } from '../logger.js';
 
 export interface WatcherOptions {
@@ -31,7 +31,9 @@ export class ConfigWatcher {
   constructor(private readonly opts: WatcherOptions) {}
 
   /** Starts watching; resolves once the initial scan is done (events after this trigger reloads). */
-  start(): Promise<void> {
+  async start(): Promise<void> {
+    // Loaded here, not with the module: the watch starts after the proxy listens, and not at all with --no-watch.
+    const { watch } = await import('chokidar');
     const { atiDir } = this.opts;
     const targets = [atiDir, ...(this.opts.extraFiles ?? [])];
     this.watcher = watch(targets, {
@@ -48,7 +50,7 @@ export class ConfigWatcher {
     });
     this.watcher.on('all', (event, p) => this.schedule(event, p));
     this.watcher.on('error', (err) => this.opts.logger.warn({ error: (err as Error).message }, 'config watcher error'));
-    return new Promise((resolve) => this.watcher!.once('ready', () => resolve()));
+    return new Promise<void>((resolve) => this.watcher!.once('ready', () => resolve()));
   }
 
   private schedule(event: string, p: string): void {

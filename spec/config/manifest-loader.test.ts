@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
+import { mkdir, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import { Type } from '@sinclair/typebox';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -130,6 +131,23 @@ describe('manifest loader', () => {
     const sources = await readManifestSources(d.manifests);
     expect(sources.map((s) => path.basename(s.file))).toEqual(['a.toml', 'b.toml']);
     await expect(readManifestSources(path.join(d.dir, 'nope'))).rejects.toThrow(/No manifests directory found at .*nope/);
+  });
+
+  it('reads many files concurrently yet returns them in filename order; a vanished file is skipped, an unreadable one fails', async () => {
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 60; i++) files[`manifests/m${String(59 - i).padStart(2, '0')}.toml`] = `# ${59 - i}\n${GOOD}`;
+    const d = await makeAtiDir(files);
+    dirs.push(d);
+    await symlink(path.join(d.dir, 'gone.toml'), path.join(d.manifests, 'm30a.toml')); // dangling: ENOENT on read
+    const sources = await readManifestSources(d.manifests);
+    expect(sources.map((s) => path.basename(s.file))).toEqual(Array.from({ length: 60 }, (_, i) => `m${String(i).padStart(2, '0')}.toml`));
+    for (const s of sources) expect(s.text.startsWith(`# ${Number(path.basename(s.file).slice(1, 3))}\n`)).toBe(true);
+    expect(sources[7]!.hash).toBe(sha256(sources[7]!.text));
+    // A symlink to a directory passes the listing but cannot be read: the first such file (name order) is the error.
+    await mkdir(path.join(d.dir, 'adir'));
+    await symlink(path.join(d.dir, 'adir'), path.join(d.manifests, 'm45x.toml'));
+    await symlink(path.join(d.dir, 'adir'), path.join(d.manifests, 'm12x.toml'));
+    await expect(readManifestSources(d.manifests)).rejects.toThrow(/Failed to read manifest file .*m12x\.toml: EISDIR/);
   });
 
   it('parses every reference manifest; handlers not registered are reported clearly', () => {
