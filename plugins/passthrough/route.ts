@@ -246,6 +246,10 @@ class Exchange implements Dispatcher.DispatchHandler {
       // goes out as a writev of head + body. latin1 maps bytes 1:1, so the body is unchanged.
       // Measured: ~8% less CPU per small response (bench/passthrough.mjs).
       ok = this.res.write(chunk.toString('latin1'), 'latin1');
+      // node corks the socket for the first write and uncorks on the next tick, where end() adds
+      // an empty chunk and the pair goes out as writev(2). Uncorking now sends head + body with
+      // one write(2); end() then has nothing left to write.
+      this.res.socket?.uncork();
     } else {
       ok = this.res.write(chunk);
     }
