@@ -28,7 +28,8 @@ const dirty = line.replace('/v1/chat/completions', `/v1/x?k=${secrets[n - 1]}`);
 time(`scrubLogLine, ${n} secrets, line with a secret`, () => scrubLogLine(dirty), 50_000);
 
 const sink = new Writable({ write(_c, _e, cb) { cb(); } });
-const log = createLogger({ destination: sink });
+// level set explicitly: bench/run.mjs exports ATI_LOG=warn, which would turn info() into a no-op here.
+const log = createLogger({ level: 'info', destination: sink });
 const fields = { request_id: 'f3b0c1d2', method: 'POST', path: '/v1/chat/completions', status: 200, duration_ms: 12.3 };
 time(`pino logger.info + scrub, ${n} secrets`, () => log.info(fields, 'request'));
 
