@@ -27,7 +27,6 @@ import {
   children,
   fmt as f,
   freePort,
-  has,
   loadTool,
   lpad,
   measureOnce,
@@ -36,8 +35,7 @@ import {
   pinned,
   pinningNote,
   pinSelf,
-  startChild,
-  startNginx,
+  startJsonUpstream,
   stopAll,
   waitForPort,
 } from './lib/load.mjs';
@@ -66,25 +64,8 @@ function parseArgs(argv) {
 const opts = parseArgs(process.argv.slice(2));
 pinSelf();
 
-async function startUpstream() {
-  const body = JSON.stringify({ id: 42, name: 'widget', tags: ['a', 'b'], price: 9.99 });
-  if (has('nginx')) {
-    const u = await startNginx(
-      'upstream',
-      `location / {
-      default_type application/json;
-      if ($http_authorization != "Bearer ${TOKEN}") { return 401; }
-      return 200 '${body}';
-    }`,
-    );
-    return { ...u, kind: 'nginx (return 200, 1 worker)' };
-  }
-  const { proc, match } = await startChild('upstream', process.execPath, [path.join(ROOT, 'bench', 'peers', 'upstream.mjs')], {
-    env: { BENCH_TOKEN: TOKEN },
-    ready: (l) => /^listening (\d+)/.exec(l),
-  });
-  const port = Number(match[1]);
-  return { proc, port, url: `http://127.0.0.1:${port}`, kind: 'node http server' };
+function startUpstream() {
+  return startJsonUpstream({ root: ROOT, token: TOKEN, body: JSON.stringify({ id: 42, name: 'widget', tags: ['a', 'b'], price: 9.99 }) });
 }
 
 async function startOurs(upstreamUrl) {

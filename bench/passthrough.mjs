@@ -48,6 +48,7 @@ import {
   pinningNote,
   pinSelf,
   startChild,
+  startJsonUpstream,
   startNginx,
   stopAll,
   waitForPort,
@@ -88,26 +89,8 @@ function parseArgs(argv) {
 const opts = parseArgs(process.argv.slice(2));
 pinSelf();
 
-async function startUpstream() {
-  const useNginx = opts.upstream === 'nginx' || (opts.upstream === 'auto' && has('nginx'));
-  if (useNginx) {
-    const body = JSON.stringify({ ok: true, id: 'chatcmpl-bench', model: 'bench', usage: { prompt_tokens: 12, completion_tokens: 34 } });
-    const u = await startNginx(
-      'upstream',
-      `location / {
-      default_type application/json;
-      if ($http_authorization != "Bearer ${TOKEN}") { return 401; }
-      return 200 '${body}';
-    }`,
-    );
-    return { ...u, kind: 'nginx (return 200, 1 worker)' };
-  }
-  const { proc, match } = await startChild('upstream', process.execPath, [path.join(ROOT, 'bench', 'peers', 'upstream.mjs')], {
-    env: { BENCH_TOKEN: TOKEN },
-    ready: (l) => /^listening (\d+)/.exec(l),
-  });
-  const port = Number(match[1]);
-  return { proc, port, url: `http://127.0.0.1:${port}`, kind: 'node http server' };
+function startUpstream() {
+  return startJsonUpstream({ root: ROOT, token: TOKEN, body: JSON.stringify({ ok: true, id: 'chatcmpl-bench', model: 'bench', usage: { prompt_tokens: 12, completion_tokens: 34 } }) });
 }
 
 async function startOurs(upstreamUrl, { cpuProf } = {}) {

@@ -77,6 +77,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, Pool, request as undiciRequest } from 'undici';
 import WebSocket from 'ws';
 import { emit, percentile } from './lib/fixtures.mjs';
+import { stop as stopProcess } from './lib/load.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -677,27 +678,12 @@ async function main() {
   console.log(`\ntotal ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 }
 
-async function stop(proc) {
-  if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
-  proc.kill('SIGTERM');
-  await new Promise((r) => {
-    const t = setTimeout(() => {
-      proc.kill('SIGKILL');
-      r();
-    }, 10_000);
-    proc.once('exit', () => {
-      clearTimeout(t);
-      r();
-    });
-  });
-}
-
 try {
   await main();
 } catch (err) {
   console.error(err);
   process.exitCode = 1;
 } finally {
-  for (const c of children.reverse()) await stop(c);
+  for (const c of children.reverse()) await stopProcess(c, 10_000);
   for (const c of cleanups) await c();
 }

@@ -73,15 +73,15 @@ export function startChild(label, cmd, args, { env = {}, ready, stream = 'stdout
   });
 }
 
-/** SIGTERM, then SIGKILL after 5 s. */
-export async function stop(proc) {
-  if (!proc || proc.exitCode !== null) return;
+/** SIGTERM, then SIGKILL after `graceMs`. */
+export async function stop(proc, graceMs = 5_000) {
+  if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
   proc.kill('SIGTERM');
   await new Promise((r) => {
     const t = setTimeout(() => {
       proc.kill('SIGKILL');
       r();
-    }, 5_000);
+    }, graceMs);
     proc.once('exit', () => {
       clearTimeout(t);
       r();
@@ -174,6 +174,31 @@ http {
   proc.stderr.on('data', (d) => process.stderr.write(`[${label}] ${d}`));
   await waitForPort(port);
   return { proc, port, url: `http://127.0.0.1:${port}` };
+}
+
+/**
+ * The upstream of the load benchmarks: nginx `return 200 <body>` (1 worker) when installed, else
+ * bench/peers/upstream.mjs (node, its own small JSON body). Both answer 401 unless the request
+ * carries `Authorization: Bearer <token>`, so a proxy that fails to inject shows up as non-2xx.
+ */
+export async function startJsonUpstream({ root, token, body }) {
+  if (has('nginx')) {
+    const u = await startNginx(
+      'upstream',
+      `location / {
+      default_type application/json;
+      if ($http_authorization != "Bearer ${token}") { return 401; }
+      return 200 '${body}';
+    }`,
+    );
+    return { ...u, kind: 'nginx (return 200, 1 worker)' };
+  }
+  const { proc, match } = await startChild('upstream', process.execPath, [path.join(root, 'bench', 'peers', 'upstream.mjs')], {
+    env: { BENCH_TOKEN: token },
+    ready: (l) => /^listening (\d+)/.exec(l),
+  });
+  const port = Number(match[1]);
+  return { proc, port, url: `http://127.0.0.1:${port}`, kind: 'node http server' };
 }
 
 function toMs(v, unit) {
