@@ -7,7 +7,7 @@
  * errors). Loopback only, every process started and stopped here, bounded run time.
  *
  *   npm run bench:passthrough [-- --rounds 3 --duration 5 --warmup 2 --connections 32 --rate 1000
- *                                 --fixed-seconds 10 --upstream nginx|node --log-level warn
+ *                                 --fixed-seconds 10 --big-duration 3 --upstream nginx|node --log-level warn
  *                                 --only ours,fastify,nginx,floor --profile <dir> --fixed-peers --no-pin]
  *
  * `node floor` (bench/peers/node-floor.mjs) is a reference point, not a peer: the least a Node
@@ -16,7 +16,8 @@
  *
  * `--profile <dir>` runs our proxy with `node --cpu-prof` and leaves the .cpuprofile there.
  *
- * Throughput: keep-alive, 32 connections, warm-up then measure, with wrk when installed
+ * Throughput: small JSON responses, then 64 KiB responses (`--big-duration 0` skips them),
+ * keep-alive, 32 connections, warm-up then measure, with wrk when installed
  * (`apt-get install -y wrk`), else autocannon. Targets are measured in interleaved rounds
  * (direct, ours, peers, direct, ours, peers, …) and each reports its median round, so a
  * load change on a shared machine hits every target alike instead of skewing one ratio. The
@@ -57,9 +58,12 @@ import {
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const TOKEN = 'bench-secret-token';
 const PATH = '/v1/chat/completions?model=bench';
+/** A 64 KiB response (the upstream serves it under /big/). */
+const BIG_KIB = 64;
+const BIG_PATH = '/big/blob.bin';
 
 function parseArgs(argv) {
-  const o = { rounds: 3, duration: 5, warmup: 2, connections: 32, rate: 1000, fixedSeconds: 10, upstream: 'auto', logLevel: 'warn', only: null, profile: null, fixedPeers: false };
+  const o = { rounds: 3, duration: 5, warmup: 2, connections: 32, rate: 1000, fixedSeconds: 10, bigDuration: 3, upstream: 'auto', logLevel: 'warn', only: null, profile: null, fixedPeers: false };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i].replace(/^--/, '');
     const v = argv[i + 1];
@@ -69,6 +73,7 @@ function parseArgs(argv) {
     else if (k === 'connections') o.connections = Number(v);
     else if (k === 'rate') o.rate = Number(v);
     else if (k === 'fixed-seconds') o.fixedSeconds = Number(v);
+    else if (k === 'big-duration') o.bigDuration = Number(v);
     else if (k === 'upstream') o.upstream = v;
     else if (k === 'log-level') o.logLevel = v;
     else if (k === 'only') o.only = v.split(',');
@@ -198,6 +203,40 @@ async function fixedRate(url, seconds, headers) {
 
 const verdict = (ok) => (ok ? 'PASS' : 'FAIL');
 
+/**
+ * Interleaved rounds of saturating load on `path` for every target; prints each round and a
+ * table of medians (req/s, latency, CPU per request, ratios to ours). Returns the medians by key.
+ */
+async function throughput(targets, path, what, seconds) {
+  const rounds = Object.fromEntries(targets.map((t) => [t.key, []]));
+  for (const t of targets) await load(t.url + path, opts.warmup, t.headers); // warm-up, discarded
+  for (let round = 1; round <= opts.rounds; round++) {
+    for (const t of targets) {
+      const r = await measureOnce({ ...t, url: t.url + path }, { seconds, connections: opts.connections });
+      if (r.non2xx > 0 || r.errors) console.error(`  ! ${t.name}: ${r.non2xx} non-2xx answers ${r.errors}`);
+      rounds[t.key].push(r);
+      console.log(`  round ${round} ${pad(t.name, 24)} ${lpad(f(r.rps, 0), 8)} req/s  p50 ${f(r.p50)} ms  p99 ${f(r.p99)} ms  cpu ${f(r.cpuUs, 0)} µs/req`);
+    }
+  }
+  const results = {};
+  for (const t of targets) {
+    const rs = rounds[t.key];
+    results[t.key] = { rps: median(rs.map((r) => r.rps)), p50: median(rs.map((r) => r.p50)), p99: median(rs.map((r) => r.p99)), cpuUs: median(rs.map((r) => r.cpuUs)) };
+  }
+  console.log(`\nThroughput (${what}, keep-alive, ${opts.connections} connections; median of ${opts.rounds} rounds of ${seconds}s)`);
+  console.log(`${pad('target', 26)}${lpad('req/s', 10)}${lpad('p50 ms', 10)}${lpad('p99 ms', 10)}${lpad('ours/peer', 12)}${lpad('CPU µs/req', 12)}${lpad('CPU ratio', 11)}`);
+  for (const t of targets) {
+    const r = results[t.key];
+    const ratio = t.key === 'ours' || !results.ours ? '' : `${f(results.ours.rps / r.rps)}x`;
+    // CPU per request is what the proxy itself costs, independent of how busy the machine is:
+    // peer CPU / our CPU is the throughput ratio to expect with a core to ourselves.
+    const cpuRatio = t.key === 'ours' || t.key === 'direct' || !results.ours ? '' : `${f(r.cpuUs / results.ours.cpuUs)}x`;
+    const cpu = t.key === 'direct' ? '' : f(r.cpuUs, 0);
+    console.log(`${pad(t.name, 26)}${lpad(f(r.rps, 0), 10)}${lpad(f(r.p50), 10)}${lpad(f(r.p99), 10)}${lpad(ratio, 12)}${lpad(cpu, 12)}${lpad(cpuRatio, 11)}`);
+  }
+  return results;
+}
+
 async function main() {
   const t0 = Date.now();
   console.log(`passthrough benchmark: ${opts.connections} keep-alive connections, ${opts.warmup}s warm-up + ${opts.duration}s measured per target, load tool ${loadTool}`);
@@ -245,33 +284,7 @@ async function main() {
     }
   }
 
-  const results = {};
-  const rounds = Object.fromEntries(targets.map((t) => [t.key, []]));
-  for (const t of targets) await load(t.url + PATH, opts.warmup, t.headers); // warm-up, discarded
-  for (let round = 1; round <= opts.rounds; round++) {
-    for (const t of targets) {
-      const r = await measureOnce({ ...t, url: t.url + PATH }, { seconds: opts.duration, connections: opts.connections });
-      if (r.non2xx > 0 || r.errors) console.error(`  ! ${t.name}: ${r.non2xx} non-2xx answers ${r.errors}`);
-      rounds[t.key].push(r);
-      console.log(`  round ${round} ${pad(t.name, 24)} ${lpad(f(r.rps, 0), 8)} req/s  p50 ${f(r.p50)} ms  p99 ${f(r.p99)} ms  cpu ${f(r.cpuUs, 0)} µs/req`);
-    }
-  }
-  for (const t of targets) {
-    const rs = rounds[t.key];
-    results[t.key] = { rps: median(rs.map((r) => r.rps)), p50: median(rs.map((r) => r.p50)), p99: median(rs.map((r) => r.p99)), cpuUs: median(rs.map((r) => r.cpuUs)) };
-  }
-
-  console.log(`\nThroughput (small JSON, keep-alive, ${opts.connections} connections; median of ${opts.rounds} rounds of ${opts.duration}s)`);
-  console.log(`${pad('target', 26)}${lpad('req/s', 10)}${lpad('p50 ms', 10)}${lpad('p99 ms', 10)}${lpad('ours/peer', 12)}${lpad('CPU µs/req', 12)}${lpad('CPU ratio', 11)}`);
-  for (const t of targets) {
-    const r = results[t.key];
-    const ratio = t.key === 'ours' || !results.ours ? '' : `${f(results.ours.rps / r.rps)}x`;
-    // CPU per request is what the proxy itself costs, independent of how busy the machine is:
-    // peer CPU / our CPU is the throughput ratio to expect with a core to ourselves.
-    const cpuRatio = t.key === 'ours' || t.key === 'direct' || !results.ours ? '' : `${f(r.cpuUs / results.ours.cpuUs)}x`;
-    const cpu = t.key === 'direct' ? '' : f(r.cpuUs, 0);
-    console.log(`${pad(t.name, 26)}${lpad(f(r.rps, 0), 10)}${lpad(f(r.p50), 10)}${lpad(f(r.p99), 10)}${lpad(ratio, 12)}${lpad(cpu, 12)}${lpad(cpuRatio, 11)}`);
-  }
+  const results = await throughput(targets, PATH, 'small JSON', opts.duration);
   const benchRows = [];
   if (results.ours) benchRows.push({ scenario: `passthrough throughput, ${opts.connections} connections`, unit: 'req/s', ours: Math.round(results.ours.rps) });
   if (results.ours && results.fastify) {
@@ -283,6 +296,15 @@ async function main() {
     const x = results.ours.rps / results.nginx.rps;
     benchRows.push({ scenario: 'passthrough: ours / nginx (1 worker)', unit: 'x', ours: +x.toFixed(2), target: '>= 0.25x', met: x >= 0.25 });
     console.log(`target ours/nginx >= 0.25x: ${f(x)}x ${verdict(x >= 0.25)}`);
+  }
+
+  if (opts.bigDuration > 0) {
+    // 64 KiB responses: streaming cost rather than per-request cost (informational; the §6 targets are for small JSON).
+    const big = await throughput(targets, BIG_PATH, `${BIG_KIB} KiB responses`, opts.bigDuration);
+    if (big.ours) benchRows.push({ scenario: `passthrough throughput, ${BIG_KIB} KiB responses, ${opts.connections} connections`, unit: 'req/s', ours: Math.round(big.ours.rps) });
+    for (const [key, name] of [['fastify', '@fastify/http-proxy'], ['nginx', 'nginx (1 worker)']]) {
+      if (big.ours && big[key]) benchRows.push({ scenario: `passthrough ${BIG_KIB} KiB: ours / ${name}`, unit: 'x', ours: +(big.ours.rps / big[key].rps).toFixed(2) });
+    }
   }
 
   if (ours) {

@@ -176,19 +176,31 @@ http {
   return { proc, port, url: `http://127.0.0.1:${port}` };
 }
 
+/** The 64 KiB body served under /big/ (bench/peers/upstream.mjs builds the same). */
+export const BIG_BODY = Buffer.alloc(64 * 1024, 'abcdefghijklmnopqrstuvwxyz0123456789');
+
 /**
  * The upstream of the load benchmarks: nginx `return 200 <body>` (1 worker) when installed, else
- * bench/peers/upstream.mjs (node, its own small JSON body). Both answer 401 unless the request
+ * bench/peers/upstream.mjs (node, its own small JSON body); both serve 64 KiB under /big/. Both answer 401 unless the request
  * carries `Authorization: Bearer <token>`, so a proxy that fails to inject shows up as non-2xx.
  */
 export async function startJsonUpstream({ root, token, body }) {
   if (has('nginx')) {
+    // /big/blob.bin: 64 KiB of bytes (the passthrough streaming scenario), same credential check.
+    const bigDir = await mkdtemp(path.join(os.tmpdir(), 'ati-bench-big-'));
+    cleanups.push(() => rm(bigDir, { recursive: true, force: true }));
+    await writeFile(path.join(bigDir, 'blob.bin'), BIG_BODY);
     const u = await startNginx(
       'upstream',
       `location / {
       default_type application/json;
       if ($http_authorization != "Bearer ${token}") { return 401; }
       return 200 '${body}';
+    }
+    location /big/ {
+      default_type application/octet-stream;
+      if ($http_authorization != "Bearer ${token}") { return 401; }
+      alias ${bigDir}/;
     }`,
     );
     return { ...u, kind: 'nginx (return 200, 1 worker)' };

@@ -23,7 +23,8 @@ const server = http.createServer((req, res) => {
         if (!res.headersSent) res.writeHead(502);
         res.end();
       },
-      onHeaders(status, h) {
+      onHeaders(status, h, resume) {
+        this.resume = resume;
         const out = [];
         for (let i = 0; i < h.length; i += 2) {
           const n = h[i].toString('latin1');
@@ -34,7 +35,12 @@ const server = http.createServer((req, res) => {
         res.writeHead(status, out);
         return true;
       },
-      onData: (c) => res.write(c),
+      onData(c) {
+        // Backpressure: pause the upstream until the caller drained (large bodies).
+        if (res.write(c)) return true;
+        res.once('drain', this.resume);
+        return false;
+      },
       onComplete: () => res.end(),
     },
   );
