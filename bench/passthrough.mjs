@@ -203,6 +203,9 @@ async function fixedRate(url, seconds, headers) {
 
 const verdict = (ok) => (ok ? 'PASS' : 'FAIL');
 
+/** `ours / peer req/s` for the summary table's ratio rows. */
+const ofRps = (ours, peer) => `${Math.round(ours.rps)} / ${Math.round(peer.rps)} req/s`;
+
 /**
  * Interleaved rounds of saturating load on `path` for every target; prints each round and a
  * table of medians (req/s, latency, CPU per request, ratios to ours). Returns the medians by key.
@@ -289,12 +292,12 @@ async function main() {
   if (results.ours) benchRows.push({ scenario: `passthrough throughput, ${opts.connections} connections`, unit: 'req/s', ours: Math.round(results.ours.rps) });
   if (results.ours && results.fastify) {
     const x = results.ours.rps / results.fastify.rps;
-    benchRows.push({ scenario: 'passthrough: ours / @fastify/http-proxy', unit: 'x', ours: +x.toFixed(2), target: '>= 1.5x', met: x >= 1.5 });
+    benchRows.push({ scenario: 'passthrough: ours / @fastify/http-proxy', unit: 'x', ours: +x.toFixed(2), of: ofRps(results.ours, results.fastify), target: '>= 1.5x', met: x >= 1.5 });
     console.log(`target ours/@fastify/http-proxy >= 1.5x: ${f(x)}x ${verdict(x >= 1.5)}`);
   }
   if (results.ours && results.nginx) {
     const x = results.ours.rps / results.nginx.rps;
-    benchRows.push({ scenario: 'passthrough: ours / nginx (1 worker)', unit: 'x', ours: +x.toFixed(2), target: '>= 0.25x', met: x >= 0.25 });
+    benchRows.push({ scenario: 'passthrough: ours / nginx (1 worker)', unit: 'x', ours: +x.toFixed(2), of: ofRps(results.ours, results.nginx), target: '>= 0.25x', met: x >= 0.25 });
     console.log(`target ours/nginx >= 0.25x: ${f(x)}x ${verdict(x >= 0.25)}`);
   }
 
@@ -303,7 +306,7 @@ async function main() {
     const big = await throughput(targets, BIG_PATH, `${BIG_KIB} KiB responses`, opts.bigDuration);
     if (big.ours) benchRows.push({ scenario: `passthrough throughput, ${BIG_KIB} KiB responses, ${opts.connections} connections`, unit: 'req/s', ours: Math.round(big.ours.rps) });
     for (const [key, name] of [['fastify', '@fastify/http-proxy'], ['nginx', 'nginx (1 worker)']]) {
-      if (big.ours && big[key]) benchRows.push({ scenario: `passthrough ${BIG_KIB} KiB: ours / ${name}`, unit: 'x', ours: +(big.ours.rps / big[key].rps).toFixed(2) });
+      if (big.ours && big[key]) benchRows.push({ scenario: `passthrough ${BIG_KIB} KiB: ours / ${name}`, unit: 'x', ours: +(big.ours.rps / big[key].rps).toFixed(2), of: ofRps(big.ours, big[key]) });
     }
   }
 
@@ -337,8 +340,8 @@ async function main() {
     const d99 = via.p99 - direct.p99;
     console.log(`added latency: p50 +${f(d50, 3)} ms (target <= 0.5) ${verdict(d50 <= 0.5)}; p99 +${f(d99, 3)} ms (target <= 2) ${verdict(d99 <= 2)}`);
     benchRows.push(
-      { scenario: `added latency at ${opts.rate} req/s, p50`, unit: 'ms', ours: +d50.toFixed(3), target: '<= 0.5 ms', met: d50 <= 0.5 },
-      { scenario: `added latency at ${opts.rate} req/s, p99`, unit: 'ms', ours: +d99.toFixed(3), target: '<= 2 ms', met: d99 <= 2 },
+      { scenario: `added latency at ${opts.rate} req/s, p50`, unit: 'ms', ours: +d50.toFixed(3), of: `${f(via.p50, 3)} − ${f(direct.p50, 3)} ms (direct)`, target: '<= 0.5 ms', met: d50 <= 0.5 },
+      { scenario: `added latency at ${opts.rate} req/s, p99`, unit: 'ms', ours: +d99.toFixed(3), of: `${f(via.p99, 3)} − ${f(direct.p99, 3)} ms (direct)`, target: '<= 2 ms', met: d99 <= 2 },
     );
   }
   process.stdout.write(`BENCH_RESULT ${JSON.stringify({ suite: 'passthrough', rows: benchRows })}\n`);

@@ -54,8 +54,9 @@ for (const [name, file, what] of SCRIPTS) {
 
 const env = { node: process.version, cpu: os.cpus()[0]?.model ?? 'unknown', cpus: os.cpus().length, loadavg: os.loadavg().map((x) => +x.toFixed(2)), date: new Date().toISOString(), seconds: Math.round((Date.now() - t0) / 1000) };
 let md = `# Benchmark results\n\n${env.date} — node ${env.node}, ${env.cpus} × ${env.cpu}, load average at the end ${env.loadavg.join(' ')}, ${env.seconds} s in all.\n\n`;
-md += '| scenario | ours | unit | p95 | target | met |\n|---|---:|---|---:|---|---|\n';
-for (const r of results) for (const row of r.rows) md += `| ${row.scenario} | ${row.ours} | ${row.unit} | ${row.p95 ?? ''} | ${row.target ?? ''} | ${row.met === undefined ? '' : row.met ? 'yes' : '**no**'} |\n`;
+// A ratio row may name what it divides (`of`: "15240 / 9741 req/s"), shown in the `ours ÷ peer` column.
+md += '| scenario | ours | unit | ours ÷ peer | p95 | target | met |\n|---|---:|---|---|---:|---|---|\n';
+for (const r of results) for (const row of r.rows) md += `| ${row.scenario} | ${row.ours} | ${row.unit} | ${row.of ?? ''} | ${row.p95 ?? ''} | ${row.target ?? ''} | ${row.met === undefined ? '' : row.met ? 'yes' : '**no**'} |\n`;
 for (const r of results) md += `\n## ${r.name} — ${r.what}\n\nexit code ${r.exitCode}\n\n\`\`\`\n${r.report}\n\`\`\`\n`;
 mkdirSync(here + 'results', { recursive: true });
 writeFileSync(here + 'results/latest.md', md);
