@@ -5,10 +5,10 @@
  * plus `/health`'s `db` and `db_reachable`.
  */
 import { sql } from 'drizzle-orm';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { makeAtiDir, type TempAtiDir } from '../helpers/ati-dir.js';
-import { createTestDatabase, DB_SETUP_TIMEOUT, DRIVERS, type TestDatabase } from '../helpers/db.js';
-import { startDbHost, type DbTestHost } from '../helpers/db-host.js';
+import { DRIVERS } from '../helpers/db.js';
+import { startDbHost, useDbHost, type DbTestHost } from '../helpers/db-host.js';
 
 const ADMIN = 'admin-token-0123456789abcdef';
 const FILES = { 'manifests/a.toml': '[provider]\nname = "a"\ndescription = "a"\nhandler = "test"\n\n[[tools]]\nname = "a_t0"\ndescription = "t"\n' };
@@ -73,28 +73,10 @@ describe('admin keys without a database', () => {
 });
 
 describe.each(DRIVERS)('admin keys on %s', (driver) => {
-  let t: TestDatabase;
-  let dir: TempAtiDir;
-  let h: DbTestHost;
-
-  beforeAll(async () => {
-    t = await createTestDatabase(driver);
-    dir = await makeAtiDir(FILES);
-  }, DB_SETUP_TIMEOUT);
-  afterAll(async () => {
-    await t?.destroy();
-    await dir?.cleanup();
-  });
-  beforeEach(async () => {
-    await t.reset();
-    h = await startDbHost({ atiDir: dir.dir, database: t.db, adminToken: ADMIN, migrate: true });
-  });
-  afterEach(async () => {
-    await h.close();
-  });
+  const ctx = useDbHost(driver, FILES, ADMIN);
 
   const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Res> => {
-    const res = await fetch(`${h.url}${path}`, {
+    const res = await fetch(`${ctx.h.url}${path}`, {
       method,
       headers: {
         authorization: `Bearer ${ADMIN}`,
@@ -118,7 +100,7 @@ describe.each(DRIVERS)('admin keys on %s', (driver) => {
     return r.body as { raw_key: string; hash: string; alias: string; expires_at: string | null };
   };
   const audit = () =>
-    t.db.rows<{ actor: string; action: string; target_table: string; target_id: string; before_value: unknown; after_value: unknown }>(
+    ctx.t.db.rows<{ actor: string; action: string; target_table: string; target_id: string; before_value: unknown; after_value: unknown }>(
       sql`SELECT actor, action, target_table, target_id, before_value, after_value FROM ati_audit_log ORDER BY id`,
     );
 
@@ -173,7 +155,7 @@ describe.each(DRIVERS)('admin keys on %s', (driver) => {
         after_value: { alias: 'job-1', user_id: 'u1', tools: ['a_t0'], providers: [], categories: [], skills: ['s'], expires_at: k.expires_at },
       },
     ]);
-    const dump = await t.db.rows<{ j: string }>(sql`
+    const dump = await ctx.t.db.rows<{ j: string }>(sql`
       SELECT (SELECT coalesce(json_agg(k)::text, '') FROM ati_keys k) || (SELECT coalesce(json_agg(a)::text, '') FROM ati_audit_log a) AS j`);
     expect(dump[0]!.j).not.toContain(k.raw_key);
     expect(dump[0]!.j).not.toContain(k.raw_key.slice(8));
@@ -191,7 +173,7 @@ describe.each(DRIVERS)('admin keys on %s', (driver) => {
     expect((await call('POST', '/admin/keys/issue', 'user_id=u', { 'content-type': 'text/plain' })).status).toBe(415);
     expect((await call('GET', '/admin/keys/issue')).status).toBe(405);
     expect((await call('DELETE', '/admin/keys/issue')).status).toBe(405);
-    expect((await t.db.rows(sql`SELECT 1 FROM ati_keys`)).length).toBe(0);
+    expect((await ctx.t.db.rows(sql`SELECT 1 FROM ati_keys`)).length).toBe(0);
   });
 
   it('answers 409 for a duplicate alias of the same user without creating a row; other users and revoked aliases are free', async () => {
@@ -200,7 +182,7 @@ describe.each(DRIVERS)('admin keys on %s', (driver) => {
     expect(dup.status).toBe(409);
     expect(dup.body).toEqual({ error: 'alias already exists for user', code: 'ATI_ERR_CONFLICT' });
     expect(dup.text).not.toMatch(/duplicate key|constraint|sql/i);
-    expect((await t.db.rows(sql`SELECT 1 FROM ati_keys`)).length).toBe(1);
+    expect((await ctx.t.db.rows(sql`SELECT 1 FROM ati_keys`)).length).toBe(1);
     expect((await audit()).length).toBe(1); // the failed issue wrote no audit row
     await issue('u2', 'job');
     expect((await call('DELETE', `/admin/keys/${first.hash}`)).status).toBe(200);
@@ -212,7 +194,7 @@ describe.each(DRIVERS)('admin keys on %s', (driver) => {
     const r = await call('DELETE', `/admin/keys/${k.hash}?by=ops`);
     expect(r).toMatchObject({ status: 200, body: { revoked: true } });
     expect((await call('GET', `/admin/keys/${k.hash}`)).status).toBe(404);
-    const archived = await t.db.rows<{ snapshot: Record<string, unknown>; deleted_by: string }>(sql`SELECT snapshot, deleted_by FROM ati_deleted_keys`);
+    const archived = await ctx.t.db.rows<{ snapshot: Record<string, unknown>; deleted_by: string }>(sql`SELECT snapshot, deleted_by FROM ati_deleted_keys`);
     expect(archived).toHaveLength(1);
     expect(archived[0]!.deleted_by).toBe('ops');
     expect(Object.keys(archived[0]!.snapshot).sort()).toEqual(ROW_KEYS);
@@ -226,7 +208,7 @@ describe.each(DRIVERS)('admin keys on %s', (driver) => {
     const k2 = await issue('u1', 'job2');
     await call('DELETE', `/admin/keys/${k2.hash}`);
     expect((await audit()).at(-1)).toMatchObject({ actor: 'admin', action: 'key.revoke' });
-    expect((await t.db.rows<{ deleted_by: string }>(sql`SELECT deleted_by FROM ati_deleted_keys WHERE token_hash = ${k2.hash}`))[0]!.deleted_by).toBe('admin');
+    expect((await ctx.t.db.rows<{ deleted_by: string }>(sql`SELECT deleted_by FROM ati_deleted_keys WHERE token_hash = ${k2.hash}`))[0]!.deleted_by).toBe('admin');
   });
 
   it('bulk-revokes by user, alias prefix (LIKE-escaped) and hashes, ANDed; refuses an empty filter', async () => {
@@ -245,7 +227,7 @@ describe.each(DRIVERS)('admin keys on %s', (driver) => {
     expect(await call('POST', '/admin/keys/bulk-revoke', { alias_prefix: '%', user_id: 'u1' })).toMatchObject({ body: { revoked: 0 } });
     // AND of user and prefix.
     expect(await call('POST', '/admin/keys/bulk-revoke', { user_id: 'u1', alias_prefix: 'job-', by: 'cleanup' })).toMatchObject({ status: 200, body: { revoked: 2 } });
-    const left = (await t.db.rows<{ token_hash: string }>(sql`SELECT token_hash FROM ati_keys ORDER BY key_alias`)).map((r) => r.token_hash);
+    const left = (await ctx.t.db.rows<{ token_hash: string }>(sql`SELECT token_hash FROM ati_keys ORDER BY key_alias`)).map((r) => r.token_hash);
     expect(left.sort()).toEqual([u1c.hash, u2a.hash, pct.hash].sort());
     const bulkAudit = (await audit()).filter((r) => r.action === 'key.bulk_revoke');
     expect(bulkAudit.map((r) => r.target_id).sort()).toEqual([u1a.hash, u1b.hash].sort());
@@ -253,9 +235,9 @@ describe.each(DRIVERS)('admin keys on %s', (driver) => {
     // Hashes, and `%` matching an alias that literally starts with it; deleted_by defaults to "admin".
     expect(await call('POST', '/admin/keys/bulk-revoke', { hashes: [u2a.hash, 'f'.repeat(64)] })).toMatchObject({ body: { revoked: 1 } });
     expect(await call('POST', '/admin/keys/bulk-revoke', { alias_prefix: '%' })).toMatchObject({ body: { revoked: 1 } });
-    const deletedBy = await t.db.rows<{ token_hash: string; deleted_by: string }>(sql`SELECT token_hash, deleted_by FROM ati_deleted_keys`);
+    const deletedBy = await ctx.t.db.rows<{ token_hash: string; deleted_by: string }>(sql`SELECT token_hash, deleted_by FROM ati_deleted_keys`);
     expect(deletedBy.find((r) => r.token_hash === u2a.hash)!.deleted_by).toBe('admin');
-    expect((await t.db.rows(sql`SELECT 1 FROM ati_deleted_keys`)).length).toBe(4);
+    expect((await ctx.t.db.rows(sql`SELECT 1 FROM ati_deleted_keys`)).length).toBe(4);
   });
 
   it('lists a user’s keys newest first (expired and blocked included); user_id is required', async () => {
@@ -284,14 +266,14 @@ describe.each(DRIVERS)('admin keys on %s', (driver) => {
   });
 
   it('reports db connected and db_reachable in /health, and readiness follows the database', async () => {
-    const health = (await (await fetch(`${h.url}/health`)).json()) as Record<string, unknown>;
+    const health = (await (await fetch(`${ctx.h.url}/health`)).json()) as Record<string, unknown>;
     expect(Object.keys(health).slice(0, 7)).toEqual(['status', 'version', 'tools', 'providers', 'skills', 'auth', 'db']);
     expect(health).toMatchObject({ db: 'connected', db_reachable: true });
-    expect(await h.host.services.ready!()).toBe(true);
+    expect(await ctx.h.host.services.ready!()).toBe(true);
   });
 
   it('answers 500 with a clear, SQL-free message when the schema is missing', async () => {
-    await t.reset();
+    await ctx.t.reset();
     const r = await call('POST', '/admin/keys/issue', { user_id: 'u', alias: 'a' });
     expect(r.status).toBe(500);
     expect(r.body).toMatchObject({ code: 'ATI_ERR_DB_SCHEMA' });

@@ -5,10 +5,9 @@
  * arguments, the caller's address, and error counts reaching the key's usage.
  */
 import { sql } from 'drizzle-orm';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { makeAtiDir, type TempAtiDir } from '../helpers/ati-dir.js';
-import { createTestDatabase, DB_SETUP_TIMEOUT, DRIVERS, type TestDatabase } from '../helpers/db.js';
-import { startDbHost, type DbTestHost } from '../helpers/db-host.js';
+import { describe, expect, it } from 'vitest';
+import { DRIVERS } from '../helpers/db.js';
+import { useDbHost } from '../helpers/db-host.js';
 
 const ADMIN = 'admin-token-0123456789abcdef';
 const FILES = {
@@ -31,52 +30,35 @@ interface Row {
 }
 
 describe.each(DRIVERS)('call log rows per endpoint on %s', (driver) => {
-  let t: TestDatabase;
-  let dir: TempAtiDir;
-  let h: DbTestHost;
-  beforeAll(async () => {
-    t = await createTestDatabase(driver);
-    dir = await makeAtiDir(FILES);
-  }, DB_SETUP_TIMEOUT);
-  afterAll(async () => {
-    await t?.destroy();
-    await dir?.cleanup();
-  });
-  beforeEach(async () => {
-    await t.reset();
-    h = await startDbHost({ atiDir: dir.dir, database: t.db, adminToken: ADMIN, migrate: true });
-  });
-  afterEach(async () => {
-    await h.close();
-  });
+  const ctx = useDbHost(driver, FILES, ADMIN);
 
   it('writes a row for every /call, /mcp tools/call and /help, denials and unknown tools included', async () => {
-    const issued = await fetch(`${h.url}/admin/keys/issue`, {
+    const issued = await fetch(`${ctx.h.url}/admin/keys/issue`, {
       method: 'POST',
       headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
       body: JSON.stringify({ user_id: 'agent-9', alias: 'job', tools: ['a_t0', '_chat_completion', 'help'] }),
     });
     const key = (await issued.json()) as { raw_key: string; hash: string };
     const headers = { authorization: `Ati-Key ${key.raw_key}`, 'content-type': 'application/json', 'user-agent': 'agent-sdk/2.0' };
-    const call = (tool: string, args: unknown) => fetch(`${h.url}/call`, { method: 'POST', headers, body: JSON.stringify({ tool_name: tool, args }) });
+    const call = (tool: string, args: unknown) => fetch(`${ctx.h.url}/call`, { method: 'POST', headers, body: JSON.stringify({ tool_name: tool, args }) });
 
     expect((await call('a_t0', { q: 'weather', api_key: 'sk-should-not-be-stored' })).status).toBe(200);
     expect((await call('a_t1', {})).status).toBe(403);
     expect((await call('nope', {})).status).toBe(404);
-    const mcp = await fetch(`${h.url}/mcp`, {
+    const mcp = await fetch(`${ctx.h.url}/mcp`, {
       method: 'POST',
       headers,
       body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'a_t0', arguments: { password: 'hunter2', n: 1 } } }),
     });
     expect(mcp.status).toBe(200);
     // A virtual key's grants are tool:/skill:/category: scopes; /help needs the bare `help` scope, so it is denied (and logged).
-    const help = await fetch(`${h.url}/help`, { method: 'POST', headers, body: JSON.stringify({ query: 'how do I search?' }) });
+    const help = await fetch(`${ctx.h.url}/help`, { method: 'POST', headers, body: JSON.stringify({ query: 'how do I search?' }) });
     expect(help.status).toBe(403);
-    const devHelp = await fetch(`${h.url}/help`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: 'hi', tool: 'a' }) });
+    const devHelp = await fetch(`${ctx.h.url}/help`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: 'hi', tool: 'a' }) });
     expect(devHelp.status).toBe(200);
 
-    await h.persistence!.parts.writer.flush();
-    const rows = await t.db.rows<Row>(sql`
+    await ctx.h.persistence!.parts.writer.flush();
+    const rows = await ctx.t.db.rows<Row>(sql`
       SELECT endpoint, tool_name, provider, handler, status, token_hash, user_id, request_args, host(requester_ip) AS requester_ip, user_agent, error_class
         FROM ati_call_log ORDER BY started_at, endpoint`);
     expect(rows.map((r) => [r.endpoint, r.tool_name, r.status])).toEqual([
@@ -95,13 +77,13 @@ describe.each(DRIVERS)('call log rows per endpoint on %s', (driver) => {
     expect(rows[3]!.request_args).toEqual({ password: '[REDACTED]', n: 1 });
     expect(rows[4]).toMatchObject({ provider: 'llm', request_args: { query: 'how do I search?' }, error_class: 'ATI_ERR_FORBIDDEN' });
     expect(rows[5]).toMatchObject({ provider: 'llm', handler: 'test', token_hash: null, user_id: 'dev', request_args: { query: 'hi', tool: 'a' } });
-    const dump = await t.db.rows<{ j: string }>(sql`SELECT coalesce(json_agg(c)::text, '') AS j FROM ati_call_log c`);
+    const dump = await ctx.t.db.rows<{ j: string }>(sql`SELECT coalesce(json_agg(c)::text, '') AS j FROM ati_call_log c`);
     expect(dump[0]!.j).not.toContain('sk-should-not-be-stored');
     expect(dump[0]!.j).not.toContain('hunter2');
 
     // The three failed calls count as the key's errors; every authenticated request as a use.
-    await h.persistence!.parts.usage.flush();
-    const usage = await fetch(`${h.url}/admin/keys/${key.hash}`, { headers: { authorization: `Bearer ${ADMIN}` } });
+    await ctx.h.persistence!.parts.usage.flush();
+    const usage = await fetch(`${ctx.h.url}/admin/keys/${key.hash}`, { headers: { authorization: `Bearer ${ADMIN}` } });
     expect(await usage.json()).toMatchObject({ request_count: 5, error_count: 3 });
   });
 });

@@ -9,7 +9,7 @@ import net from 'node:net';
 import pg from 'pg';
 import { sql } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/node-postgres';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AtiError } from '../../core/errors.js';
 import { schema } from '../../core/db/schema.js';
 import type { AtiOrm, Database } from '../../core/db/client.js';
@@ -17,9 +17,8 @@ import { Persistence, type OpenState } from '../../core/db/persistence.js';
 import { DbKeyStore } from '../../core/db/key-store.js';
 import { hashRawKey } from '../../core/db/virtual-key.js';
 import { silentLogger } from '../../core/logger.js';
-import { makeAtiDir, type TempAtiDir } from '../helpers/ati-dir.js';
-import { createTestDatabase, DB_SETUP_TIMEOUT, DRIVERS, type TestDatabase } from '../helpers/db.js';
-import { startDbHost, type DbTestHost } from '../helpers/db-host.js';
+import { DRIVERS } from '../helpers/db.js';
+import { useDbHost } from '../helpers/db-host.js';
 
 const ADMIN = 'admin-token-0123456789abcdef';
 const manifest = (name: string, category: string | null, tools: string[]) =>
@@ -43,32 +42,20 @@ async function within(ms: number, cond: () => Promise<boolean>): Promise<number>
 }
 
 describe.each(DRIVERS)('virtual keys on %s', (driver) => {
-  let t: TestDatabase;
-  let dir: TempAtiDir;
-  let a: DbTestHost;
+  const ctx = useDbHost(driver, FILES, ADMIN);
   let parts: OpenState;
   const extra: Array<{ close(): Promise<void> }> = [];
 
-  beforeAll(async () => {
-    t = await createTestDatabase(driver);
-    dir = await makeAtiDir(FILES);
-  }, DB_SETUP_TIMEOUT);
-  afterAll(async () => {
-    await t?.destroy();
-    await dir?.cleanup();
-  });
   beforeEach(async () => {
-    await t.reset();
-    a = await startDbHost({ atiDir: dir.dir, database: t.db, adminToken: ADMIN, migrate: true });
-    parts = a.persistence!.parts;
+    parts = ctx.h.persistence!.parts;
   });
   afterEach(async () => {
     for (const c of extra.splice(0)) await c.close();
-    await a.close();
+    await ctx.h.close();
   });
 
   const issue = async (body: Record<string, unknown>) => {
-    const res = await fetch(`${a.url}/admin/keys/issue`, {
+    const res = await fetch(`${ctx.h.url}/admin/keys/issue`, {
       method: 'POST',
       headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
       body: JSON.stringify(body),
@@ -77,18 +64,18 @@ describe.each(DRIVERS)('virtual keys on %s', (driver) => {
     return (await res.json()) as { raw_key: string; hash: string; alias: string; expires_at: string | null };
   };
   const toolsSeen = async (raw: string) => {
-    const res = await fetch(`${a.url}/tools`, { headers: { authorization: `Ati-Key ${raw}` } });
+    const res = await fetch(`${ctx.h.url}/tools`, { headers: { authorization: `Ati-Key ${raw}` } });
     expect(res.status).toBe(200);
     return ((await res.json()) as Array<{ name: string }>).map((x) => x.name).sort();
   };
 
   /** A second replica: its own connection, store and LISTEN connection on the same database. */
   const replica = async () => {
-    const db = await t.openAnother();
+    const db = await ctx.t.openAnother();
     const p = new Persistence(db.target, {
       logger: silentLogger(),
       migrate: false,
-      generation: () => a.host.current,
+      generation: () => ctx.h.host.current,
       database: db,
       listener: { initialDelayMs: 100 },
     });
@@ -102,7 +89,7 @@ describe.each(DRIVERS)('virtual keys on %s', (driver) => {
     expect(k.hash).toBe(hashRawKey(k.raw_key));
     // alpha's tools are not named `alpha:…`: the reference's `tool:alpha:*` alone would miss them.
     expect(await toolsSeen(k.raw_key)).toEqual(['alpha_t0', 'alpha_t1', 'beta_t0', 'gamma_t0']);
-    const hidden = await fetch(`${a.url}/tools/gamma:prefixed`, { headers: { authorization: `Ati-Key ${k.raw_key}` } });
+    const hidden = await fetch(`${ctx.h.url}/tools/gamma:prefixed`, { headers: { authorization: `Ati-Key ${k.raw_key}` } });
     expect(hidden.status).toBe(404);
 
     const caller = await parts.store.lookup(k.raw_key);
@@ -120,7 +107,7 @@ describe.each(DRIVERS)('virtual keys on %s', (driver) => {
     expect(parts.store.stats.malformed).toBe(before.malformed + 4);
 
     const unknown = `ati-key_${'b'.repeat(22)}`;
-    const r401 = await fetch(`${a.url}/tools`, { headers: { authorization: `Ati-Key ${unknown}` } });
+    const r401 = await fetch(`${ctx.h.url}/tools`, { headers: { authorization: `Ati-Key ${unknown}` } });
     expect(r401.status).toBe(401);
     expect(await parts.store.lookup(unknown)).toBeUndefined();
     expect(parts.store.stats.negativeHits).toBeGreaterThanOrEqual(before.negativeHits + 1);
@@ -131,17 +118,17 @@ describe.each(DRIVERS)('virtual keys on %s', (driver) => {
 
     const k = await issue({ user_id: 'u1', alias: 'blockme', tools: ['gamma_t0'] });
     expect(await parts.store.lookup(k.raw_key)).toBeDefined();
-    const res = await fetch(`${a.url}/admin/keys/${k.hash}/block?by=ops`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}` } });
+    const res = await fetch(`${ctx.h.url}/admin/keys/${k.hash}/block?by=ops`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}` } });
     expect(res.status).toBe(200);
     expect(await parts.store.lookup(k.raw_key)).toBeUndefined();
-    const unblock = await fetch(`${a.url}/admin/keys/${k.hash}/unblock`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}` } });
+    const unblock = await fetch(`${ctx.h.url}/admin/keys/${k.hash}/unblock`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}` } });
     expect(unblock.status).toBe(200);
     expect(await parts.store.lookup(k.raw_key)).toBeDefined();
   });
 
   it('checks expiry on every lookup, not only when the row is fetched', async () => {
     let now = Date.now();
-    const store = new DbKeyStore(t.db, { generation: () => a.host.current, logger: silentLogger(), now: () => now });
+    const store = new DbKeyStore(ctx.t.db, { generation: () => ctx.h.host.current, logger: silentLogger(), now: () => now });
     const k = await issue({ user_id: 'u1', alias: 'short', tools: ['gamma_t0'], expires_in_secs: 10 });
     expect(await store.lookup(k.raw_key)).toBeDefined();
     now += 11_000; // the row is still cached (30 s), the key is not valid any more
@@ -150,7 +137,7 @@ describe.each(DRIVERS)('virtual keys on %s', (driver) => {
 
   it('collapses concurrent misses for one key into one query', async () => {
     const k = await issue({ user_id: 'u1', alias: 'sf', tools: ['gamma_t0'] });
-    const store = new DbKeyStore(t.db, { generation: () => a.host.current, logger: silentLogger() });
+    const store = new DbKeyStore(ctx.t.db, { generation: () => ctx.h.host.current, logger: silentLogger() });
     const results = await Promise.all(Array.from({ length: 20 }, () => store.lookup(k.raw_key)));
     expect(results.every((r) => r?.sub === 'u1')).toBe(true);
     expect(store.stats.misses).toBe(1);
@@ -161,8 +148,8 @@ describe.each(DRIVERS)('virtual keys on %s', (driver) => {
     const k = await issue({ user_id: 'u1', alias: 'usage', tools: ['gamma_t0'] });
     for (let i = 0; i < 3; i++) expect(await toolsSeen(k.raw_key)).toEqual(['gamma_t0']);
     const caller = await parts.store.lookup(k.raw_key); // 4th request
-    a.host.services.callLog.record({ endpoint: 'call', tool: 'gamma_t0', caller, status: 'denied', durationMs: 1 });
-    a.host.services.callLog.record({ endpoint: 'call', tool: 'gamma_t0', caller, status: 'success', durationMs: 1 });
+    ctx.h.host.services.callLog.record({ endpoint: 'call', tool: 'gamma_t0', caller, status: 'denied', durationMs: 1 });
+    ctx.h.host.services.callLog.record({ endpoint: 'call', tool: 'gamma_t0', caller, status: 'success', durationMs: 1 });
     let row = await parts.admin.get(k.hash);
     expect(row).toMatchObject({ requestCount: 0, errorCount: 0, lastUsedAt: null }); // not written per request
     await parts.usage.flush();
@@ -174,13 +161,13 @@ describe.each(DRIVERS)('virtual keys on %s', (driver) => {
   it('answers 503 (not 401) when the key table cannot be read, and 401 again once it can', async () => {
     const k = await issue({ user_id: 'u1', alias: 'outage', tools: ['gamma_t0'] });
     parts.store.flushAll();
-    await t.db.orm.execute(sql`ALTER TABLE ati_keys RENAME TO ati_keys_away`);
+    await ctx.t.db.orm.execute(sql`ALTER TABLE ati_keys RENAME TO ati_keys_away`);
     try {
-      const res = await fetch(`${a.url}/tools`, { headers: { authorization: `Ati-Key ${k.raw_key}` } });
+      const res = await fetch(`${ctx.h.url}/tools`, { headers: { authorization: `Ati-Key ${k.raw_key}` } });
       expect(res.status).toBe(503);
       expect(((await res.json()) as { code: string }).code).toBe('ATI_ERR_UNAVAILABLE');
     } finally {
-      await t.db.orm.execute(sql`ALTER TABLE ati_keys_away RENAME TO ati_keys`);
+      await ctx.t.db.orm.execute(sql`ALTER TABLE ati_keys_away RENAME TO ati_keys`);
     }
     expect(await toolsSeen(k.raw_key)).toEqual(['gamma_t0']);
   });
@@ -189,7 +176,7 @@ describe.each(DRIVERS)('virtual keys on %s', (driver) => {
     const b = await replica();
     const k = await issue({ user_id: 'u1', alias: 'rev', tools: ['gamma_t0'] });
     expect(await b.store.lookup(k.raw_key)).toBeDefined(); // B's cache is warm (30 s TTL)
-    const res = await fetch(`${a.url}/admin/keys/${k.hash}`, { method: 'DELETE', headers: { authorization: `Bearer ${ADMIN}` } });
+    const res = await fetch(`${ctx.h.url}/admin/keys/${k.hash}`, { method: 'DELETE', headers: { authorization: `Bearer ${ADMIN}` } });
     expect(await res.json()).toEqual({ revoked: true });
     expect(await parts.store.lookup(k.raw_key)).toBeUndefined(); // at once on A
     const ms = await within(1_000, async () => (await b.store.lookup(k.raw_key)) === undefined);
@@ -200,7 +187,7 @@ describe.each(DRIVERS)('virtual keys on %s', (driver) => {
     const b = await replica();
     const k = await issue({ user_id: 'u1', alias: 'sqlblock', tools: ['gamma_t0'] });
     expect(await b.store.lookup(k.raw_key)).toBeDefined();
-    await t.db.orm.execute(sql`UPDATE ati_keys SET blocked = TRUE WHERE token_hash = ${k.hash}`);
+    await ctx.t.db.orm.execute(sql`UPDATE ati_keys SET blocked = TRUE WHERE token_hash = ${k.hash}`);
     await within(1_000, async () => (await b.store.lookup(k.raw_key)) === undefined);
   });
 
@@ -232,7 +219,7 @@ describe.each(DRIVERS)('virtual keys on %s', (driver) => {
 
       const disconnected = new Promise<void>((r) => b.listener.once('disconnected', () => r()));
       const reconnected = new Promise<number>((r) => b.listener.once('listening', (n: number) => r(n)));
-      const killed = await t.db.rows<{ n: number }>(sql`
+      const killed = await ctx.t.db.rows<{ n: number }>(sql`
         SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity
          WHERE datname = current_database() AND application_name = 'ati-proxy-listen' AND query ILIKE 'LISTEN%'`);
       expect(killed[0]!.n).toBeGreaterThanOrEqual(1);

@@ -14,6 +14,9 @@ import { adminKeysRoutes } from '../../core/routes/admin-keys.js';
 import { createAuthStage } from '../../core/pipeline/auth.js';
 import { startHost, type TestHost } from './host.js';
 import { makeTestPlugin } from './test-plugin.js';
+import { makeAtiDir, type TempAtiDir } from './ati-dir.js';
+import { createTestDatabase, DB_SETUP_TIMEOUT, type DriverName, type TestDatabase } from './db.js';
+import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 
 export interface DbTestHost extends TestHost {
   persistence: Persistence | undefined;
@@ -48,4 +51,39 @@ export async function startDbHost(opts: {
   });
   self.th = th;
   return { ...th, persistence };
+}
+
+/** What `useDbHost` keeps for the tests of one `describe` block (fields set by its hooks). */
+export interface DbHostContext {
+  /** The test database (opened once per block, emptied before each test). */
+  t: TestDatabase;
+  /** The ATI directory with the block's files (made once per block). */
+  dir: TempAtiDir;
+  /** A host on that database with the admin token, started before and closed after each test. */
+  h: DbTestHost;
+}
+
+/**
+ * Registers the usual lifecycle of a database test block: open the database and write the ATI
+ * directory once, reset the database and start a migrated host before each test, close the host
+ * after it, and destroy both at the end. Read the fields inside tests and later hooks.
+ */
+export function useDbHost(driver: DriverName, files: Record<string, string>, adminToken: string): DbHostContext {
+  const ctx = {} as DbHostContext;
+  beforeAll(async () => {
+    ctx.t = await createTestDatabase(driver);
+    ctx.dir = await makeAtiDir(files);
+  }, DB_SETUP_TIMEOUT);
+  afterAll(async () => {
+    await ctx.t?.destroy();
+    await ctx.dir?.cleanup();
+  });
+  beforeEach(async () => {
+    await ctx.t.reset();
+    ctx.h = await startDbHost({ atiDir: ctx.dir.dir, database: ctx.t.db, adminToken, migrate: true });
+  });
+  afterEach(async () => {
+    await ctx.h.close();
+  });
+  return ctx;
 }
