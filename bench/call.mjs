@@ -65,7 +65,11 @@ const opts = parseArgs(process.argv.slice(2));
 pinSelf();
 
 function startUpstream() {
-  return startJsonUpstream({ root: ROOT, token: TOKEN, body: JSON.stringify({ id: 42, name: 'widget', tags: ['a', 'b'], price: 9.99 }) });
+  return startJsonUpstream({
+    root: ROOT,
+    token: TOKEN,
+    body: JSON.stringify({ id: 42, name: 'widget', tags: ['a', 'b'], price: 9.99 }),
+  });
 }
 
 async function startOurs(upstreamUrl) {
@@ -92,7 +96,16 @@ async function startOurs(upstreamUrl) {
     .setExpirationTime('2h')
     .sign(privateKey);
   const port = await freePort();
-  const [cmd, args] = pinned('sut', process.execPath, [path.join(ROOT, 'bin', 'ati'), 'proxy', '--port', String(port), '--ati-dir', dir, '--enable-passthrough', '--no-watch']);
+  const [cmd, args] = pinned('sut', process.execPath, [
+    path.join(ROOT, 'bin', 'ati'),
+    'proxy',
+    '--port',
+    String(port),
+    '--ati-dir',
+    dir,
+    '--enable-passthrough',
+    '--no-watch',
+  ]);
   const proc = spawn(cmd, args, {
     env: { ...process.env, ATI_LOG: opts.logLevel, ATI_JWT_PUBLIC_KEY: path.join(dir, 'jwt-public.pem') },
     stdio: ['ignore', 'ignore', 'ignore'],
@@ -104,15 +117,30 @@ async function startOurs(upstreamUrl) {
 
 async function main() {
   const t0 = Date.now();
-  console.log(`/call vs passthrough: ${opts.connections} keep-alive connections, ${opts.warmup}s warm-up + ${opts.rounds} interleaved rounds of ${opts.duration}s, load tool ${loadTool}, logs ${opts.logLevel.toUpperCase()} to /dev/null`);
-  console.log(`machine: ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), node ${process.version}; ${pinningNote()}`);
+  console.log(
+    `/call vs passthrough: ${opts.connections} keep-alive connections, ${opts.warmup}s warm-up + ${opts.rounds} interleaved rounds of ${opts.duration}s, load tool ${loadTool}, logs ${opts.logLevel.toUpperCase()} to /dev/null`,
+  );
+  console.log(
+    `machine: ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), node ${process.version}; ${pinningNote()}`,
+  );
   const upstream = await startUpstream();
   const ours = await startOurs(upstream.url);
   console.log(`upstream: ${upstream.kind}`);
 
   const targets = [
-    { key: 'direct', name: 'upstream direct (GET /item)', url: `${upstream.url}/item?q=x`, headers: { authorization: `Bearer ${TOKEN}` } },
-    { key: 'pass', name: 'passthrough GET /pass/item', url: `${ours.url}/pass/item?q=x`, headers: { authorization: 'Bearer sandbox-token-replaced' }, proc: ours.proc },
+    {
+      key: 'direct',
+      name: 'upstream direct (GET /item)',
+      url: `${upstream.url}/item?q=x`,
+      headers: { authorization: `Bearer ${TOKEN}` },
+    },
+    {
+      key: 'pass',
+      name: 'passthrough GET /pass/item',
+      url: `${ours.url}/pass/item?q=x`,
+      headers: { authorization: 'Bearer sandbox-token-replaced' },
+      proc: ours.proc,
+    },
     {
       key: 'call',
       name: 'POST /call (http, ES256 JWT)',
@@ -130,29 +158,57 @@ async function main() {
       const r = await measureOnce(t, { seconds: opts.duration, connections: opts.connections });
       if (r.non2xx > 0 || r.errors) console.error(`  ! ${t.name}: ${r.non2xx} non-2xx answers ${r.errors}`);
       rounds[t.key].push(r);
-      console.log(`  round ${round} ${pad(t.name, 30)} ${lpad(f(r.rps, 0), 8)} req/s  p50 ${f(r.p50)} ms  p99 ${f(r.p99)} ms  cpu ${f(r.cpuUs, 0)} µs/req`);
+      console.log(
+        `  round ${round} ${pad(t.name, 30)} ${lpad(f(r.rps, 0), 8)} req/s  p50 ${f(r.p50)} ms  p99 ${f(r.p99)} ms  cpu ${f(r.cpuUs, 0)} µs/req`,
+      );
     }
   }
   const res = Object.fromEntries(
     targets.map((t) => {
       const rs = rounds[t.key];
-      return [t.key, { rps: median(rs.map((r) => r.rps)), p50: median(rs.map((r) => r.p50)), p99: median(rs.map((r) => r.p99)), cpuUs: median(rs.map((r) => r.cpuUs)), bad: rs.reduce((a, r) => a + r.non2xx, 0) }];
+      return [
+        t.key,
+        {
+          rps: median(rs.map((r) => r.rps)),
+          p50: median(rs.map((r) => r.p50)),
+          p99: median(rs.map((r) => r.p99)),
+          cpuUs: median(rs.map((r) => r.cpuUs)),
+          bad: rs.reduce((a, r) => a + r.non2xx, 0),
+        },
+      ];
     }),
   );
-  console.log(`\n${pad('target', 32)}${lpad('req/s', 9)}${lpad('p50 ms', 9)}${lpad('p99 ms', 9)}${lpad('CPU µs/req', 12)}${lpad('non-2xx', 9)}`);
+  console.log(
+    `\n${pad('target', 32)}${lpad('req/s', 9)}${lpad('p50 ms', 9)}${lpad('p99 ms', 9)}${lpad('CPU µs/req', 12)}${lpad('non-2xx', 9)}`,
+  );
   for (const t of targets) {
     const r = res[t.key];
-    console.log(`${pad(t.name, 32)}${lpad(f(r.rps, 0), 9)}${lpad(f(r.p50), 9)}${lpad(f(r.p99), 9)}${lpad(t.proc ? f(r.cpuUs, 0) : '', 12)}${lpad(r.bad, 9)}`);
+    console.log(
+      `${pad(t.name, 32)}${lpad(f(r.rps, 0), 9)}${lpad(f(r.p50), 9)}${lpad(f(r.p99), 9)}${lpad(t.proc ? f(r.cpuUs, 0) : '', 12)}${lpad(r.bad, 9)}`,
+    );
   }
   const x = res.call.rps / res.pass.rps;
-  console.log(`\n/call ÷ passthrough: ${f(x)}x throughput (target >= 0.8x) ${x >= 0.8 ? 'PASS' : 'FAIL'}; CPU per request ${f(res.call.cpuUs / res.pass.cpuUs)}x`);
+  console.log(
+    `\n/call ÷ passthrough: ${f(x)}x throughput (target >= 0.8x) ${x >= 0.8 ? 'PASS' : 'FAIL'}; CPU per request ${f(res.call.cpuUs / res.pass.cpuUs)}x`,
+  );
   console.log(`total ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   process.stdout.write(
     `BENCH_RESULT ${JSON.stringify({
       suite: 'call',
       rows: [
-        { scenario: 'POST /call (http handler, ES256 JWT cached) throughput', unit: 'req/s', ours: Math.round(res.call.rps) },
-        { scenario: 'POST /call / passthrough (same proxy, same upstream)', unit: 'x', ours: +x.toFixed(2), of: `${Math.round(res.call.rps)} / ${Math.round(res.pass.rps)} req/s`, target: '>= 0.8x', met: x >= 0.8 },
+        {
+          scenario: 'POST /call (http handler, ES256 JWT cached) throughput',
+          unit: 'req/s',
+          ours: Math.round(res.call.rps),
+        },
+        {
+          scenario: 'POST /call / passthrough (same proxy, same upstream)',
+          unit: 'x',
+          ours: +x.toFixed(2),
+          of: `${Math.round(res.call.rps)} / ${Math.round(res.pass.rps)} req/s`,
+          target: '>= 0.8x',
+          met: x >= 0.8,
+        },
       ],
     })}\n`,
   );

@@ -7,10 +7,19 @@ import { createLogger } from '../dist/core/logger.js';
 
 const n = Number(process.argv[2] ?? 50);
 const secrets = Array.from({ length: n }, () => `sk-${randomBytes(16).toString('hex')}`);
-const line = JSON.stringify({
-  level: 'INFO', timestamp: new Date().toISOString(), request_id: 'f3b0c1d2-0000-4000-8000-123456789abc',
-  method: 'POST', path: '/v1/chat/completions', route: 'litellm', status: 200, duration_ms: 12.345, generation: 3, message: 'request',
-}) + '\n';
+const line =
+  JSON.stringify({
+    level: 'INFO',
+    timestamp: new Date().toISOString(),
+    request_id: 'f3b0c1d2-0000-4000-8000-123456789abc',
+    method: 'POST',
+    path: '/v1/chat/completions',
+    route: 'litellm',
+    status: 200,
+    duration_ms: 12.345,
+    generation: 3,
+    message: 'request',
+  }) + '\n';
 
 function time(label, fn, iters = 200_000) {
   for (let i = 0; i < 10_000; i++) fn();
@@ -27,7 +36,11 @@ time(`scrubLogLine, ${n} secrets, clean line`, () => scrubLogLine(line));
 const dirty = line.replace('/v1/chat/completions', `/v1/x?k=${secrets[n - 1]}`);
 time(`scrubLogLine, ${n} secrets, line with a secret`, () => scrubLogLine(dirty), 50_000);
 
-const sink = new Writable({ write(_c, _e, cb) { cb(); } });
+const sink = new Writable({
+  write(_c, _e, cb) {
+    cb();
+  },
+});
 // level set explicitly: bench/run.mjs exports ATI_LOG=warn, which would turn info() into a no-op here.
 const log = createLogger({ level: 'info', destination: sink });
 const fields = { request_id: 'f3b0c1d2', method: 'POST', path: '/v1/chat/completions', status: 200, duration_ms: 12.3 };

@@ -63,7 +63,20 @@ const BIG_KIB = 64;
 const BIG_PATH = '/big/blob.bin';
 
 function parseArgs(argv) {
-  const o = { rounds: 3, duration: 5, warmup: 2, connections: 32, rate: 1000, fixedSeconds: 10, bigDuration: 3, upstream: 'auto', logLevel: 'warn', only: null, profile: null, fixedPeers: false };
+  const o = {
+    rounds: 3,
+    duration: 5,
+    warmup: 2,
+    connections: 32,
+    rate: 1000,
+    fixedSeconds: 10,
+    bigDuration: 3,
+    upstream: 'auto',
+    logLevel: 'warn',
+    only: null,
+    profile: null,
+    fixedPeers: false,
+  };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i].replace(/^--/, '');
     const v = argv[i + 1];
@@ -81,7 +94,8 @@ function parseArgs(argv) {
     else if (k === 'fixed-peers') {
       o.fixedPeers = true;
       continue;
-    } else if (k === 'no-pin') continue; // read by lib/load.mjs
+    } else if (k === 'no-pin')
+      continue; // read by lib/load.mjs
     else {
       console.error(`unknown option ${argv[i]}`);
       process.exit(2);
@@ -95,7 +109,16 @@ const opts = parseArgs(process.argv.slice(2));
 pinSelf();
 
 function startUpstream() {
-  return startJsonUpstream({ root: ROOT, token: TOKEN, body: JSON.stringify({ ok: true, id: 'chatcmpl-bench', model: 'bench', usage: { prompt_tokens: 12, completion_tokens: 34 } }) });
+  return startJsonUpstream({
+    root: ROOT,
+    token: TOKEN,
+    body: JSON.stringify({
+      ok: true,
+      id: 'chatcmpl-bench',
+      model: 'bench',
+      usage: { prompt_tokens: 12, completion_tokens: 34 },
+    }),
+  });
 }
 
 async function startOurs(upstreamUrl, { cpuProf } = {}) {
@@ -129,26 +152,39 @@ auth_key_name = "bench_key"
     '--enable-passthrough',
     '--no-watch',
   ]);
-  const proc = spawn(cmd, args, { env: { ...process.env, ATI_LOG: opts.logLevel }, stdio: ['ignore', 'ignore', 'inherit'] });
+  const proc = spawn(cmd, args, {
+    env: { ...process.env, ATI_LOG: opts.logLevel },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   children.push(proc);
   await waitForPort(port, 30_000);
   return { proc, port, url: `http://127.0.0.1:${port}` };
 }
 
 async function startFloor(upstreamUrl) {
-  const { proc, match } = await startChild('node floor', process.execPath, [path.join(ROOT, 'bench', 'peers', 'node-floor.mjs'), upstreamUrl, TOKEN], {
-    role: 'sut',
-    ready: (l) => /^listening (\d+)/.exec(l),
-  });
+  const { proc, match } = await startChild(
+    'node floor',
+    process.execPath,
+    [path.join(ROOT, 'bench', 'peers', 'node-floor.mjs'), upstreamUrl, TOKEN],
+    {
+      role: 'sut',
+      ready: (l) => /^listening (\d+)/.exec(l),
+    },
+  );
   const port = Number(match[1]);
   return { proc, port, url: `http://127.0.0.1:${port}` };
 }
 
 async function startFastify(upstreamUrl) {
-  const { proc, match } = await startChild('@fastify/http-proxy', process.execPath, [path.join(ROOT, 'bench', 'peers', 'fastify-http-proxy.mjs'), upstreamUrl, TOKEN], {
-    role: 'sut',
-    ready: (l) => /^listening (\d+)/.exec(l),
-  });
+  const { proc, match } = await startChild(
+    '@fastify/http-proxy',
+    process.execPath,
+    [path.join(ROOT, 'bench', 'peers', 'fastify-http-proxy.mjs'), upstreamUrl, TOKEN],
+    {
+      role: 'sut',
+      ready: (l) => /^listening (\d+)/.exec(l),
+    },
+  );
   const port = Number(match[1]);
   return { proc, port, url: `http://127.0.0.1:${port}` };
 }
@@ -218,44 +254,76 @@ async function throughput(targets, path, what, seconds) {
       const r = await measureOnce({ ...t, url: t.url + path }, { seconds, connections: opts.connections });
       if (r.non2xx > 0 || r.errors) console.error(`  ! ${t.name}: ${r.non2xx} non-2xx answers ${r.errors}`);
       rounds[t.key].push(r);
-      console.log(`  round ${round} ${pad(t.name, 24)} ${lpad(f(r.rps, 0), 8)} req/s  p50 ${f(r.p50)} ms  p99 ${f(r.p99)} ms  cpu ${f(r.cpuUs, 0)} µs/req`);
+      console.log(
+        `  round ${round} ${pad(t.name, 24)} ${lpad(f(r.rps, 0), 8)} req/s  p50 ${f(r.p50)} ms  p99 ${f(r.p99)} ms  cpu ${f(r.cpuUs, 0)} µs/req`,
+      );
     }
   }
   const results = {};
   for (const t of targets) {
     const rs = rounds[t.key];
-    results[t.key] = { rps: median(rs.map((r) => r.rps)), p50: median(rs.map((r) => r.p50)), p99: median(rs.map((r) => r.p99)), cpuUs: median(rs.map((r) => r.cpuUs)) };
+    results[t.key] = {
+      rps: median(rs.map((r) => r.rps)),
+      p50: median(rs.map((r) => r.p50)),
+      p99: median(rs.map((r) => r.p99)),
+      cpuUs: median(rs.map((r) => r.cpuUs)),
+    };
   }
-  console.log(`\nThroughput (${what}, keep-alive, ${opts.connections} connections; median of ${opts.rounds} rounds of ${seconds}s)`);
-  console.log(`${pad('target', 26)}${lpad('req/s', 10)}${lpad('p50 ms', 10)}${lpad('p99 ms', 10)}${lpad('ours/peer', 12)}${lpad('CPU µs/req', 12)}${lpad('CPU ratio', 11)}`);
+  console.log(
+    `\nThroughput (${what}, keep-alive, ${opts.connections} connections; median of ${opts.rounds} rounds of ${seconds}s)`,
+  );
+  console.log(
+    `${pad('target', 26)}${lpad('req/s', 10)}${lpad('p50 ms', 10)}${lpad('p99 ms', 10)}${lpad('ours/peer', 12)}${lpad('CPU µs/req', 12)}${lpad('CPU ratio', 11)}`,
+  );
   for (const t of targets) {
     const r = results[t.key];
     const ratio = t.key === 'ours' || !results.ours ? '' : `${f(results.ours.rps / r.rps)}x`;
     // CPU per request is what the proxy itself costs, independent of how busy the machine is:
     // peer CPU / our CPU is the throughput ratio to expect with a core to ourselves.
-    const cpuRatio = t.key === 'ours' || t.key === 'direct' || !results.ours ? '' : `${f(r.cpuUs / results.ours.cpuUs)}x`;
+    const cpuRatio =
+      t.key === 'ours' || t.key === 'direct' || !results.ours ? '' : `${f(r.cpuUs / results.ours.cpuUs)}x`;
     const cpu = t.key === 'direct' ? '' : f(r.cpuUs, 0);
-    console.log(`${pad(t.name, 26)}${lpad(f(r.rps, 0), 10)}${lpad(f(r.p50), 10)}${lpad(f(r.p99), 10)}${lpad(ratio, 12)}${lpad(cpu, 12)}${lpad(cpuRatio, 11)}`);
+    console.log(
+      `${pad(t.name, 26)}${lpad(f(r.rps, 0), 10)}${lpad(f(r.p50), 10)}${lpad(f(r.p99), 10)}${lpad(ratio, 12)}${lpad(cpu, 12)}${lpad(cpuRatio, 11)}`,
+    );
   }
   return results;
 }
 
 async function main() {
   const t0 = Date.now();
-  console.log(`passthrough benchmark: ${opts.connections} keep-alive connections, ${opts.warmup}s warm-up + ${opts.duration}s measured per target, load tool ${loadTool}`);
-  console.log(`machine: ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), node ${process.version}, load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+  console.log(
+    `passthrough benchmark: ${opts.connections} keep-alive connections, ${opts.warmup}s warm-up + ${opts.duration}s measured per target, load tool ${loadTool}`,
+  );
+  console.log(
+    `machine: ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), node ${process.version}, load average ${os
+      .loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')}`,
+  );
   console.log(pinningNote());
   const upstream = await startUpstream();
   console.log(`upstream: ${upstream.kind} on ${upstream.url}`);
   const want = (name) => !opts.only || opts.only.includes(name);
 
   const targets = [];
-  targets.push({ name: 'direct (upstream)', key: 'direct', url: upstream.url, headers: { authorization: `Bearer ${TOKEN}` } });
+  targets.push({
+    name: 'direct (upstream)',
+    key: 'direct',
+    url: upstream.url,
+    headers: { authorization: `Bearer ${TOKEN}` },
+  });
   const callerHeaders = { authorization: 'Bearer sandbox-token-to-be-replaced' };
   let ours;
   if (want('ours')) {
     ours = await startOurs(upstream.url, { cpuProf: opts.profile });
-    targets.push({ name: 'ati passthrough (ours)', key: 'ours', url: ours.url, headers: callerHeaders, proc: ours.proc });
+    targets.push({
+      name: 'ati passthrough (ours)',
+      key: 'ours',
+      url: ours.url,
+      headers: callerHeaders,
+      proc: ours.proc,
+    });
   }
   if (want('fastify')) {
     try {
@@ -289,29 +357,64 @@ async function main() {
 
   const results = await throughput(targets, PATH, 'small JSON', opts.duration);
   const benchRows = [];
-  if (results.ours) benchRows.push({ scenario: `passthrough throughput, ${opts.connections} connections`, unit: 'req/s', ours: Math.round(results.ours.rps) });
+  if (results.ours)
+    benchRows.push({
+      scenario: `passthrough throughput, ${opts.connections} connections`,
+      unit: 'req/s',
+      ours: Math.round(results.ours.rps),
+    });
   if (results.ours && results.fastify) {
     const x = results.ours.rps / results.fastify.rps;
-    benchRows.push({ scenario: 'passthrough: ours / @fastify/http-proxy', unit: 'x', ours: +x.toFixed(2), of: ofRps(results.ours, results.fastify), target: '>= 1.5x', met: x >= 1.5 });
+    benchRows.push({
+      scenario: 'passthrough: ours / @fastify/http-proxy',
+      unit: 'x',
+      ours: +x.toFixed(2),
+      of: ofRps(results.ours, results.fastify),
+      target: '>= 1.5x',
+      met: x >= 1.5,
+    });
     console.log(`target ours/@fastify/http-proxy >= 1.5x: ${f(x)}x ${verdict(x >= 1.5)}`);
   }
   if (results.ours && results.nginx) {
     const x = results.ours.rps / results.nginx.rps;
-    benchRows.push({ scenario: 'passthrough: ours / nginx (1 worker)', unit: 'x', ours: +x.toFixed(2), of: ofRps(results.ours, results.nginx), target: '>= 0.25x', met: x >= 0.25 });
+    benchRows.push({
+      scenario: 'passthrough: ours / nginx (1 worker)',
+      unit: 'x',
+      ours: +x.toFixed(2),
+      of: ofRps(results.ours, results.nginx),
+      target: '>= 0.25x',
+      met: x >= 0.25,
+    });
     console.log(`target ours/nginx >= 0.25x: ${f(x)}x ${verdict(x >= 0.25)}`);
   }
 
   if (opts.bigDuration > 0) {
     // 64 KiB responses: streaming cost rather than per-request cost (informational; the §6 targets are for small JSON).
     const big = await throughput(targets, BIG_PATH, `${BIG_KIB} KiB responses`, opts.bigDuration);
-    if (big.ours) benchRows.push({ scenario: `passthrough throughput, ${BIG_KIB} KiB responses, ${opts.connections} connections`, unit: 'req/s', ours: Math.round(big.ours.rps) });
-    for (const [key, name] of [['fastify', '@fastify/http-proxy'], ['nginx', 'nginx (1 worker)']]) {
-      if (big.ours && big[key]) benchRows.push({ scenario: `passthrough ${BIG_KIB} KiB: ours / ${name}`, unit: 'x', ours: +(big.ours.rps / big[key].rps).toFixed(2), of: ofRps(big.ours, big[key]) });
+    if (big.ours)
+      benchRows.push({
+        scenario: `passthrough throughput, ${BIG_KIB} KiB responses, ${opts.connections} connections`,
+        unit: 'req/s',
+        ours: Math.round(big.ours.rps),
+      });
+    for (const [key, name] of [
+      ['fastify', '@fastify/http-proxy'],
+      ['nginx', 'nginx (1 worker)'],
+    ]) {
+      if (big.ours && big[key])
+        benchRows.push({
+          scenario: `passthrough ${BIG_KIB} KiB: ours / ${name}`,
+          unit: 'x',
+          ours: +(big.ours.rps / big[key].rps).toFixed(2),
+          of: ofRps(big.ours, big[key]),
+        });
     }
   }
 
   if (ours) {
-    console.log(`\nFixed rate ${opts.rate} req/s, ${opts.rounds} interleaved rounds (about ${opts.fixedSeconds}s per target, 1s warm-up each), latency send → last byte`);
+    console.log(
+      `\nFixed rate ${opts.rate} req/s, ${opts.rounds} interleaved rounds (about ${opts.fixedSeconds}s per target, 1s warm-up each), latency send → last byte`,
+    );
     // Interleaved rounds, all samples of a target pooled.
     const per = Math.max(2, Math.round(opts.fixedSeconds / opts.rounds));
     const fixedTargets = targets.filter((t) => t.key === 'direct' || t.key === 'ours' || opts.fixedPeers);
@@ -330,18 +433,38 @@ async function main() {
     };
     const direct = summary(acc.direct);
     const via = summary(acc.ours);
-    console.log(`${pad('target', 26)}${lpad('p50 ms', 10)}${lpad('p99 ms', 10)}${lpad('errors', 8)}${lpad('+p50', 9)}${lpad('+p99', 9)}`);
+    console.log(
+      `${pad('target', 26)}${lpad('p50 ms', 10)}${lpad('p99 ms', 10)}${lpad('errors', 8)}${lpad('+p50', 9)}${lpad('+p99', 9)}`,
+    );
     for (const t of fixedTargets) {
       const r = summary(acc[t.key]);
       const add = t.key === 'direct' ? ['', ''] : [`+${f(r.p50 - direct.p50, 3)}`, `+${f(r.p99 - direct.p99, 3)}`];
-      console.log(`${pad(t.name, 26)}${lpad(f(r.p50, 3), 10)}${lpad(f(r.p99, 3), 10)}${lpad(r.errors, 8)}${lpad(add[0], 9)}${lpad(add[1], 9)}`);
+      console.log(
+        `${pad(t.name, 26)}${lpad(f(r.p50, 3), 10)}${lpad(f(r.p99, 3), 10)}${lpad(r.errors, 8)}${lpad(add[0], 9)}${lpad(add[1], 9)}`,
+      );
     }
     const d50 = via.p50 - direct.p50;
     const d99 = via.p99 - direct.p99;
-    console.log(`added latency: p50 +${f(d50, 3)} ms (target <= 0.5) ${verdict(d50 <= 0.5)}; p99 +${f(d99, 3)} ms (target <= 2) ${verdict(d99 <= 2)}`);
+    console.log(
+      `added latency: p50 +${f(d50, 3)} ms (target <= 0.5) ${verdict(d50 <= 0.5)}; p99 +${f(d99, 3)} ms (target <= 2) ${verdict(d99 <= 2)}`,
+    );
     benchRows.push(
-      { scenario: `added latency at ${opts.rate} req/s, p50`, unit: 'ms', ours: +d50.toFixed(3), of: `${f(via.p50, 3)} − ${f(direct.p50, 3)} ms (direct)`, target: '<= 0.5 ms', met: d50 <= 0.5 },
-      { scenario: `added latency at ${opts.rate} req/s, p99`, unit: 'ms', ours: +d99.toFixed(3), of: `${f(via.p99, 3)} − ${f(direct.p99, 3)} ms (direct)`, target: '<= 2 ms', met: d99 <= 2 },
+      {
+        scenario: `added latency at ${opts.rate} req/s, p50`,
+        unit: 'ms',
+        ours: +d50.toFixed(3),
+        of: `${f(via.p50, 3)} − ${f(direct.p50, 3)} ms (direct)`,
+        target: '<= 0.5 ms',
+        met: d50 <= 0.5,
+      },
+      {
+        scenario: `added latency at ${opts.rate} req/s, p99`,
+        unit: 'ms',
+        ours: +d99.toFixed(3),
+        of: `${f(via.p99, 3)} − ${f(direct.p99, 3)} ms (direct)`,
+        target: '<= 2 ms',
+        met: d99 <= 2,
+      },
     );
   }
   process.stdout.write(`BENCH_RESULT ${JSON.stringify({ suite: 'passthrough', rows: benchRows })}\n`);

@@ -37,14 +37,32 @@ for (let i = 0; i < ROUNDS; i++) {
   s = performance.now();
   r = await host.reload('bench');
   edit.push(performance.now() - s);
-  if (r.status !== 'applied' || r.provisioned.length !== 1) throw new Error(`edit reload: ${JSON.stringify(r).slice(0, 200)}`);
+  if (r.status !== 'applied' || r.provisioned.length !== 1)
+    throw new Error(`edit reload: ${JSON.stringify(r).slice(0, 200)}`);
 }
 await host.shutdown('bench done');
 fx.cleanup();
 full.sort((a, b) => a - b);
 edit.sort((a, b) => a - b);
-const row = (name, arr) => ({ scenario: name, unit: 'ms', ours: +percentile(arr, 50).toFixed(1), p95: +percentile(arr, 95).toFixed(1), target: '< 150 ms', met: percentile(arr, 95) < 150 });
+const row = (name, arr) => ({
+  scenario: name,
+  unit: 'ms',
+  ours: +percentile(arr, 50).toFixed(1),
+  p95: +percentile(arr, 95).toFixed(1),
+  target: '< 150 ms',
+  met: percentile(arr, 95) < 150,
+});
 console.log(`first build: ${firstBuild.toFixed(1)} ms`);
-console.log(`forced full rebuild (100 manifests / 2000 tools): p50 ${percentile(full, 50).toFixed(1)} ms, p95 ${percentile(full, 95).toFixed(1)} ms`);
-console.log(`one manifest edited (99 reused):                 p50 ${percentile(edit, 50).toFixed(1)} ms, p95 ${percentile(edit, 95).toFixed(1)} ms`);
-emit({ suite: 'reload', rows: [row('reload: full rebuild, 100 manifests / 2,000 tools (p50; p95)', full), row('reload: one manifest edited, 99 reused (p50; p95)', edit)] });
+console.log(
+  `forced full rebuild (100 manifests / 2000 tools): p50 ${percentile(full, 50).toFixed(1)} ms, p95 ${percentile(full, 95).toFixed(1)} ms`,
+);
+console.log(
+  `one manifest edited (99 reused):                 p50 ${percentile(edit, 50).toFixed(1)} ms, p95 ${percentile(edit, 95).toFixed(1)} ms`,
+);
+emit({
+  suite: 'reload',
+  rows: [
+    row('reload: full rebuild, 100 manifests / 2,000 tools (p50; p95)', full),
+    row('reload: one manifest edited, 99 reused (p50; p95)', edit),
+  ],
+});

@@ -82,8 +82,32 @@ import { stop as stopProcess } from './lib/load.mjs';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 function parseArgs(argv) {
-  const o = { seconds: 60, warmup: 5, connections: 16, intervalMs: 200, upstreamDelayMs: 2, callEvery: 4, sighupEvery: 5, graceMs: 1000, window: 10, logLevel: 'warn', inspect: true, keepDir: false, trigger: 'mixed' };
-  const num = { seconds: 'seconds', warmup: 'warmup', connections: 'connections', 'interval-ms': 'intervalMs', 'upstream-delay-ms': 'upstreamDelayMs', 'call-every': 'callEvery', 'sighup-every': 'sighupEvery', 'grace-ms': 'graceMs', window: 'window' };
+  const o = {
+    seconds: 60,
+    warmup: 5,
+    connections: 16,
+    intervalMs: 200,
+    upstreamDelayMs: 2,
+    callEvery: 4,
+    sighupEvery: 5,
+    graceMs: 1000,
+    window: 10,
+    logLevel: 'warn',
+    inspect: true,
+    keepDir: false,
+    trigger: 'mixed',
+  };
+  const num = {
+    seconds: 'seconds',
+    warmup: 'warmup',
+    connections: 'connections',
+    'interval-ms': 'intervalMs',
+    'upstream-delay-ms': 'upstreamDelayMs',
+    'call-every': 'callEvery',
+    'sighup-every': 'sighupEvery',
+    'grace-ms': 'graceMs',
+    window: 'window',
+  };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i].replace(/^--/, '');
     if (k === 'no-inspect') o.inspect = false;
@@ -156,7 +180,8 @@ endpoint = "/item"
 method = "GET"
 `;
   // Every other edit adds a tool, the next removes it: the tool list changes, but not its size over time.
-  if (rev % 2 === 1) s += `\n[[tools]]\nname = "soak_extra"\ndescription = "appears on odd revisions (rev ${rev})"\nendpoint = "/extra"\nmethod = "GET"\n`;
+  if (rev % 2 === 1)
+    s += `\n[[tools]]\nname = "soak_extra"\ndescription = "appears on odd revisions (rev ${rev})"\nendpoint = "/extra"\nmethod = "GET"\n`;
   return s;
 }
 
@@ -169,10 +194,18 @@ function credentialsJson(k) {
 // ---------------------------------------------------------------- processes
 
 function startUpstream(initialToken) {
-  const proc = fork(path.join(ROOT, 'bench', 'peers', 'soak-upstream.mjs'), [initialToken, String(opts.upstreamDelayMs)], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  const proc = fork(
+    path.join(ROOT, 'bench', 'peers', 'soak-upstream.mjs'),
+    [initialToken, String(opts.upstreamDelayMs)],
+    { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] },
+  );
   children.push(proc);
   return new Promise((resolve, reject) => {
-    proc.once('message', (m) => (m.type === 'listening' ? resolve({ proc, port: m.port, url: `http://127.0.0.1:${m.port}` }) : reject(new Error(`upstream: ${JSON.stringify(m)}`))));
+    proc.once('message', (m) =>
+      m.type === 'listening'
+        ? resolve({ proc, port: m.port, url: `http://127.0.0.1:${m.port}` })
+        : reject(new Error(`upstream: ${JSON.stringify(m)}`)),
+    );
     proc.once('exit', (code) => reject(new Error(`upstream exited (${code})`)));
   });
 }
@@ -197,8 +230,23 @@ async function startProxy(dir) {
   const nodeArgs = opts.inspect ? ['--inspect=127.0.0.1:0'] : [];
   const proc = spawn(
     process.execPath,
-    [...nodeArgs, path.join(ROOT, 'bin', 'ati'), 'proxy', '--port', String(port), '--ati-dir', dir, '--enable-passthrough', '--sig-verify-mode', 'enforce', ...(opts.trigger === 'watch' ? [] : ['--no-watch'])],
-    { env: { ...process.env, ATI_LOG: opts.logLevel, ATI_ADMIN_TOKEN: ADMIN_TOKEN }, stdio: ['ignore', 'ignore', 'pipe'] },
+    [
+      ...nodeArgs,
+      path.join(ROOT, 'bin', 'ati'),
+      'proxy',
+      '--port',
+      String(port),
+      '--ati-dir',
+      dir,
+      '--enable-passthrough',
+      '--sig-verify-mode',
+      'enforce',
+      ...(opts.trigger === 'watch' ? [] : ['--no-watch']),
+    ],
+    {
+      env: { ...process.env, ATI_LOG: opts.logLevel, ATI_ADMIN_TOKEN: ADMIN_TOKEN },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
   );
   children.push(proc);
   let inspectorUrl;
@@ -220,7 +268,11 @@ async function startProxy(dir) {
       if (proxyLog.examples.length < 5) proxyLog.examples.push(line.slice(0, 400));
     });
   });
-  const exited = new Promise((_, reject) => proc.once('exit', (code) => reject(new Error(`ati proxy exited (${code}) during startup: ${proxyLog.examples.join('\n')}`))));
+  const exited = new Promise((_, reject) =>
+    proc.once('exit', (code) =>
+      reject(new Error(`ati proxy exited (${code}) during startup: ${proxyLog.examples.join('\n')}`)),
+    ),
+  );
   const deadline = Date.now() + 30_000;
   for (;;) {
     // Connection: close, so the poll leaves no keep-alive socket behind in the idle baseline.
@@ -332,7 +384,13 @@ function procSample(pid) {
     } catch {
       continue; // closed between readdir and readlink
     }
-    let k = t.startsWith('socket:') ? 'socket' : t.startsWith('pipe:') ? 'pipe' : t.startsWith('anon_inode:') ? t.slice(11) : 'file';
+    let k = t.startsWith('socket:')
+      ? 'socket'
+      : t.startsWith('pipe:')
+        ? 'pipe'
+        : t.startsWith('anon_inode:')
+          ? t.slice(11)
+          : 'file';
     if (k === 'socket') {
       const s = tcp.get(t.slice(8, -1));
       if (!s) k = 'socket:unix';
@@ -356,8 +414,15 @@ function sign(secretHex, method, p) {
 
 async function main() {
   const t0 = Date.now();
-  console.log(`reload soak: ${opts.warmup}s warm-up + ${opts.seconds}s measured, ${opts.connections} keep-alive connections (closed loop), a reload every ${opts.intervalMs} ms (route, keyring, tools, signing), ${opts.trigger === 'mixed' ? `every ${opts.sighupEvery}th by SIGHUP, else POST /admin/reload` : `triggered by ${opts.trigger}`}`);
-  console.log(`machine: ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), node ${process.version}, load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+  console.log(
+    `reload soak: ${opts.warmup}s warm-up + ${opts.seconds}s measured, ${opts.connections} keep-alive connections (closed loop), a reload every ${opts.intervalMs} ms (route, keyring, tools, signing), ${opts.trigger === 'mixed' ? `every ${opts.sighupEvery}th by SIGHUP, else POST /admin/reload` : `triggered by ${opts.trigger}`}`,
+  );
+  console.log(
+    `machine: ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), node ${process.version}, load average ${os
+      .loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')}`,
+  );
 
   const keys = { upstream: `up-${hex(16)}`, signing: hex(32), signingPrevious: undefined };
   let signingSecret = keys.signing; // what the load generator signs with
@@ -367,7 +432,11 @@ async function main() {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'ati-bench-soak-'));
   if (!opts.keepDir) cleanups.push(() => rm(dir, { recursive: true, force: true }));
   await mkdir(path.join(dir, 'manifests'));
-  const files = { route: path.join(dir, 'manifests', 'soakroute.toml'), tools: path.join(dir, 'manifests', 'soakhttp.toml'), creds: path.join(dir, 'credentials') };
+  const files = {
+    route: path.join(dir, 'manifests', 'soakroute.toml'),
+    tools: path.join(dir, 'manifests', 'soakhttp.toml'),
+    creds: path.join(dir, 'credentials'),
+  };
   const rev = { route: 0, tools: 0 };
   await atomicWrite(files.route, routeManifest(upstream.url, 0));
   await atomicWrite(files.tools, toolsManifest(upstream.url, 0));
@@ -376,7 +445,9 @@ async function main() {
   const proxy = await startProxy(dir);
   roles.proxy = proxy.port;
   roles.upstream = upstream.port;
-  console.log(`upstream: node http server on ${upstream.url}; ati proxy pid ${proxy.proc.pid} on ${proxy.url}${proxy.inspectorUrl ? ' (inspector on loopback)' : ''}; ati_dir ${dir}`);
+  console.log(
+    `upstream: node http server on ${upstream.url}; ati proxy pid ${proxy.proc.pid} on ${proxy.url}${proxy.inspectorUrl ? ' (inspector on loopback)' : ''}; ati_dir ${dir}`,
+  );
   const control = new Client(proxy.url); // /admin/reload, /health, /metrics, probes: one keep-alive connection
   const ctl = async (method, p, { headers = {}, body } = {}) => {
     const res = await control.request({ method, path: p, headers, body });
@@ -399,7 +470,10 @@ async function main() {
   const callBody = JSON.stringify({ tool_name: 'soak_get', args: { q: 'soak' } });
   const recordFailure = (kind, startedAt) => {
     failures.set(kind, (failures.get(kind) ?? 0) + 1);
-    if (failureExamples.length < 10) failureExamples.push(`${kind} (at +${((startedAt - t0) / 1000).toFixed(2)} s, ${(startedAt - state.lastReloadAt).toFixed(0)} ms after the last reload trigger)`);
+    if (failureExamples.length < 10)
+      failureExamples.push(
+        `${kind} (at +${((startedAt - t0) / 1000).toFixed(2)} s, ${(startedAt - state.lastReloadAt).toFixed(0)} ms after the last reload trigger)`,
+      );
   };
   async function worker(w) {
     for (let i = 0; state.running; i++) {
@@ -412,15 +486,26 @@ async function main() {
       const s = performance.now();
       let failed = false;
       try {
-        const res = await pool.request({ method, path: isCall ? p : `${p}?i=${i}`, headers, body: isCall ? callBody : undefined });
+        const res = await pool.request({
+          method,
+          path: isCall ? p : `${p}?i=${i}`,
+          headers,
+          body: isCall ? callBody : undefined,
+        });
         const text = await res.body.text();
         if (res.statusCode < 200 || res.statusCode > 299) {
           failed = true;
-          recordFailure(`${isCall ? '/call' : 'passthrough'} ${res.statusCode} ${text.replace(/\s+/g, ' ').slice(0, 80)}`, started);
+          recordFailure(
+            `${isCall ? '/call' : 'passthrough'} ${res.statusCode} ${text.replace(/\s+/g, ' ').slice(0, 80)}`,
+            started,
+          );
         }
       } catch (err) {
         failed = true;
-        recordFailure(`${isCall ? '/call' : 'passthrough'} network ${err.code ?? err.name}: ${String(err.message).slice(0, 80)}`, started);
+        recordFailure(
+          `${isCall ? '/call' : 'passthrough'} network ${err.code ?? err.name}: ${String(err.message).slice(0, 80)}`,
+          started,
+        );
       }
       const ms = performance.now() - s;
       state.total++;
@@ -437,11 +522,24 @@ async function main() {
 
   // ---- reloads
   const KINDS = ['route', 'keyring', 'tools', 'signing'];
-  const reloads = { n: 0, byKind: {}, byTrigger: {}, results: {}, durations: [], problems: [], probes: { ok: 0, bad: [] } };
+  const reloads = {
+    n: 0,
+    byKind: {},
+    byTrigger: {},
+    results: {},
+    durations: [],
+    problems: [],
+    probes: { ok: 0, bad: [] },
+  };
   async function probe(secret, expectStatus, expectBody, what) {
-    const res = await ctl('GET', '/up/v1/probe', { headers: { 'x-sandbox-signature': sign(secret, 'GET', '/up/v1/probe') } });
+    const res = await ctl('GET', '/up/v1/probe', {
+      headers: { 'x-sandbox-signature': sign(secret, 'GET', '/up/v1/probe') },
+    });
     if (res.status === expectStatus && (!expectBody || res.text.includes(expectBody))) reloads.probes.ok++;
-    else reloads.probes.bad.push(`${what}: expected ${expectStatus}${expectBody ? ` ${expectBody}` : ''}, got ${res.status} ${res.text.slice(0, 80)}`);
+    else
+      reloads.probes.bad.push(
+        `${what}: expected ${expectStatus}${expectBody ? ` ${expectBody}` : ''}, got ${res.status} ${res.text.slice(0, 80)}`,
+      );
   }
   /** Runs the reload for an edit already written; `before` is /health's last_attempt_at before the edit. */
   async function trigger(how, before) {
@@ -451,14 +549,20 @@ async function main() {
       try {
         j = JSON.parse(r.text);
       } catch {}
-      return { status: j.status ?? `http ${r.status}`, durationMs: j.duration_ms, detail: r.status === 200 ? '' : r.text.slice(0, 300) };
+      return {
+        status: j.status ?? `http ${r.status}`,
+        durationMs: j.duration_ms,
+        detail: r.status === 200 ? '' : r.text.slice(0, 300),
+      };
     }
     if (how === 'sighup') proxy.proc.kill('SIGHUP'); // else the file watcher sees the edit
     const deadline = Date.now() + 10_000;
     for (;;) {
       const h = (await health()).reload;
-      if (h?.last_attempt_at && h.last_attempt_at !== before) return { status: h.last_result, detail: h.last_error ?? '' };
-      if (Date.now() > deadline) return { status: 'timeout', detail: `no reload attempt seen in /health within 10 s (${how})` };
+      if (h?.last_attempt_at && h.last_attempt_at !== before)
+        return { status: h.last_result, detail: h.last_error ?? '' };
+      if (Date.now() > deadline)
+        return { status: 'timeout', detail: `no reload attempt seen in /health within 10 s (${how})` };
       await sleep(5);
     }
   }
@@ -498,11 +602,17 @@ async function main() {
       keys.signingPrevious = keys.signing;
       keys.signing = newSecret;
       signingSecret = newSecret; // step 2 of the runbook: the signers move to the new secret
-      if (retiredSecrets.length > 0) await probe(retiredSecrets.at(-1), 403, 'hmac_mismatch', 'secret dropped from _previous');
+      if (retiredSecrets.length > 0)
+        await probe(retiredSecrets.at(-1), 403, 'hmac_mismatch', 'secret dropped from _previous');
       await probe(keys.signingPrevious, 200, '', 'secret kept as _previous');
     }
   }
-  const howFor = (i) => (opts.trigger === 'mixed' ? (opts.sighupEvery > 0 && i % opts.sighupEvery === opts.sighupEvery - 1 ? 'sighup' : 'admin') : opts.trigger);
+  const howFor = (i) =>
+    opts.trigger === 'mixed'
+      ? opts.sighupEvery > 0 && i % opts.sighupEvery === opts.sighupEvery - 1
+        ? 'sighup'
+        : 'admin'
+      : opts.trigger;
   let stopReloads = false;
   const reloadLoop = (async () => {
     let next = performance.now();
@@ -522,7 +632,17 @@ async function main() {
   // heap and RSS right after a forced full GC. The GC pause (tens of ms) lands in every window
   // alike, so it does not skew the drift.
   const sample = async (t) => {
-    const s = { t, ...procSample(proxy.proc.pid), wall: performance.now(), cpu: { proxy: cpuMs(proxy.proc.pid), upstream: cpuMs(upstream.proc.pid), soak: cpuMs(process.pid), machine: machineBusyMs() } };
+    const s = {
+      t,
+      ...procSample(proxy.proc.pid),
+      wall: performance.now(),
+      cpu: {
+        proxy: cpuMs(proxy.proc.pid),
+        upstream: cpuMs(upstream.proc.pid),
+        soak: cpuMs(process.pid),
+        machine: machineBusyMs(),
+      },
+    };
     s.gc = await gcSettledMemory(proxy.inspectorUrl);
     return s;
   };
@@ -559,36 +679,62 @@ async function main() {
     }
   }
   const h = await health();
-  const metricsText = (await ctl('GET', '/metrics', { headers: { 'x-sandbox-signature': sign(signingSecret, 'GET', '/metrics') } })).text;
+  const metricsText = (
+    await ctl('GET', '/metrics', { headers: { 'x-sandbox-signature': sign(signingSecret, 'GET', '/metrics') } })
+  ).text;
   const up = await upstreamStats(upstream);
   await control.close();
 
   // ---------------------------------------------------------------- report
   const totalFailures = [...failures.values()].reduce((a, b) => a + b, 0);
   const measured = windows.reduce((a, w) => a + (w?.requests ?? 0), 0);
-  console.log(`\nrequests: ${state.total} in all (${state.warmupRequests} in warm-up, ${measured} measured, ${f(measured / opts.seconds, 0)} req/s), failed ${totalFailures}`);
+  console.log(
+    `\nrequests: ${state.total} in all (${state.warmupRequests} in warm-up, ${measured} measured, ${f(measured / opts.seconds, 0)} req/s), failed ${totalFailures}`,
+  );
   for (const [k, n] of [...failures].sort((a, b) => b[1] - a[1])) console.log(`  ${String(n).padStart(6)} × ${k}`);
   for (const e of failureExamples) console.log(`  e.g. ${e}`);
 
   const reloadMetrics = metricsText
     .split('\n')
-    .filter((l) => l.startsWith('ati_reload_total{') || l.startsWith('ati_generation ') || l.startsWith('ati_config_synchronized '))
+    .filter(
+      (l) =>
+        l.startsWith('ati_reload_total{') ||
+        l.startsWith('ati_generation ') ||
+        l.startsWith('ati_config_synchronized '),
+    )
     .map((l) => l.trim());
   const durs = [...reloads.durations].sort((a, b) => a - b);
-  console.log(`\nreloads: ${reloads.n} triggered (${reloadsAtWarmup} during warm-up, 2 after the load), ${Object.entries(reloads.results).map(([k, v]) => `${v} ${k}`).join(', ')}; by kind ${Object.entries(reloads.byKind).map(([k, v]) => `${k} ${v}`).join(', ')}; by trigger ${Object.entries(reloads.byTrigger).map(([k, v]) => `${k} ${v}`).join(', ')}`);
-  if (durs.length > 0) console.log(`  reload duration (POST /admin/reload duration_ms, under load): p50 ${f(percentile(durs, 50))} ms, p99 ${f(percentile(durs, 99))} ms, max ${f(durs.at(-1))} ms`);
+  console.log(
+    `\nreloads: ${reloads.n} triggered (${reloadsAtWarmup} during warm-up, 2 after the load), ${Object.entries(
+      reloads.results,
+    )
+      .map(([k, v]) => `${v} ${k}`)
+      .join(', ')}; by kind ${Object.entries(reloads.byKind)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}; by trigger ${Object.entries(reloads.byTrigger)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}`,
+  );
+  if (durs.length > 0)
+    console.log(
+      `  reload duration (POST /admin/reload duration_ms, under load): p50 ${f(percentile(durs, 50))} ms, p99 ${f(percentile(durs, 99))} ms, max ${f(durs.at(-1))} ms`,
+    );
   console.log(`  /health reload: ${JSON.stringify(h.reload)}`);
   console.log(`  /metrics: ${reloadMetrics.join('; ')}`);
   for (const p of reloads.problems.slice(0, 10)) console.log(`  ! ${p}`);
   console.log(`  signing-rotation probes: ${reloads.probes.ok} as expected, ${reloads.probes.bad.length} not`);
   for (const p of reloads.probes.bad.slice(0, 5)) console.log(`  ! ${p}`);
-  console.log(`  upstream: ${up.ok} answered, rejected: ${up.missing} without a credential, ${up.unknown} with an unknown one, ${up.afterRetire} with a rotated-out one after the ${opts.graceMs} ms grace; ${up.lateOld} with the previous one within the grace (max ${up.maxLateMs} ms after the swap)`);
+  console.log(
+    `  upstream: ${up.ok} answered, rejected: ${up.missing} without a credential, ${up.unknown} with an unknown one, ${up.afterRetire} with a rotated-out one after the ${opts.graceMs} ms grace; ${up.lateOld} with the previous one within the grace (max ${up.maxLateMs} ms after the swap)`,
+  );
 
   console.log(`\nlatency per ${opts.window}s window (send → last body byte, successful requests):`);
   // CPU columns, in cores busy on average: the proxy, and everything else on the machine that is
   // not this soak, its upstream or the proxy (the neighbours). A p99 that moves with the
   // neighbours' column is the machine, not the proxy.
-  console.log(`${'window'.padEnd(10)}${'requests'.padStart(10)}${'req/s'.padStart(8)}${'failed'.padStart(8)}${'p50 ms'.padStart(9)}${'p99 ms'.padStart(9)}${'max ms'.padStart(9)}${'proxy CPU'.padStart(11)}${'others CPU'.padStart(12)}`);
+  console.log(
+    `${'window'.padEnd(10)}${'requests'.padStart(10)}${'req/s'.padStart(8)}${'failed'.padStart(8)}${'p50 ms'.padStart(9)}${'p99 ms'.padStart(9)}${'max ms'.padStart(9)}${'proxy CPU'.padStart(11)}${'others CPU'.padStart(12)}`,
+  );
   const winStats = [];
   for (let i = 0; i < windows.length; i++) {
     const w = windows[i] ?? { lat: [], failures: 0, requests: 0 };
@@ -599,30 +745,52 @@ async function main() {
     const a = samples[i];
     const b = samples[i + 1];
     const cores = (x) => (b ? (b.cpu[x] - a.cpu[x]) / (b.wall - a.wall) : NaN);
-    const others = b ? (b.cpu.machine - a.cpu.machine - (b.cpu.proxy - a.cpu.proxy) - (b.cpu.upstream - a.cpu.upstream) - (b.cpu.soak - a.cpu.soak)) / (b.wall - a.wall) : NaN;
-    console.log(`${`${i * opts.window}-${i * opts.window + span}s`.padEnd(10)}${String(w.requests).padStart(10)}${f(w.requests / span, 0).padStart(8)}${String(w.failures).padStart(8)}${f(ws.p50).padStart(9)}${f(ws.p99).padStart(9)}${f(ws.max).padStart(9)}${f(cores('proxy')).padStart(11)}${f(Math.max(0, others)).padStart(12)}`);
+    const others = b
+      ? (b.cpu.machine -
+          a.cpu.machine -
+          (b.cpu.proxy - a.cpu.proxy) -
+          (b.cpu.upstream - a.cpu.upstream) -
+          (b.cpu.soak - a.cpu.soak)) /
+        (b.wall - a.wall)
+      : NaN;
+    console.log(
+      `${`${i * opts.window}-${i * opts.window + span}s`.padEnd(10)}${String(w.requests).padStart(10)}${f(w.requests / span, 0).padStart(8)}${String(w.failures).padStart(8)}${f(ws.p50).padStart(9)}${f(ws.p99).padStart(9)}${f(ws.max).padStart(9)}${f(cores('proxy')).padStart(11)}${f(Math.max(0, others)).padStart(12)}`,
+    );
   }
   const drift = winStats.at(-1).p99 / winStats[0].p99;
   console.log(`p99 drift (last window ÷ first): ${f(drift)}x`);
 
   console.log(`\nati process (pid ${proxy.proc.pid}), under load:`);
-  console.log(`${'t (s)'.padEnd(8)}${'RSS MB'.padStart(9)}${'fds'.padStart(6)}${'after full GC: heap MB'.padStart(24)}${'RSS MB'.padStart(9)}${'handles'.padStart(9)}  fd kinds`);
+  console.log(
+    `${'t (s)'.padEnd(8)}${'RSS MB'.padStart(9)}${'fds'.padStart(6)}${'after full GC: heap MB'.padStart(24)}${'RSS MB'.padStart(9)}${'handles'.padStart(9)}  fd kinds`,
+  );
   for (const s of samples) {
-    console.log(`${String(s.t).padEnd(8)}${f(mb(s.rss), 1).padStart(9)}${String(s.fds).padStart(6)}${f(mb(s.gc?.heapUsed), 2).padStart(24)}${f(mb(s.gc?.rss), 1).padStart(9)}${String(s.gc?.handles ?? 'n/a').padStart(9)}  ${JSON.stringify(s.kinds)}`);
+    console.log(
+      `${String(s.t).padEnd(8)}${f(mb(s.rss), 1).padStart(9)}${String(s.fds).padStart(6)}${f(mb(s.gc?.heapUsed), 2).padStart(24)}${f(mb(s.gc?.rss), 1).padStart(9)}${String(s.gc?.handles ?? 'n/a').padStart(9)}  ${JSON.stringify(s.kinds)}`,
+    );
   }
   const rssGrowth = (samples.at(-1).rss - samples[0].rss) / samples[0].rss;
   const upstreamSockets = (x) => x.kinds['tcp:upstream'] ?? 0;
   const fdsBesidesUpstream = (x) => x.fds - upstreamSockets(x);
   const fdGrowth = fdsBesidesUpstream(samples.at(-1)) - fdsBesidesUpstream(samples[0]);
   const upstreamMax = Math.max(...samples.map(upstreamSockets));
-  console.log(`RSS growth start → end: ${f(mb(samples.at(-1).rss - samples[0].rss), 1)} MB (${f(rssGrowth * 100, 1)}%); fds ${samples[0].fds} → ${samples.at(-1).fds}, of which upstream sockets ${upstreamSockets(samples[0])} → ${upstreamSockets(samples.at(-1))} (max ${upstreamMax}), all others ${fdsBesidesUpstream(samples[0])} → ${fdsBesidesUpstream(samples.at(-1))}`);
+  console.log(
+    `RSS growth start → end: ${f(mb(samples.at(-1).rss - samples[0].rss), 1)} MB (${f(rssGrowth * 100, 1)}%); fds ${samples[0].fds} → ${samples.at(-1).fds}, of which upstream sockets ${upstreamSockets(samples[0])} → ${upstreamSockets(samples.at(-1))} (max ${upstreamMax}), all others ${fdsBesidesUpstream(samples[0])} → ${fdsBesidesUpstream(samples.at(-1))}`,
+  );
   const gcEnd = samples.at(-1).gc;
   if (samples[0].gc && gcEnd) {
     const g0 = samples[0].gc;
-    console.log(`after a forced full GC, start → end of the load: heapUsed ${f(mb(g0.heapUsed), 2)} → ${f(mb(gcEnd.heapUsed), 2)} MB, external ${f(mb(g0.external), 1)} → ${f(mb(gcEnd.external), 1)} MB, RSS ${f(mb(g0.rss), 1)} → ${f(mb(gcEnd.rss), 1)} MB`);
+    console.log(
+      `after a forced full GC, start → end of the load: heapUsed ${f(mb(g0.heapUsed), 2)} → ${f(mb(gcEnd.heapUsed), 2)} MB, external ${f(mb(g0.external), 1)} → ${f(mb(gcEnd.external), 1)} MB, RSS ${f(mb(g0.rss), 1)} → ${f(mb(gcEnd.rss), 1)} MB`,
+    );
   }
-  if (heapEnd) console.log(`idle after the soak, full GC: heapUsed ${f(mb(heapEnd.heapUsed), 2)} MB, RSS ${f(mb(heapEnd.rss), 1)} MB, active handles ${heapEnd.handles}`);
-  console.log(`idle (no caller connection but the control one, fresh upstream pools): fds ${idleBefore.fds} before the load → ${idleAfter.fds} after (${JSON.stringify(idleBefore.kinds)} → ${JSON.stringify(idleAfter.kinds)}); RSS ${f(mb(idleBefore.rss), 1)} → ${f(mb(idleAfter.rss), 1)} MB`);
+  if (heapEnd)
+    console.log(
+      `idle after the soak, full GC: heapUsed ${f(mb(heapEnd.heapUsed), 2)} MB, RSS ${f(mb(heapEnd.rss), 1)} MB, active handles ${heapEnd.handles}`,
+    );
+  console.log(
+    `idle (no caller connection but the control one, fresh upstream pools): fds ${idleBefore.fds} before the load → ${idleAfter.fds} after (${JSON.stringify(idleBefore.kinds)} → ${JSON.stringify(idleAfter.kinds)}); RSS ${f(mb(idleBefore.rss), 1)} → ${f(mb(idleAfter.rss), 1)} MB`,
+  );
   if (proxyLog.counts.size > 0) {
     console.log(`proxy log lines at ${opts.logLevel} and above:`);
     for (const [k, n] of proxyLog.counts) console.log(`  ${String(n).padStart(6)} × ${k}`);
@@ -657,23 +825,80 @@ async function main() {
   const measuredReloads = reloads.n - reloadsAtWarmup - 2;
   const applied = reloads.results.applied ?? 0;
   const rows = [
-    { scenario: `soak: failed requests (${state.total} requests, ${reloads.n} reloads, ${opts.connections} connections)`, unit: 'requests', ours: totalFailures, target: '0', met: totalFailures === 0 },
-    { scenario: 'soak: reloads applied of those triggered', unit: 'reloads', ours: applied, target: `all ${reloads.n}, >= 200`, met: applied === reloads.n && reloads.n >= 200 },
-    { scenario: 'soak: signing-rotation probes not as expected', unit: 'probes', ours: reloads.probes.bad.length, target: '0', met: reloads.probes.bad.length === 0 },
-    { scenario: `soak: p99 drift, last ${opts.window}s window ÷ first`, unit: 'x', ours: +f(drift), target: '<= 1.5x', met: drift <= 1.5 },
+    {
+      scenario: `soak: failed requests (${state.total} requests, ${reloads.n} reloads, ${opts.connections} connections)`,
+      unit: 'requests',
+      ours: totalFailures,
+      target: '0',
+      met: totalFailures === 0,
+    },
+    {
+      scenario: 'soak: reloads applied of those triggered',
+      unit: 'reloads',
+      ours: applied,
+      target: `all ${reloads.n}, >= 200`,
+      met: applied === reloads.n && reloads.n >= 200,
+    },
+    {
+      scenario: 'soak: signing-rotation probes not as expected',
+      unit: 'probes',
+      ours: reloads.probes.bad.length,
+      target: '0',
+      met: reloads.probes.bad.length === 0,
+    },
+    {
+      scenario: `soak: p99 drift, last ${opts.window}s window ÷ first`,
+      unit: 'x',
+      ours: +f(drift),
+      target: '<= 1.5x',
+      met: drift <= 1.5,
+    },
     { scenario: 'soak: RSS under load (no GC), end − start', unit: '%', ours: +f(rssGrowth * 100, 1) },
-    { scenario: 'soak: open fds under load besides upstream sockets, end − start', unit: 'fds', ours: fdGrowth, target: '±2', met: Math.abs(fdGrowth) <= 2 },
-    { scenario: 'soak: upstream sockets under load, max of the samples', unit: 'sockets', ours: upstreamMax, target: `<= ${3 * opts.connections} (3 × connections)`, met: upstreamMax <= 3 * opts.connections },
-    { scenario: 'soak: open fds idle, after − before', unit: 'fds', ours: idleAfter.fds - idleBefore.fds, target: '±2', met: Math.abs(idleAfter.fds - idleBefore.fds) <= 2 },
+    {
+      scenario: 'soak: open fds under load besides upstream sockets, end − start',
+      unit: 'fds',
+      ours: fdGrowth,
+      target: '±2',
+      met: Math.abs(fdGrowth) <= 2,
+    },
+    {
+      scenario: 'soak: upstream sockets under load, max of the samples',
+      unit: 'sockets',
+      ours: upstreamMax,
+      target: `<= ${3 * opts.connections} (3 × connections)`,
+      met: upstreamMax <= 3 * opts.connections,
+    },
+    {
+      scenario: 'soak: open fds idle, after − before',
+      unit: 'fds',
+      ours: idleAfter.fds - idleBefore.fds,
+      target: '±2',
+      met: Math.abs(idleAfter.fds - idleBefore.fds) <= 2,
+    },
   ];
   if (Number.isFinite(heapGrowth)) {
     rows.push(
-      { scenario: 'soak: heap after full GC, end − start', unit: 'MB', ours: +f(mb(heapGrowth), 2), target: '<= max(10%, 2 MB)', met: heapGrowth <= Math.max(0.1 * gcStart.heapUsed, 2 * 1024 * 1024) },
-      { scenario: 'soak: RSS after full GC, end − start', unit: '%', ours: +f(gcRssGrowth * 100, 1), target: '< 10%', met: gcRssGrowth < 0.1 },
+      {
+        scenario: 'soak: heap after full GC, end − start',
+        unit: 'MB',
+        ours: +f(mb(heapGrowth), 2),
+        target: '<= max(10%, 2 MB)',
+        met: heapGrowth <= Math.max(0.1 * gcStart.heapUsed, 2 * 1024 * 1024),
+      },
+      {
+        scenario: 'soak: RSS after full GC, end − start',
+        unit: '%',
+        ours: +f(gcRssGrowth * 100, 1),
+        target: '< 10%',
+        met: gcRssGrowth < 0.1,
+      },
     );
   }
   console.log(`\n${measuredReloads} reloads in the ${opts.seconds}s measured, ${reloads.n} in all`);
-  for (const r of rows) console.log(`${r.met === undefined ? 'info' : r.met ? 'PASS' : 'FAIL'}  ${r.scenario}: ${r.ours} ${r.unit}${r.target ? ` (target ${r.target})` : ''}`);
+  for (const r of rows)
+    console.log(
+      `${r.met === undefined ? 'info' : r.met ? 'PASS' : 'FAIL'}  ${r.scenario}: ${r.ours} ${r.unit}${r.target ? ` (target ${r.target})` : ''}`,
+    );
   emit({ suite: 'soak', rows });
   console.log(`\ntotal ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 }

@@ -9,10 +9,4 @@ import { mcpPlugin } from '../plugins/mcp/index.js';
 import { openapiPlugin } from '../plugins/openapi/index.js';
 import { passthroughPlugin } from '../plugins/passthrough/index.js';
 
-export const BUILTIN_PLUGINS: HandlerPlugin[] = [
-  httpPlugin,
-  openapiPlugin,
-  cliPlugin,
-  mcpPlugin,
-  passthroughPlugin,
-];
+export const BUILTIN_PLUGINS: HandlerPlugin[] = [httpPlugin, openapiPlugin, cliPlugin, mcpPlugin, passthroughPlugin];

@@ -40,7 +40,9 @@ export function printCheckSummary(r: CheckReport, output: OutputFormat): void {
   }
   const lines: string[] = [];
   lines.push(`ati proxy --check: ${r.ok ? 'OK' : 'FAILED'} (${r.config.atiDir})`);
-  lines.push(`handlers: ${summary.handlers_registered.map((h) => (h.origin === 'built-in' ? h.name : `${h.name} (${h.origin})`)).join(', ') || '(none)'}`);
+  lines.push(
+    `handlers: ${summary.handlers_registered.map((h) => (h.origin === 'built-in' ? h.name : `${h.name} (${h.origin})`)).join(', ') || '(none)'}`,
+  );
   if (gen) {
     lines.push(`providers: ${gen.providers.size}`);
     for (const [h, names] of Object.entries(byHandler)) lines.push(`  ${h}: ${names.join(', ')}`);

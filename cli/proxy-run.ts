@@ -34,7 +34,11 @@ export interface ProxyFlags {
   metricsBind?: string;
 }
 
-export function configFromFlags(flags: ProxyFlags, g: GlobalOptions, env: NodeJS.ProcessEnv = process.env): ProxyConfig {
+export function configFromFlags(
+  flags: ProxyFlags,
+  g: GlobalOptions,
+  env: NodeJS.ProcessEnv = process.env,
+): ProxyConfig {
   return defaultProxyConfig({
     port: flags.port,
     bind: flags.bind,
@@ -86,7 +90,8 @@ export async function runProxy(flags: ProxyFlags, g: GlobalOptions): Promise<num
   try {
     for (const p of BUILTIN_PLUGINS) registry.register(p);
     const loaded = await loadConfiguredPlugins(config.atiDir, registry);
-    for (const p of loaded) logger.info({ plugin: p.name, version: p.version, module: p.specifier }, 'handler plugin loaded');
+    for (const p of loaded)
+      logger.info({ plugin: p.name, version: p.version, module: p.specifier }, 'handler plugin loaded');
   } catch (err) {
     return reportFatal(err, g.output, logger);
   }
@@ -138,7 +143,10 @@ export async function runProxy(flags: ProxyFlags, g: GlobalOptions): Promise<num
   try {
     await startConfigWatcher(h, config);
   } catch (err) {
-    logger.warn({ error: (err as Error).message }, 'config watcher could not start; reload with SIGHUP or POST /admin/reload');
+    logger.warn(
+      { error: (err as Error).message },
+      'config watcher could not start; reload with SIGHUP or POST /admin/reload',
+    );
   }
   if (pendingHup) void h.reload('SIGHUP (queued during startup)');
   return undefined;
@@ -188,7 +196,10 @@ async function runCheck(config: ProxyConfig, registry: PluginRegistry, g: Global
     host = createProxyHost(config, { registry, logger });
     const gen = await host.start();
     checkProxyStartup(config, gen, logger);
-    printCheckSummary({ ok: true, config, generation: gen, registry, errors: [] }, g.outputExplicit ? g.output : 'text');
+    printCheckSummary(
+      { ok: true, config, generation: gen, registry, errors: [] },
+      g.outputExplicit ? g.output : 'text',
+    );
     await host.shutdown('check complete');
     return 0;
   } catch (err) {

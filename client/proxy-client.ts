@@ -17,7 +17,8 @@ export interface ClientConfig {
 
 export function clientConfigFromEnv(env: NodeJS.ProcessEnv): ClientConfig {
   const baseUrl = env['ATI_PROXY_URL']?.trim();
-  if (!baseUrl) throw new AtiError('ATI_ERR_CONFIG', 'ATI_PROXY_URL is not set (e.g. export ATI_PROXY_URL=http://127.0.0.1:8090)');
+  if (!baseUrl)
+    throw new AtiError('ATI_ERR_CONFIG', 'ATI_PROXY_URL is not set (e.g. export ATI_PROXY_URL=http://127.0.0.1:8090)');
   try {
     new URL(baseUrl);
   } catch {
@@ -29,7 +30,10 @@ export function clientConfigFromEnv(env: NodeJS.ProcessEnv): ClientConfig {
     try {
       token = readFileSync(tokenFile, 'utf8').trim();
     } catch (err) {
-      throw new AtiError('ATI_ERR_CONFIG', `ATI_SESSION_TOKEN_FILE ${tokenFile} cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      throw new AtiError(
+        'ATI_ERR_CONFIG',
+        `ATI_SESSION_TOKEN_FILE ${tokenFile} cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      );
     }
   }
   const secret = env['ATI_SANDBOX_SIGNING_SECRET'];
@@ -46,15 +50,25 @@ export interface ClientResponse {
   body: unknown;
 }
 
-export async function proxyRequest(cfg: ClientConfig, method: string, path: string, body?: unknown): Promise<ClientResponse> {
+export async function proxyRequest(
+  cfg: ClientConfig,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<ClientResponse> {
   const headers: Record<string, string> = {};
   if (cfg.token) headers['authorization'] = `Bearer ${cfg.token}`;
-  if (cfg.signingSecret) headers['x-sandbox-signature'] = signatureHeader(cfg.signingSecret, method, new URL(path, 'http://x').pathname);
+  if (cfg.signingSecret)
+    headers['x-sandbox-signature'] = signatureHeader(cfg.signingSecret, method, new URL(path, 'http://x').pathname);
   if (cfg.jobId) headers['x-sandbox-job-id'] = cfg.jobId;
   if (body !== undefined) headers['content-type'] = 'application/json';
   let res: Response;
   try {
-    res = await fetch(`${cfg.baseUrl}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    res = await fetch(`${cfg.baseUrl}${path}`, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
   } catch (err) {
     const c = (err as { cause?: { code?: string; message?: string } }).cause;
     const cause = c?.code ?? c?.message ?? (err as Error).message;

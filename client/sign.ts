@@ -7,7 +7,12 @@ import { createHmac } from 'node:crypto';
 import { decodeSigningSecret } from '../core/signing-secret.js';
 import { AtiError } from '../core/errors.js';
 
-export function signatureHeader(secret: Buffer, method: string, path: string, unixSeconds = Math.floor(Date.now() / 1000)): string {
+export function signatureHeader(
+  secret: Buffer,
+  method: string,
+  path: string,
+  unixSeconds = Math.floor(Date.now() / 1000),
+): string {
   const mac = createHmac('sha256', secret).update(`${unixSeconds}.${method.toUpperCase()}.${path}`).digest('hex');
   return `t=${unixSeconds},s=${mac}`;
 }
@@ -15,6 +20,10 @@ export function signatureHeader(secret: Buffer, method: string, path: string, un
 /** Decodes a configured secret like the proxy does (hex when valid hex, else UTF-8; ≥ 16 bytes). */
 export function signingKey(raw: string, source: string): Buffer {
   const key = decodeSigningSecret(raw);
-  if (!key) throw new AtiError('ATI_ERR_CONFIG', `${source} is shorter than 16 bytes; use the same value as the proxy's sandbox_signing_shared_secret`);
+  if (!key)
+    throw new AtiError(
+      'ATI_ERR_CONFIG',
+      `${source} is shorter than 16 bytes; use the same value as the proxy's sandbox_signing_shared_secret`,
+    );
   return key;
 }

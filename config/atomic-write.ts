@@ -24,7 +24,11 @@ export interface AtomicWriteOptions {
 }
 
 /** Replaces `target` with `data` atomically. */
-export async function writeFileAtomic(target: string, data: string | Uint8Array, opts: AtomicWriteOptions = {}): Promise<void> {
+export async function writeFileAtomic(
+  target: string,
+  data: string | Uint8Array,
+  opts: AtomicWriteOptions = {},
+): Promise<void> {
   const mode = opts.mode ?? 0o600;
   const dir = path.dirname(target);
   if (opts.mkdirParents) await mkdir(dir, { recursive: true, mode: 0o700 });

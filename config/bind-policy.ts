@@ -9,7 +9,10 @@ import type { Logger } from '../core/logger.js';
 
 /** `127.0.0.0/8`, `::1`, `localhost` (brackets allowed) and IPv4-mapped loopback. */
 export function isLoopbackBind(bind: string): boolean {
-  const h = bind.trim().replace(/^\[(.*)\]$/, '$1').toLowerCase();
+  const h = bind
+    .trim()
+    .replace(/^\[(.*)\]$/, '$1')
+    .toLowerCase();
   if (h === 'localhost' || h.endsWith('.localhost')) return true;
   const v4 = h.startsWith('::ffff:') ? h.slice(7) : h;
   if (isIP(v4) === 4) return v4.startsWith('127.');
@@ -17,7 +20,12 @@ export function isLoopbackBind(bind: string): boolean {
   return false;
 }
 
-export function assertBindAllowed(bind: string, authConfigured: boolean, insecureNoAuth: boolean, logger?: Logger): void {
+export function assertBindAllowed(
+  bind: string,
+  authConfigured: boolean,
+  insecureNoAuth: boolean,
+  logger?: Logger,
+): void {
   if (authConfigured || isLoopbackBind(bind)) return;
   if (!insecureNoAuth) {
     throw new AtiError(
@@ -27,5 +35,8 @@ export function assertBindAllowed(bind: string, authConfigured: boolean, insecur
         'or pass --insecure-no-auth to accept the risk.',
     );
   }
-  logger?.warn({ bind }, 'listening on a non-loopback address with NO authentication (--insecure-no-auth): every tool is open to anyone who can connect');
+  logger?.warn(
+    { bind },
+    'listening on a non-loopback address with NO authentication (--insecure-no-auth): every tool is open to anyone who can connect',
+  );
 }

@@ -33,7 +33,9 @@ export async function readCredentials(file: string): Promise<Map<string, string>
     throw credentialsError(file, `could not be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
   try {
-    return parseStringMapJson(raw.toString('utf8'), (reason) => credentialsError(file, `could not be parsed: ${reason}`));
+    return parseStringMapJson(raw.toString('utf8'), (reason) =>
+      credentialsError(file, `could not be parsed: ${reason}`),
+    );
   } finally {
     raw.fill(0);
   }
@@ -63,7 +65,9 @@ export async function loadCredentialsKeyring(file: string): Promise<Map<string, 
   }
   let entries: Map<string, string>;
   try {
-    entries = parseStringMapJson(raw.toString('utf8'), (reason) => credentialsError(file, `could not be parsed: ${reason}`));
+    entries = parseStringMapJson(raw.toString('utf8'), (reason) =>
+      credentialsError(file, `could not be parsed: ${reason}`),
+    );
   } finally {
     raw.fill(0);
   }
@@ -75,7 +79,10 @@ export async function loadCredentialsKeyring(file: string): Promise<Map<string, 
       content = await readFile(target);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
-      throw credentialsError(file, `entry '${name}' refers to ${FILE_REF_PREFIX}${target}, which could not be read (${code})`);
+      throw credentialsError(
+        file,
+        `entry '${name}' refers to ${FILE_REF_PREFIX}${target}, which could not be read (${code})`,
+      );
     }
     try {
       entries.set(name, content.toString('utf8').trim());

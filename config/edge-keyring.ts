@@ -40,7 +40,10 @@ async function exists(file: string): Promise<boolean> {
     return true;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw new AtiError('ATI_ERR_IO', `cannot access ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new AtiError(
+      'ATI_ERR_IO',
+      `cannot access ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    );
   }
 }
 
@@ -68,7 +71,10 @@ export async function bootstrapKeyring(atiDir: string, source: SecretSource): Pr
 export async function rotateKeyring(atiDir: string, source: SecretSource): Promise<RotateResult> {
   const paths = atiPaths(atiDir);
   if (!(await exists(paths.keyringEnc))) {
-    throw new AtiError('ATI_ERR_KEYRING', `no existing keyring at ${paths.keyringEnc} — run \`ati edge bootstrap-keyring\` first`);
+    throw new AtiError(
+      'ATI_ERR_KEYRING',
+      `no existing keyring at ${paths.keyringEnc} — run \`ati edge bootstrap-keyring\` first`,
+    );
   }
   if (!(await exists(paths.keyringKey))) {
     throw new AtiError(

@@ -59,7 +59,13 @@ export function resolveEsmPackage(spec: string, fromDir: string): string | undef
       if (existsSync(pkgJson)) {
         const pkg = JSON.parse(readFileSync(pkgJson, 'utf8')) as { exports?: unknown; main?: unknown };
         const target =
-          pkg.exports !== undefined ? exportsTarget(pkg.exports, subpath) : subpath === '.' ? (typeof pkg.main === 'string' ? pkg.main : 'index.js') : subpath;
+          pkg.exports !== undefined
+            ? exportsTarget(pkg.exports, subpath)
+            : subpath === '.'
+              ? typeof pkg.main === 'string'
+                ? pkg.main
+                : 'index.js'
+              : subpath;
         if (!target) return undefined;
         const file = path.resolve(pkgDir, target);
         return existsSync(file) ? file : undefined;

@@ -57,7 +57,10 @@ async function readIfExists(file: string): Promise<string | undefined> {
     return await readFile(file, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new AtiError('ATI_ERR_IO', `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new AtiError(
+      'ATI_ERR_IO',
+      `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    );
   }
 }
 
@@ -92,7 +95,10 @@ function existingJwt(toml: string | undefined, file: string, force: boolean): Ex
     doc = parseToml(toml) as Record<string, unknown>;
   } catch {
     if (force) return undefined;
-    throw new AtiError('ATI_ERR_CONFIG', `${file} is not valid TOML; fix it, or pass --force to replace its [proxy] tables`);
+    throw new AtiError(
+      'ATI_ERR_CONFIG',
+      `${file} is not valid TOML; fix it, or pass --force to replace its [proxy] tables`,
+    );
   }
   const jwt = (doc['proxy'] as Record<string, unknown> | undefined)?.['jwt'] as Record<string, unknown> | undefined;
   if (!jwt || typeof jwt !== 'object') return undefined;
@@ -107,10 +113,16 @@ function checkEcPrivate(pem: string, file: string): KeyObject {
   try {
     key = createPrivateKey(pem);
   } catch {
-    throw new AtiError('ATI_ERR_CONFIG', `${file} exists but is not a readable private key; remove it or pass --force to generate a new pair`);
+    throw new AtiError(
+      'ATI_ERR_CONFIG',
+      `${file} exists but is not a readable private key; remove it or pass --force to generate a new pair`,
+    );
   }
   if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
-    throw new AtiError('ATI_ERR_CONFIG', `${file} exists but is not a P-256 (ES256) key; remove it or pass --force to generate a new pair`);
+    throw new AtiError(
+      'ATI_ERR_CONFIG',
+      `${file} exists but is not a P-256 (ES256) key; remove it or pass --force to generate a new pair`,
+    );
   }
   return key;
 }
@@ -179,7 +191,9 @@ export async function initAtiDir(opts: InitOptions): Promise<InitResult> {
     }
   } else {
     const pair = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
-    await writeFileAtomic(privPath, pair.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), { mode: 0o600 });
+    await writeFileAtomic(privPath, pair.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), {
+      mode: 0o600,
+    });
     await writeFileAtomic(pubPath, pair.publicKey.export({ type: 'spki', format: 'pem' }).toString(), { mode: 0o644 });
     result.written.push('jwt-private.pem', 'jwt-public.pem');
   }

@@ -9,7 +9,19 @@ import { Kind, Type, type TSchema } from '@sinclair/typebox';
 
 type Json = Record<string, unknown>;
 
-const OPTION_KEYS = ['description', 'default', 'minimum', 'maximum', 'minLength', 'maxLength', 'pattern', 'minItems', 'maxItems', 'format', 'title'];
+const OPTION_KEYS = [
+  'description',
+  'default',
+  'minimum',
+  'maximum',
+  'minLength',
+  'maxLength',
+  'pattern',
+  'minItems',
+  'maxItems',
+  'format',
+  'title',
+];
 
 function options(s: Json): Json {
   const o: Json = {};
@@ -27,12 +39,20 @@ export function fromJsonSchema(schema: unknown): TSchema {
   const s = schema as Json;
   const opts = options(s);
   if ('const' in s) return Type.Literal(s['const'] as string | number | boolean, opts);
-  if (Array.isArray(s['enum'])) return Type.Union((s['enum'] as Array<string | number | boolean>).map((v) => Type.Literal(v)), opts);
+  if (Array.isArray(s['enum']))
+    return Type.Union(
+      (s['enum'] as Array<string | number | boolean>).map((v) => Type.Literal(v)),
+      opts,
+    );
   for (const key of ['anyOf', 'oneOf'] as const) {
     if (Array.isArray(s[key])) return Type.Union((s[key] as unknown[]).map(fromJsonSchema), opts);
   }
   const type = s['type'];
-  if (Array.isArray(type)) return Type.Union(type.map((t) => fromJsonSchema({ ...s, type: t })), opts);
+  if (Array.isArray(type))
+    return Type.Union(
+      type.map((t) => fromJsonSchema({ ...s, type: t })),
+      opts,
+    );
   switch (type) {
     case 'string':
       return Type.String(opts);
@@ -50,10 +70,15 @@ export function fromJsonSchema(schema: unknown): TSchema {
       const props = (s['properties'] ?? {}) as Json;
       const required = new Set((s['required'] as string[] | undefined) ?? []);
       const converted: Record<string, TSchema> = {};
-      for (const [k, v] of Object.entries(props)) converted[k] = required.has(k) ? fromJsonSchema(v) : Type.Optional(fromJsonSchema(v));
+      for (const [k, v] of Object.entries(props))
+        converted[k] = required.has(k) ? fromJsonSchema(v) : Type.Optional(fromJsonSchema(v));
       const ap = s['additionalProperties'];
-      if (Object.keys(props).length === 0 && typeof ap === 'object' && ap !== null) return Type.Record(Type.String(), fromJsonSchema(ap), opts);
-      return Type.Object(converted, { ...opts, additionalProperties: ap === undefined ? true : typeof ap === 'boolean' ? ap : fromJsonSchema(ap) });
+      if (Object.keys(props).length === 0 && typeof ap === 'object' && ap !== null)
+        return Type.Record(Type.String(), fromJsonSchema(ap), opts);
+      return Type.Object(converted, {
+        ...opts,
+        additionalProperties: ap === undefined ? true : typeof ap === 'boolean' ? ap : fromJsonSchema(ap),
+      });
     }
     default:
       return Type.Unknown(opts);

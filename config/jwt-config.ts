@@ -72,11 +72,15 @@ export function parseHexSecret(value: string, label: string, minBytes = MIN_HS25
   const v = value.trim();
   if (v.length === 0) throw configError(`${label} is empty`);
   if (v.length % 2 !== 0 || !/^[0-9a-fA-F]+$/.test(v)) {
-    throw configError(`${label} must be hex (an even number of 0-9a-f digits), e.g. the output of \`ati token keygen --algorithm HS256\``);
+    throw configError(
+      `${label} must be hex (an even number of 0-9a-f digits), e.g. the output of \`ati token keygen --algorithm HS256\``,
+    );
   }
   const bytes = Buffer.from(v, 'hex');
   if (bytes.length < minBytes) {
-    throw configError(`${label} is ${bytes.length} bytes; at least ${minBytes} bytes (${minBytes * 2} hex digits) are required`);
+    throw configError(
+      `${label} is ${bytes.length} bytes; at least ${minBytes} bytes (${minBytes * 2} hex digits) are required`,
+    );
   }
   return bytes;
 }
@@ -93,7 +97,10 @@ export function readPemFile(path: string, label: string): string {
 
 function assertP256(key: KeyObject, label: string): void {
   if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
-    const what = key.asymmetricKeyType === 'ec' ? `EC curve ${key.asymmetricKeyDetails?.namedCurve ?? '?'}` : `${key.asymmetricKeyType ?? 'unknown'} key`;
+    const what =
+      key.asymmetricKeyType === 'ec'
+        ? `EC curve ${key.asymmetricKeyDetails?.namedCurve ?? '?'}`
+        : `${key.asymmetricKeyType ?? 'unknown'} key`;
     throw configError(`${label}: ES256 needs a P-256 (prime256v1) EC key, got ${what}`);
   }
 }
@@ -177,14 +184,18 @@ export function readJwtSettings(env: NodeJS.ProcessEnv): JwtSettings | undefined
       throw configError(`ATI_JWT_JWKS_URL is not a URL: ${JSON.stringify(jwksRaw)}`);
     }
     if (jwksUrl.protocol !== 'https:' && !(jwksUrl.protocol === 'http:' && isLoopbackHost(jwksUrl.hostname))) {
-      throw configError(`ATI_JWT_JWKS_URL must use https (plain http only for loopback hosts), got ${jwksUrl.protocol}//${jwksUrl.host}`);
+      throw configError(
+        `ATI_JWT_JWKS_URL must use https (plain http only for loopback hosts), got ${jwksUrl.protocol}//${jwksUrl.host}`,
+      );
     }
     if (jwksUrl.username || jwksUrl.password) throw configError('ATI_JWT_JWKS_URL must not carry credentials');
   }
   if (!publicKeyPath && !privateKeyPath && !secret && !jwksUrl) {
     const stray = ['ATI_JWT_ISSUER', 'ATI_JWT_AUDIENCE'].filter((n) => env[n] !== undefined);
     if (stray.length > 0) {
-      throw configError(`${stray.join(' and ')} ${stray.length > 1 ? 'are' : 'is'} set but no key is configured (ATI_JWT_PUBLIC_KEY, ATI_JWT_SECRET or ATI_JWT_JWKS_URL)`);
+      throw configError(
+        `${stray.join(' and ')} ${stray.length > 1 ? 'are' : 'is'} set but no key is configured (ATI_JWT_PUBLIC_KEY, ATI_JWT_SECRET or ATI_JWT_JWKS_URL)`,
+      );
     }
     return undefined;
   }
@@ -231,7 +242,12 @@ export function loadJwtKeys(settings: JwtSettings): JwtKeys {
   }
   if (settings.secret) {
     const key = createSecretKey(settings.secret);
-    return { algorithm: 'HS256', verifyKey: key, signingKey: key, fingerprint: h.update('hs\0').update(settings.secret).digest('hex') };
+    return {
+      algorithm: 'HS256',
+      verifyKey: key,
+      signingKey: key,
+      fingerprint: h.update('hs\0').update(settings.secret).digest('hex'),
+    };
   }
   return { algorithm: undefined, fingerprint: 'remote-only' };
 }

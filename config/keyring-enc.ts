@@ -28,7 +28,8 @@ function keyringError(file: string, what: string): AtiError {
 }
 
 function checkKey(key: Uint8Array): void {
-  if (key.length !== KEY_BYTES) throw new AtiError('ATI_ERR_KEYRING', `keyring key must be ${KEY_BYTES} bytes, got ${key.length}`);
+  if (key.length !== KEY_BYTES)
+    throw new AtiError('ATI_ERR_KEYRING', `keyring key must be ${KEY_BYTES} bytes, got ${key.length}`);
 }
 
 /** Encrypts raw plaintext bytes into the file layout, with a fresh random nonce. */
@@ -115,14 +116,19 @@ export async function readKeyringFile(file: string, key: Uint8Array): Promise<Ma
  * is decrypted and compared with `entries` before the rename, so a file that
  * would not load never replaces a working one. Returns the number of bytes written.
  */
-export async function writeKeyringFile(file: string, entries: ReadonlyMap<string, string>, key: Uint8Array): Promise<number> {
+export async function writeKeyringFile(
+  file: string,
+  entries: ReadonlyMap<string, string>,
+  key: Uint8Array,
+): Promise<number> {
   const blob = encryptKeyring(entries, key);
   await writeFileAtomic(file, blob, {
     mode: 0o600,
     verify: async (tmp) => {
       const back = await readKeyringFile(tmp, key);
       const same = back.size === entries.size && [...entries].every(([k, v]) => back.get(k) === v);
-      if (!same) throw keyringError(file, 'was written but did not read back identically; the old file is left in place');
+      if (!same)
+        throw keyringError(file, 'was written but did not read back identically; the old file is left in place');
     },
   });
   return blob.length;

@@ -43,7 +43,9 @@ export function decodeKeyFile(content: Buffer, file: string): Buffer {
   try {
     const text = content.toString('latin1').trim();
     if (text.length % 4 !== 0 || !BASE64_STD.test(text)) {
-      throw keyError(`invalid base64 in key file ${file}: expected standard base64 with padding (44 characters for ${KEY_BYTES} bytes)`);
+      throw keyError(
+        `invalid base64 in key file ${file}: expected standard base64 with padding (44 characters for ${KEY_BYTES} bytes)`,
+      );
     }
     const key = Buffer.from(text, 'base64');
     if (key.toString('base64') !== text) {
@@ -90,7 +92,9 @@ export async function readSealedKey(file: string, opts: { consume?: boolean } = 
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') {
-      throw new AtiError('ATI_ERR_KEYRING', `sealed key file not found at ${file} — was it already consumed?`, { details: { reason: 'missing' } });
+      throw new AtiError('ATI_ERR_KEYRING', `sealed key file not found at ${file} — was it already consumed?`, {
+        details: { reason: 'missing' },
+      });
     }
     if (code === 'EACCES' || code === 'EPERM') throw keyError(`permission denied reading sealed key file ${file}`);
     throw keyError(`cannot open sealed key file ${file}: ${code ?? (err as Error).message}`);

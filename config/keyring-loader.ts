@@ -70,7 +70,10 @@ async function readIfExists(file: string, what: string): Promise<Buffer | undefi
     return await readFile(file);
   } catch (err) {
     if (isMissing(err)) return undefined;
-    throw new AtiError('ATI_ERR_KEYRING', `${what} ${file} exists but could not be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new AtiError(
+      'ATI_ERR_KEYRING',
+      `${what} ${file} exists but could not be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    );
   }
 }
 
@@ -111,7 +114,11 @@ export function createKeyringLoader(cfg: KeyringConfig, opts: KeyringLoadOptions
   };
 }
 
-async function loadKeyringCached(cfg: KeyringConfig, opts: KeyringLoadOptions, cache: { last?: DecryptedCache } | undefined): Promise<Keyring> {
+async function loadKeyringCached(
+  cfg: KeyringConfig,
+  opts: KeyringLoadOptions,
+  cache: { last?: DecryptedCache } | undefined,
+): Promise<Keyring> {
   const log = opts.logger;
   if (cfg.envKeys) {
     const k = keyringFromEnv(cfg.env);
@@ -165,7 +172,8 @@ async function decryptWithAvailableKey(
   try {
     const r = await readSealedKey(sealedPath, { consume: opts.consumeSealedKey !== false });
     sealed = r.key;
-    if (r.unlinkError) log?.warn({ file: sealedPath, error: r.unlinkError }, 'could not unlink the sealed key file after opening it');
+    if (r.unlinkError)
+      log?.warn({ file: sealedPath, error: r.unlinkError }, 'could not unlink the sealed key file after opening it');
   } catch (err) {
     // A missing sealed key is the normal case for persistent-key deployments.
     if (!(err instanceof AtiError && err.details?.['reason'] === 'missing')) failures.push((err as Error).message);
@@ -176,7 +184,10 @@ async function decryptWithAvailableKey(
       plain = openKeyringBytes(blob, sealed, encPath);
     } catch {
       failures.push(`sealed key ${sealedPath}: ${GCM_FAILED}`);
-      log?.warn({ file: encPath, sealed_key: sealedPath }, 'the sealed key did not decrypt keyring.enc; trying the persistent key');
+      log?.warn(
+        { file: encPath, sealed_key: sealedPath },
+        'the sealed key did not decrypt keyring.enc; trying the persistent key',
+      );
     } finally {
       sealed.fill(0);
     }
@@ -202,7 +213,10 @@ async function decryptWithAvailableKey(
   }
 
   if (!failures.some((f) => f.startsWith('sealed'))) failures.unshift(`no sealed key at ${sealedPath}`);
-  throw new AtiError('ATI_ERR_KEYRING', `keyring.enc at ${encPath} exists but could not be decrypted (${failures.join('; ')})`);
+  throw new AtiError(
+    'ATI_ERR_KEYRING',
+    `keyring.enc at ${encPath} exists but could not be decrypted (${failures.join('; ')})`,
+  );
 }
 
 /**
@@ -220,7 +234,9 @@ export function keyringFileRefsExtension(cfg: KeyringConfig): GenerationExtensio
       if (await fileExists(paths.keyringEnc)) return [];
       try {
         const entries = await readCredentials(paths.credentials);
-        return [...entries.values()].filter((v) => v.startsWith(FILE_REF_PREFIX)).map((v) => v.slice(FILE_REF_PREFIX.length).trim());
+        return [...entries.values()]
+          .filter((v) => v.startsWith(FILE_REF_PREFIX))
+          .map((v) => v.slice(FILE_REF_PREFIX.length).trim());
       } catch {
         return []; // the keyring load reports the problem
       }

@@ -18,13 +18,21 @@ function objectSchema(props: TProperties, required: string[]): Record<string, un
 
 export function manifestJsonSchema(registry: PluginRegistry): Record<string, unknown> {
   const handlers = registry.all().sort((a, b) => a.name.localeCompare(b.name));
-  const deprecated = Object.fromEntries(Object.keys(DEPRECATED_PROVIDER_KEYS).map((k) => [k, { deprecated: true, description: DEPRECATED_PROVIDER_KEYS[k] }]));
+  const deprecated = Object.fromEntries(
+    Object.keys(DEPRECATED_PROVIDER_KEYS).map((k) => [
+      k,
+      { deprecated: true, description: DEPRECATED_PROVIDER_KEYS[k] },
+    ]),
+  );
   const variants = handlers.map((h) => {
     const provider = objectSchema({ ...CommonProviderFields, ...h.providerSchema }, ['name', 'description']);
     (provider['properties'] as Record<string, unknown>)['handler'] = { const: h.name };
     Object.assign(provider['properties'] as Record<string, unknown>, deprecated);
     const tool = objectSchema({ ...CommonToolFields, ...(h.toolSchema ?? {}) }, ['name', 'description']);
-    const cond = h.name === 'http' ? { anyOf: [{ properties: { handler: { const: 'http' } } }, { not: { required: ['handler'] } }] } : { properties: { handler: { const: h.name } }, required: ['handler'] };
+    const cond =
+      h.name === 'http'
+        ? { anyOf: [{ properties: { handler: { const: 'http' } } }, { not: { required: ['handler'] } }] }
+        : { properties: { handler: { const: h.name } }, required: ['handler'] };
     return {
       if: { properties: { provider: cond } },
       then: { properties: { provider, tools: { type: 'array', items: tool } } },
@@ -39,7 +47,11 @@ export function manifestJsonSchema(registry: PluginRegistry): Record<string, unk
     additionalProperties: false,
     required: ['provider'],
     properties: {
-      provider: { type: 'object', required: ['name', 'description'], properties: { handler: { enum: handlers.map((h) => h.name) } } },
+      provider: {
+        type: 'object',
+        required: ['name', 'description'],
+        properties: { handler: { enum: handlers.map((h) => h.name) } },
+      },
       tools: { type: 'array', items: { type: 'object' } },
     },
     allOf: variants,

@@ -115,7 +115,10 @@ function describeSchema(schema: TSchema): string {
   return 'a valid value';
 }
 
-const ownersCache = new WeakMap<PluginRegistry, { size: number; provider: Map<string, string[]>; tool: Map<string, string[]> }>();
+const ownersCache = new WeakMap<
+  PluginRegistry,
+  { size: number; provider: Map<string, string[]>; tool: Map<string, string[]> }
+>();
 
 /** Field → handlers that declare it, cached per registry (recomputed if plugins were added). */
 function owners(registry: PluginRegistry, kind: 'provider' | 'tool'): Map<string, string[]> {
@@ -160,7 +163,11 @@ function checkKeys(
     const other = owners.get(key);
     if (other && !other.includes(handler)) {
       issues.push(
-        located(src, field, `"${key}" is a field of handler ${other.map((o) => `"${o}"`).join('/')}, not of handler "${handler}"`),
+        located(
+          src,
+          field,
+          `"${key}" is a field of handler ${other.map((o) => `"${o}"`).join('/')}, not of handler "${handler}"`,
+        ),
       );
       continue;
     }
@@ -194,7 +201,13 @@ function compiledFor(plugin: HandlerPlugin): CompiledSchemas {
   return c;
 }
 
-function checkTypes(src: ManifestSource, value: unknown, check: TypeCheck<TSchema>, prefix: string, issues: Issues): void {
+function checkTypes(
+  src: ManifestSource,
+  value: unknown,
+  check: TypeCheck<TSchema>,
+  prefix: string,
+  issues: Issues,
+): void {
   if (check.Check(value)) return; // the common case costs one compiled check
   const seen = new Set<string>();
   for (const e of check.Errors(value)) {
@@ -353,7 +366,11 @@ export function parseManifest(
 /** Parsed manifests by file and content hash, so a reload re-parses only files that changed. */
 export type ManifestCache = Map<string, { manifest: ProviderManifest; warnings: string[] }>;
 
-export function parseManifests(sources: readonly ManifestSource[], registry: PluginRegistry, cache?: ManifestCache): ManifestLoadResult {
+export function parseManifests(
+  sources: readonly ManifestSource[],
+  registry: PluginRegistry,
+  cache?: ManifestCache,
+): ManifestLoadResult {
   const errors: AtiError[] = [];
   const warnings: string[] = [];
   const manifests: ProviderManifest[] = [];

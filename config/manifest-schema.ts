@@ -40,7 +40,12 @@ export const CommonProviderFields = {
   category: Type.Optional(Type.String()),
   skills: Type.Optional(Type.Array(Type.String(), { default: [] })),
   extra_headers: Type.Optional(StringMap),
-  auth_type: Type.Optional(Type.Union(AUTH_TYPES.map((t) => Type.Literal(t)), { default: 'none' })),
+  auth_type: Type.Optional(
+    Type.Union(
+      AUTH_TYPES.map((t) => Type.Literal(t)),
+      { default: 'none' },
+    ),
+  ),
   auth_key_name: Type.Optional(Type.String()),
   auth_header_name: Type.Optional(Type.String()),
   auth_query_name: Type.Optional(Type.String()),
@@ -63,16 +68,19 @@ export const CommonToolFields = {
   description: Type.String(),
   endpoint: Type.Optional(Type.String({ default: '' })),
   // The reference accepts `get`, `Get` and `GET`; the loader normalises case before validation.
-  method: Type.Optional(Type.Union(METHODS.map((m) => Type.Literal(m)), { default: 'GET' })),
+  method: Type.Optional(
+    Type.Union(
+      METHODS.map((m) => Type.Literal(m)),
+      { default: 'GET' },
+    ),
+  ),
   scope: Type.Optional(Type.String()),
   input_schema: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
   response: Type.Optional(
     Type.Object(
       {
         extract: Type.Optional(Type.String()),
-        format: Type.Optional(
-          Type.Union(['markdown_table', 'json', 'text', 'raw'].map((f) => Type.Literal(f))),
-        ),
+        format: Type.Optional(Type.Union(['markdown_table', 'json', 'text', 'raw'].map((f) => Type.Literal(f)))),
       },
       { additionalProperties: false },
     ),

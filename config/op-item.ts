@@ -52,10 +52,16 @@ export async function fetchEntries(source: SecretSource): Promise<Map<string, st
     try {
       raw = await readFile(source.file);
     } catch (err) {
-      throw sourceError(`failed to read --from-json '${source.file}': ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      throw sourceError(
+        `failed to read --from-json '${source.file}': ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      );
     }
     try {
-      return parseItemFields(raw.toString('utf8'), `could not parse ${source.file}`, `${source.file} has no labeled fields with values`);
+      return parseItemFields(
+        raw.toString('utf8'),
+        `could not parse ${source.file}`,
+        `${source.file} has no labeled fields with values`,
+      );
     } finally {
       raw.fill(0);
     }
@@ -79,18 +85,24 @@ export async function fetchEntries(source: SecretSource): Promise<Map<string, st
 export function parseItemFields(text: string, parseWhat: string, emptyMessage: string): Map<string, string> {
   const fail = (reason: string) => sourceError(`${parseWhat}: ${reason}`);
   const doc = parseJsonQuietly(text, fail);
-  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) throw fail(`expected an object with a "fields" array, found ${jsonKind(doc)}`);
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc))
+    throw fail(`expected an object with a "fields" array, found ${jsonKind(doc)}`);
   const fields = (doc as Record<string, unknown>)['fields'];
-  if (!Array.isArray(fields)) throw fail(fields === undefined ? 'missing field "fields"' : `"fields" must be an array, found ${jsonKind(fields)}`);
+  if (!Array.isArray(fields))
+    throw fail(
+      fields === undefined ? 'missing field "fields"' : `"fields" must be an array, found ${jsonKind(fields)}`,
+    );
   const out = new Map<string, string>();
   fields.forEach((f: unknown, i) => {
-    if (f === null || typeof f !== 'object' || Array.isArray(f)) throw fail(`fields[${i}] must be an object, found ${jsonKind(f)}`);
+    if (f === null || typeof f !== 'object' || Array.isArray(f))
+      throw fail(`fields[${i}] must be an object, found ${jsonKind(f)}`);
     const { label, value } = f as Record<string, unknown>;
     for (const [name, v] of [
       ['label', label],
       ['value', value],
     ] as const) {
-      if (v !== undefined && v !== null && typeof v !== 'string') throw fail(`fields[${i}].${name} must be a string, found ${jsonKind(v)}`);
+      if (v !== undefined && v !== null && typeof v !== 'string')
+        throw fail(`fields[${i}].${name} must be a string, found ${jsonKind(v)}`);
     }
     if (typeof label === 'string' && label.length > 0 && typeof value === 'string') out.set(label, value);
   });
@@ -102,7 +114,9 @@ async function readTokenFile(file: string): Promise<string> {
   try {
     return (await readFile(file, 'utf8')).trim();
   } catch (err) {
-    throw sourceError(`failed to read --op-token-file '${file}': ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw sourceError(
+      `failed to read --op-token-file '${file}': ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    );
   }
 }
 
@@ -122,7 +136,8 @@ async function runOp(s: OpSource): Promise<Buffer> {
       }
       if (err instanceof AtiError) throw err;
       const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
-      const hint = code === 'ENOENT' ? ' (is the 1Password CLI installed? pass --op-path, or use --from-json FILE)' : '';
+      const hint =
+        code === 'ENOENT' ? ' (is the 1Password CLI installed? pass --op-path, or use --from-json FILE)' : '';
       throw sourceError(`failed to spawn '${s.opPath}': ${code}${hint}`);
     }
   }
@@ -159,7 +174,9 @@ function spawnOnce(cmd: string, argv: string[], env: NodeJS.ProcessEnv): Promise
       if (code !== 0) {
         stdout.fill(0);
         const status = code === null ? `signal ${signal}` : String(code);
-        reject(sourceError(`\`${cmd} item get\` failed (exit ${status}): ${Buffer.concat(err).toString('utf8').trim()}`));
+        reject(
+          sourceError(`\`${cmd} item get\` failed (exit ${status}): ${Buffer.concat(err).toString('utf8').trim()}`),
+        );
         return;
       }
       resolve(stdout);

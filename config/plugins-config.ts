@@ -85,7 +85,12 @@ export function resolvePluginSpecifier(atiDir: string, spec: string): string {
 }
 
 function isPlugin(v: unknown): v is HandlerPlugin {
-  return typeof v === 'object' && v !== null && typeof (v as HandlerPlugin).name === 'string' && typeof (v as HandlerPlugin).provision === 'function';
+  return (
+    typeof v === 'object' &&
+    v !== null &&
+    typeof (v as HandlerPlugin).name === 'string' &&
+    typeof (v as HandlerPlugin).provision === 'function'
+  );
 }
 
 /** Imports every configured plugin and registers it; collisions and version mismatches throw. */
@@ -98,16 +103,28 @@ export async function loadConfiguredPlugins(atiDir: string, registry: PluginRegi
     try {
       mod = (await import(pathToFileURL(resolved).href)) as Record<string, unknown>;
     } catch (err) {
-      throw new AtiError('ATI_ERR_CONFIG', `plugin module ${spec} (${resolved}) failed to load: ${(err as Error).message}`, { location: { file } });
+      throw new AtiError(
+        'ATI_ERR_CONFIG',
+        `plugin module ${spec} (${resolved}) failed to load: ${(err as Error).message}`,
+        { location: { file } },
+      );
     }
     const candidates = [mod['default'], mod['plugin'], ...(Array.isArray(mod['plugins']) ? mod['plugins'] : [])].flat();
     const plugins = candidates.filter(isPlugin);
     if (plugins.length === 0) {
-      throw new AtiError('ATI_ERR_CONFIG', `plugin module ${spec} exports no handler plugin (export default definePlugin({...}))`, { location: { file } });
+      throw new AtiError(
+        'ATI_ERR_CONFIG',
+        `plugin module ${spec} exports no handler plugin (export default definePlugin({...}))`,
+        { location: { file } },
+      );
     }
     for (const p of plugins) {
       if (registry.get(p.name)) {
-        throw new AtiError('ATI_ERR_CONFIG', `plugin module ${spec} registers handler "${p.name}", which is already registered (built-in or another plugin)`, { location: { file } });
+        throw new AtiError(
+          'ATI_ERR_CONFIG',
+          `plugin module ${spec} registers handler "${p.name}", which is already registered (built-in or another plugin)`,
+          { location: { file } },
+        );
       }
       registry.register(p, spec);
       loaded.push({ name: p.name, version: p.version, specifier: spec, resolved });

@@ -38,7 +38,8 @@ export interface ProxyConfig {
 
 /** `--ati-dir` → `ATI_DIR` → `$HOME/.ati` → `.ati` (ref-03 §1.1). */
 export function resolveAtiDir(flag: string | undefined, env: NodeJS.ProcessEnv): string {
-  const raw = flag || env['ATI_DIR'] || (env['HOME'] || os.homedir() ? path.join(env['HOME'] || os.homedir(), '.ati') : '.ati');
+  const raw =
+    flag || env['ATI_DIR'] || (env['HOME'] || os.homedir() ? path.join(env['HOME'] || os.homedir(), '.ati') : '.ati');
   return path.resolve(raw);
 }
 

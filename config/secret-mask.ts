@@ -24,6 +24,9 @@ export function padEndCodePoints(text: string, width: number): string {
 }
 
 /** The lines `ati key list` prints, in key byte order; empty when there is nothing stored. */
-export function formatKeyList(entries: ReadonlyMap<string, string>, compare: (a: string, b: string) => number): string[] {
+export function formatKeyList(
+  entries: ReadonlyMap<string, string>,
+  compare: (a: string, b: string) => number,
+): string[] {
   return [...entries.keys()].sort(compare).map((k) => `${padEndCodePoints(k, 30)} ${maskSecret(entries.get(k)!)}`);
 }

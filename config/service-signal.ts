@@ -25,7 +25,10 @@ export function mainPid(service: string, systemctl = 'systemctl'): Promise<numbe
   return new Promise((resolve, reject) => {
     execFile(systemctl, ['show', '-p', 'MainPID', '--value', service], { timeout: 10_000 }, (err, stdout, stderr) => {
       if (err) {
-        const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? `${systemctl} not found` : `${err.message.split('\n')[0]}${stderr.trim() ? `: ${stderr.trim()}` : ''}`;
+        const why =
+          (err as NodeJS.ErrnoException).code === 'ENOENT'
+            ? `${systemctl} not found`
+            : `${err.message.split('\n')[0]}${stderr.trim() ? `: ${stderr.trim()}` : ''}`;
         reject(signalError(`could not query service '${service}': ${why}`));
         return;
       }
@@ -47,7 +50,9 @@ export async function signalService(service: string, opts: SignalOptions = {}): 
   try {
     (opts.kill ?? ((p, s) => process.kill(p, s)))(pid, 'SIGHUP');
   } catch (err) {
-    throw signalError(`SIGHUP to ${service} (pid ${pid}) failed: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw signalError(
+      `SIGHUP to ${service} (pid ${pid}) failed: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    );
   }
   return { kind: 'sent', pid };
 }

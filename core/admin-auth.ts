@@ -16,7 +16,10 @@ export class AdminAuth {
   constructor(token: string | undefined) {
     const t = token?.trim();
     if (t && t.length < MIN_ADMIN_TOKEN_LENGTH) {
-      throw new AtiError('ATI_ERR_AUTH_CONFIG', `ATI_ADMIN_TOKEN is set but shorter than ${MIN_ADMIN_TOKEN_LENGTH} characters; use a long random value (e.g. \`openssl rand -hex 32\`)`);
+      throw new AtiError(
+        'ATI_ERR_AUTH_CONFIG',
+        `ATI_ADMIN_TOKEN is set but shorter than ${MIN_ADMIN_TOKEN_LENGTH} characters; use a long random value (e.g. \`openssl rand -hex 32\`)`,
+      );
     }
     this.digest = t ? createHash('sha256').update(t).digest() : undefined;
   }
@@ -33,7 +36,9 @@ export class AdminAuth {
     const header = request.headers.authorization ?? '';
     const m = /^bearer\s+(.+)$/i.exec(header.trim());
     // Hash both sides so the comparison is constant-time whatever the lengths.
-    const given = createHash('sha256').update(m ? m[1]!.trim() : '').digest();
+    const given = createHash('sha256')
+      .update(m ? m[1]!.trim() : '')
+      .digest();
     if (!m || !timingSafeEqual(given, this.digest)) {
       throw new AtiError('ATI_ERR_UNAUTHENTICATED', 'invalid admin token', { details: {} });
     }

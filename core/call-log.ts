@@ -92,7 +92,13 @@ export interface CallOrigin {
 
 /** The record of one tool-call executor run (core/tool-call.ts): what `/call` and `/mcp tools/call` log. */
 export function callRecordOf(
-  req: { endpoint: string; name: string; args: unknown; caller: CallerIdentity | undefined; requestId: string } & CallOrigin,
+  req: {
+    endpoint: string;
+    name: string;
+    args: unknown;
+    caller: CallerIdentity | undefined;
+    requestId: string;
+  } & CallOrigin,
   outcome: { ok: boolean; tool?: ToolDefinition; durationMs: number; upstreamStatus?: number; error?: AtiError },
 ): CallRecord {
   const endpoint: CallEndpoint = req.endpoint === 'mcp' ? 'mcp' : req.endpoint === 'help' ? 'help' : 'call';

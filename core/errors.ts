@@ -143,11 +143,14 @@ function fromCodedError(err: unknown): AtiError | undefined {
   if (!(err instanceof Error)) return undefined;
   const { code, details, location } = err as Error & { code?: unknown; details?: unknown; location?: unknown };
   if (typeof code !== 'string' || !Object.hasOwn(ERRORS, code)) return undefined;
-  const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  const isObject = (v: unknown): v is Record<string, unknown> =>
+    typeof v === 'object' && v !== null && !Array.isArray(v);
   return new AtiError(code as ErrorCode, err.message, {
     cause: err,
     ...(isObject(details) ? { details } : {}),
-    ...(isObject(location) && typeof location['file'] === 'string' ? { location: location as unknown as SourceLocation } : {}),
+    ...(isObject(location) && typeof location['file'] === 'string'
+      ? { location: location as unknown as SourceLocation }
+      : {}),
   });
 }
 

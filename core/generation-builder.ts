@@ -120,12 +120,20 @@ export async function buildGeneration(input: BuildInput): Promise<BuildOutcome> 
     errors.push(toAtiError(err, 'ATI_ERR_KEYRING'));
   }
   // A keyring file that vanished mid-reload (non-atomic `rm` + `cp`) must not clear every secret.
-  if (keyring && previous && keyring.size === 0 && previous.keyring.size > 0 && /^(keyring\.enc|credentials)/.test(previous.keyring.source)) {
+  if (
+    keyring &&
+    previous &&
+    keyring.size === 0 &&
+    previous.keyring.size > 0 &&
+    /^(keyring\.enc|credentials)/.test(previous.keyring.source)
+  ) {
     errors.push(
       new AtiError(
         'ATI_ERR_KEYRING',
         `the keyring file (${previous.keyring.source}) disappeared; keeping the previous keyring — restore the file, or restart the proxy to run without one`,
-        { location: { file: previous.keyring.source.startsWith('keyring.enc') ? paths.keyringEnc : paths.credentials } },
+        {
+          location: { file: previous.keyring.source.startsWith('keyring.enc') ? paths.keyringEnc : paths.credentials },
+        },
       ),
     );
   }
@@ -167,10 +175,14 @@ export async function buildGeneration(input: BuildInput): Promise<BuildOutcome> 
       } catch (err) {
         const e = toAtiError(err, 'ATI_ERR_PROVISION');
         errors.push(
-          new AtiError(e.code === 'ATI_ERR_INTERNAL' ? 'ATI_ERR_PROVISION' : e.code, `provider "${m.provider.name}" (handler ${plugin.name}) failed to provision: ${e.message}`, {
-            location: { file: m.file },
-            cause: err,
-          }),
+          new AtiError(
+            e.code === 'ATI_ERR_INTERNAL' ? 'ATI_ERR_PROVISION' : e.code,
+            `provider "${m.provider.name}" (handler ${plugin.name}) failed to provision: ${e.message}`,
+            {
+              location: { file: m.file },
+              cause: err,
+            },
+          ),
         );
       }
     }),
@@ -203,9 +215,13 @@ export async function buildGeneration(input: BuildInput): Promise<BuildOutcome> 
           const other = routeOwner.get(key);
           if (other) {
             errors.push(
-              new AtiError('ATI_ERR_MANIFEST_INVALID', `duplicate passthrough route (host ${r.hostMatch ?? 'any'}, prefix ${r.pathPrefix}) (also defined in ${other})`, {
-                location: { file: inst.manifest.file },
-              }),
+              new AtiError(
+                'ATI_ERR_MANIFEST_INVALID',
+                `duplicate passthrough route (host ${r.hostMatch ?? 'any'}, prefix ${r.pathPrefix}) (also defined in ${other})`,
+                {
+                  location: { file: inst.manifest.file },
+                },
+              ),
             );
             continue;
           }

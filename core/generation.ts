@@ -125,10 +125,12 @@ export function stripPort(host: string): string {
   return colon >= 0 ? host.slice(0, colon) : host;
 }
 
+const SLASH = 0x2f;
+
 /** `/api` matches `/api`, `/api/x`, not `/apix`; `/` matches everything. */
 export function prefixMatches(prefix: string, path: string): boolean {
   if (prefix === '/') return true;
-  return path === prefix || (path.startsWith(prefix) && path.charCodeAt(prefix.length) === 47 /* / */);
+  return path === prefix || (path.startsWith(prefix) && path.charCodeAt(prefix.length) === SLASH);
 }
 
 export interface GenerationInit {

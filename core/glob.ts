@@ -138,7 +138,8 @@ export class GlobSet {
   constructor(patterns: readonly string[], opts: { expand?: boolean } = {}) {
     this.patterns = patterns;
     const globs = opts.expand ? patterns.flatMap(expandPathPattern) : [...patterns];
-    this.re = globs.length === 0 ? null : new RegExp(`^(?:${globs.map((g) => `(?:${globToRegexSource(g)})`).join('|')})$`);
+    this.re =
+      globs.length === 0 ? null : new RegExp(`^(?:${globs.map((g) => `(?:${globToRegexSource(g)})`).join('|')})$`);
   }
 
   get isEmpty(): boolean {

@@ -22,7 +22,8 @@ function parameterLines(t: ToolDefinition, markRequired: boolean): string[] {
     const p = isRecord(raw) ? raw : {};
     const desc = typeof p['description'] === 'string' ? p['description'] : '';
     if (p['x-ati-param-location'] !== undefined && !desc) continue;
-    const type = typeof p['type'] === 'string' ? p['type'] : Array.isArray(p['type']) ? (p['type'] as string[]).join('|') : 'any';
+    const type =
+      typeof p['type'] === 'string' ? p['type'] : Array.isArray(p['type']) ? (p['type'] as string[]).join('|') : 'any';
     const req = markRequired && required.has(name) ? ', required' : '';
     out.push(`    - \`${name}\` (${type}${req})${desc ? `: ${desc}` : ''}`);
   }
@@ -45,19 +46,28 @@ export function toolBullet(t: ToolDefinition, detailed = false): string {
   return lines.join('\n');
 }
 
-export type HelpFocus = { kind: 'tool'; tool: ToolDefinition } | { kind: 'provider'; provider: string; tools: ToolDefinition[] };
+export type HelpFocus =
+  { kind: 'tool'; tool: ToolDefinition } | { kind: 'provider'; provider: string; tools: ToolDefinition[] };
 
 const PREAMBLE = `You are the help assistant of an ATI proxy. An AI agent running in a sandbox asks you how to get something done with the tools it is allowed to call. Tools are called with POST /call and a JSON body {"tool_name": "<name>", "args": {...}}. Answer briefly: which tool or tools to use, in what order, and example arguments as JSON. Only recommend tools listed below; if none fits, say so.`;
 
 /** Builds the system prompt from the visible tools, an optional focus and the skills section. */
-export function buildHelpPrompt(visible: readonly ToolDefinition[], focus: HelpFocus | undefined, skills: string | undefined): string {
+export function buildHelpPrompt(
+  visible: readonly ToolDefinition[],
+  focus: HelpFocus | undefined,
+  skills: string | undefined,
+): string {
   const sections = [PREAMBLE];
   if (focus?.kind === 'tool') {
     sections.push(`## The tool the agent asks about\n\n${toolBullet(focus.tool, true)}`);
   } else if (focus?.kind === 'provider') {
-    sections.push(`## Tools of provider "${focus.provider}"\n\n${focus.tools.map((t) => toolBullet(t, true)).join('\n')}`);
+    sections.push(
+      `## Tools of provider "${focus.provider}"\n\n${focus.tools.map((t) => toolBullet(t, true)).join('\n')}`,
+    );
   } else {
-    sections.push(`## Available tools\n\n${visible.length > 0 ? visible.map((t) => toolBullet(t)).join('\n') : '(none: the caller may not use any tool)'}`);
+    sections.push(
+      `## Available tools\n\n${visible.length > 0 ? visible.map((t) => toolBullet(t)).join('\n') : '(none: the caller may not use any tool)'}`,
+    );
   }
   if (skills && skills.trim()) sections.push(`## Available Skills (methodology guides)\n\n${skills.trim()}`);
   return sections.join('\n\n');

@@ -82,7 +82,14 @@ export interface ReloadStatus {
 }
 
 export type ReloadResult =
-  | { status: 'applied'; generation: number; durationMs: number; changedFiles: string[]; reused: string[]; provisioned: string[] }
+  | {
+      status: 'applied';
+      generation: number;
+      durationMs: number;
+      changedFiles: string[];
+      reused: string[];
+      provisioned: string[];
+    }
   | { status: 'unchanged'; generation: number; durationMs: number }
   | { status: 'rejected'; generation: number; durationMs: number; errors: AtiError[] };
 
@@ -136,7 +143,9 @@ export class Host {
       ...init.services,
     };
     this.server = http.createServer({ keepAliveTimeout: 65_000 }, (req, res) => this.onRequest(req, res));
-    this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(req, socket, head));
+    this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) =>
+      this.onUpgrade(req, socket, head),
+    );
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
       if (err.code === 'ECONNRESET' || !socket.writable) {
         socket.destroy();
@@ -188,7 +197,11 @@ export class Host {
   listen(port: number, host: string): Promise<AddressInfo> {
     return new Promise((resolve, reject) => {
       const onError = (err: NodeJS.ErrnoException) => {
-        reject(new AtiError('ATI_ERR_LISTEN', `cannot listen on ${host}:${port}: ${err.code ?? err.message}`, { cause: err }));
+        reject(
+          new AtiError('ATI_ERR_LISTEN', `cannot listen on ${host}:${port}: ${err.code ?? err.message}`, {
+            cause: err,
+          }),
+        );
       };
       this.server.once('error', onError);
       this.server.listen(port, host, () => {
@@ -229,7 +242,9 @@ export class Host {
       if (outcome.status === 'built') {
         const old = this.gen;
         this.swap(outcome.generation);
-        const closed = old ? [...old.providers.keys()].filter((n) => outcome.generation.providers.get(n) !== old.providers.get(n)) : [];
+        const closed = old
+          ? [...old.providers.keys()].filter((n) => outcome.generation.providers.get(n) !== old.providers.get(n))
+          : [];
         result = {
           status: 'applied',
           generation: outcome.generation.id,
@@ -256,9 +271,22 @@ export class Host {
       } else {
         result = { status: 'rejected', generation: this.gen?.id ?? 0, durationMs, errors: outcome.errors };
         for (const e of outcome.errors) {
-          this.logger.error({ trigger: reason, code: e.code, file: e.location?.file, line: e.location?.line, field: e.location?.field, error: e.message }, 'reload error');
+          this.logger.error(
+            {
+              trigger: reason,
+              code: e.code,
+              file: e.location?.file,
+              line: e.location?.line,
+              field: e.location?.field,
+              error: e.message,
+            },
+            'reload error',
+          );
         }
-        this.logger.error({ trigger: reason, errors: outcome.errors.length, generation: this.gen?.id ?? 0 }, 'reload rejected');
+        this.logger.error(
+          { trigger: reason, errors: outcome.errors.length, generation: this.gen?.id ?? 0 },
+          'reload rejected',
+        );
       }
     } catch (err) {
       const e = toAtiError(err, 'ATI_ERR_RELOAD');
@@ -399,7 +427,9 @@ export class Host {
       state.passthrough = null;
     } else {
       // Matched once here; the auth stage and dispatch read it from the state.
-      state.passthrough = this.options.enablePassthrough ? (gen.routes.match(req.headers.host, state.path) ?? null) : null;
+      state.passthrough = this.options.enablePassthrough
+        ? (gen.routes.match(req.headers.host, state.path) ?? null)
+        : null;
     }
     this.runStages(req, state, 0, (rejection) => {
       if (rejection) {
@@ -410,7 +440,9 @@ export class Host {
       if (named) {
         if (!named.methods.has(req.method ?? 'GET')) {
           res.setHeader('Allow', [...named.methods].join(', '));
-          sendError(res, { error: new AtiError('ATI_ERR_METHOD_NOT_ALLOWED', `method ${req.method} not allowed on ${named.template}`) });
+          sendError(res, {
+            error: new AtiError('ATI_ERR_METHOD_NOT_ALLOWED', `method ${req.method} not allowed on ${named.template}`),
+          });
           return;
         }
         this.fastifyHandler!(req, res);
@@ -421,7 +453,12 @@ export class Host {
   }
 
   /** Runs the stages in order; synchronous stages do not pay for a promise. */
-  private runStages(req: IncomingMessage, state: RequestState, from: number, done: (r: Rejection | undefined) => void): void {
+  private runStages(
+    req: IncomingMessage,
+    state: RequestState,
+    from: number,
+    done: (r: Rejection | undefined) => void,
+  ): void {
     for (let i = from; i < this.stages.length; i++) {
       let r: ReturnType<PipelineStage['run']>;
       try {
@@ -458,7 +495,12 @@ export class Host {
     }
     state.route = route.name;
     try {
-      const r = route.handle(req, res, { requestId: state.requestId, path: state.path, query: state.query, logger: this.logger });
+      const r = route.handle(req, res, {
+        requestId: state.requestId,
+        path: state.path,
+        query: state.query,
+        logger: this.logger,
+      });
       if (r instanceof Promise) r.catch((err: unknown) => this.failRoute(res, route.name, err));
     } catch (err) {
       this.failRoute(res, route.name, err);
@@ -499,25 +541,45 @@ export class Host {
     state.named = this.named.match(state.path);
     this.runStages(req, state, 0, (rejection) => {
       if (rejection) {
-        writeRawError(socket, rejection.error, { ...rejection.headers, ...Object.fromEntries(state.responseHeaders ?? []) }, rejection);
+        writeRawError(
+          socket,
+          rejection.error,
+          { ...rejection.headers, ...Object.fromEntries(state.responseHeaders ?? []) },
+          rejection,
+        );
         return;
       }
-      const route = this.options.enablePassthrough && !this.named.match(state.path) ? gen.routes.match(req.headers.host, state.path) : undefined;
+      const route =
+        this.options.enablePassthrough && !this.named.match(state.path)
+          ? gen.routes.match(req.headers.host, state.path)
+          : undefined;
       if (route?.upgrade) {
         state.route = route.name;
-        Promise.resolve(route.upgrade(req, socket, head, { requestId: state.requestId, path: state.path, query: state.query, logger: this.logger, responseHeaders: state.responseHeaders ?? [] })).catch(
-          (err: unknown) => {
-            this.logger.error({ route: route.name, error: (err as Error).message }, 'websocket upgrade failed');
-            socket.destroy();
-          },
-        );
+        Promise.resolve(
+          route.upgrade(req, socket, head, {
+            requestId: state.requestId,
+            path: state.path,
+            query: state.query,
+            logger: this.logger,
+            responseHeaders: state.responseHeaders ?? [],
+          }),
+        ).catch((err: unknown) => {
+          this.logger.error({ route: route.name, error: (err as Error).message }, 'websocket upgrade failed');
+          socket.destroy();
+        });
         return;
       }
       if (this.init.onUpgradeUnrouted) {
         this.init.onUpgradeUnrouted(req, socket);
         return;
       }
-      writeRawError(socket, new AtiError('ATI_ERR_NOT_FOUND', route ? 'websocket forwarding is disabled for this route' : NOT_FOUND_NO_ROUTE));
+      writeRawError(
+        socket,
+        new AtiError(
+          'ATI_ERR_NOT_FOUND',
+          route ? 'websocket forwarding is disabled for this route' : NOT_FOUND_NO_ROUTE,
+        ),
+      );
     });
   }
 
@@ -554,7 +616,11 @@ export class Host {
     if (this.shuttingDown) return;
     this.shuttingDown = true;
     this.logger.info({ reason, in_flight: this.gen?.inFlight ?? 0 }, 'shutting down: draining in-flight requests');
-    await Promise.all(this.shutdownHooks.map((h) => h().catch((err: unknown) => this.logger.warn({ error: (err as Error).message }, 'shutdown hook failed'))));
+    await Promise.all(
+      this.shutdownHooks.map((h) =>
+        h().catch((err: unknown) => this.logger.warn({ error: (err as Error).message }, 'shutdown hook failed')),
+      ),
+    );
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeIdleConnections();
     const gen = this.gen;

@@ -52,7 +52,10 @@ interface HistogramCell<L extends string> {
 
 /** The prom-client histogram internals `flush` merges into (stable across prom-client 15). */
 interface HistogramInternals {
-  hashMap: Record<string, { labels: Record<string, unknown>; bucketValues: Record<string, number>; sum: number; count: number }>;
+  hashMap: Record<
+    string,
+    { labels: Record<string, unknown>; bucketValues: Record<string, number>; sum: number; count: number }
+  >;
   upperBounds: number[];
 }
 
@@ -104,7 +107,10 @@ export class HotHistogram<L extends string> {
   }
 }
 
-function findEntry(h: HistogramInternals, labels: Record<string, unknown>): HistogramInternals['hashMap'][string] | undefined {
+function findEntry(
+  h: HistogramInternals,
+  labels: Record<string, unknown>,
+): HistogramInternals['hashMap'][string] | undefined {
   const names = Object.keys(labels);
   for (const e of Object.values(h.hashMap)) {
     if (names.every((n) => e.labels[n] === labels[n]) && Object.keys(e.labels).length === names.length) return e;

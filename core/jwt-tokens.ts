@@ -60,7 +60,11 @@ export type SigningKey = { algorithm: 'ES256'; key: KeyObject; kid: string } | {
 /** `pattern=count/unit` → [pattern, spec]; the reference's error text otherwise. */
 export function parseRateArg(arg: string): [string, string] {
   const eq = arg.indexOf('=');
-  const invalid = () => new AtiError('ATI_ERR_USAGE', `Invalid rate spec '${arg}': expected pattern=count/unit (e.g. tool:github:*=10/hour)`);
+  const invalid = () =>
+    new AtiError(
+      'ATI_ERR_USAGE',
+      `Invalid rate spec '${arg}': expected pattern=count/unit (e.g. tool:github:*=10/hour)`,
+    );
   if (eq < 0) throw invalid();
   const pattern = arg.slice(0, eq).trim();
   const spec = arg.slice(eq + 1).trim();
@@ -78,11 +82,18 @@ export function resolveSigningKey(opts: { keyFile?: string; secretHex?: string; 
   const settings = readJwtSettings(opts.env);
   const keys = settings ? loadJwtKeys(settings) : undefined;
   if (keys?.algorithm === 'ES256') {
-    if (!keys.signingKey) throw new AtiError('ATI_ERR_AUTH_CONFIG', 'No encoding key configured (private key required for issuance): set ATI_JWT_PRIVATE_KEY');
+    if (!keys.signingKey)
+      throw new AtiError(
+        'ATI_ERR_AUTH_CONFIG',
+        'No encoding key configured (private key required for issuance): set ATI_JWT_PRIVATE_KEY',
+      );
     return { algorithm: 'ES256', key: keys.signingKey, kid: keys.publicJwk!.kid };
   }
   if (keys?.algorithm === 'HS256') return { algorithm: 'HS256', key: settings!.secret! };
-  throw new AtiError('ATI_ERR_AUTH_CONFIG', 'No signing key available. Provide --key <path>, --secret <hex>, or set ATI_JWT_PRIVATE_KEY / ATI_JWT_SECRET.');
+  throw new AtiError(
+    'ATI_ERR_AUTH_CONFIG',
+    'No signing key available. Provide --key <path>, --secret <hex>, or set ATI_JWT_PRIVATE_KEY / ATI_JWT_SECRET.',
+  );
 }
 
 function hexArg(hex: string): Buffer {
@@ -107,7 +118,8 @@ export interface IssueOptions {
 
 /** Mints a token with the reference's claim order; ES256 tokens carry `kid`. */
 export async function issueToken(key: SigningKey, o: IssueOptions): Promise<string> {
-  if (!Number.isSafeInteger(o.ttlSeconds) || o.ttlSeconds <= 0) throw new AtiError('ATI_ERR_USAGE', `--ttl must be a positive integer (seconds), got ${o.ttlSeconds}`);
+  if (!Number.isSafeInteger(o.ttlSeconds) || o.ttlSeconds <= 0)
+    throw new AtiError('ATI_ERR_USAGE', `--ttl must be a positive integer (seconds), got ${o.ttlSeconds}`);
   const iat = o.now ?? Math.floor(Date.now() / 1000);
   const payload: Record<string, unknown> = {};
   if (o.iss !== undefined) payload['iss'] = o.iss;
@@ -123,7 +135,11 @@ export async function issueToken(key: SigningKey, o: IssueOptions): Promise<stri
 }
 
 function sortKeys(value: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.keys(value).sort().map((k) => [k, value[k]]));
+  return Object.fromEntries(
+    Object.keys(value)
+      .sort()
+      .map((k) => [k, value[k]]),
+  );
 }
 
 /**
@@ -162,7 +178,11 @@ export function inspectToken(token: string): Record<string, unknown> {
 }
 
 /** Builds the verifier `ati token validate` uses: `--key` → `--secret` → environment. */
-export function validationVerifier(opts: { keyFile?: string; secretHex?: string; env: NodeJS.ProcessEnv }): JwtVerifier {
+export function validationVerifier(opts: {
+  keyFile?: string;
+  secretHex?: string;
+  env: NodeJS.ProcessEnv;
+}): JwtVerifier {
   const audience = opts.env['ATI_JWT_AUDIENCE']?.trim() || DEFAULT_JWT_AUDIENCE;
   const issuer = opts.env['ATI_JWT_ISSUER']?.trim() || undefined;
   const settings: Pick<JwtSettings, 'audience' | 'issuer'> = issuer ? { audience, issuer } : { audience };
@@ -176,7 +196,10 @@ export function validationVerifier(opts: { keyFile?: string; secretHex?: string;
   } else {
     const env = readJwtSettings(opts.env);
     if (!env) {
-      throw new AtiError('ATI_ERR_AUTH_CONFIG', 'No validation key available. Provide --key <path>, --secret <hex>, or set ATI_JWT_PUBLIC_KEY / ATI_JWT_SECRET.');
+      throw new AtiError(
+        'ATI_ERR_AUTH_CONFIG',
+        'No validation key available. Provide --key <path>, --secret <hex>, or set ATI_JWT_PUBLIC_KEY / ATI_JWT_SECRET.',
+      );
     }
     const remote = env.jwksUrl ? new RemoteJwks(env.jwksUrl) : undefined;
     return new JwtVerifier({ settings: env, keys: loadJwtKeys(env), ...(remote ? { remote } : {}), cacheSize: 0 });

@@ -36,7 +36,10 @@ function loadAjvCompiler(): Promise<ValidatorFactory> {
   return ajvCompiler;
 }
 
-export const lazyValidatorFactory: ValidatorFactory = ((externalSchemas: Parameters<ValidatorFactory>[0], options: Parameters<ValidatorFactory>[1]) => {
+export const lazyValidatorFactory: ValidatorFactory = ((
+  externalSchemas: Parameters<ValidatorFactory>[0],
+  options: Parameters<ValidatorFactory>[1],
+) => {
   const compileRoute: RouteCompiler = (route) => {
     let compiled: Validate | undefined;
     let compiling: Promise<Validate> | undefined;
@@ -46,7 +49,9 @@ export const lazyValidatorFactory: ValidatorFactory = ((externalSchemas: Paramet
         validate.errors = compiled.errors;
         return result;
       }
-      compiling ??= loadAjvCompiler().then((factory) => (compiled = factory(externalSchemas, options)(route) as Validate));
+      compiling ??= loadAjvCompiler().then(
+        (factory) => (compiled = factory(externalSchemas, options)(route) as Validate),
+      );
       return compiling.then((fn) => {
         const result = fn(data, dataCxt);
         validate.errors = fn.errors;
@@ -71,4 +76,6 @@ export const lazySerializerFactory: SerializerFactory = (externalSchemas, option
 };
 
 /** The `schemaController` option for `Fastify()`. */
-export const lazySchemaController = { compilersFactory: { buildValidator: lazyValidatorFactory, buildSerializer: lazySerializerFactory } };
+export const lazySchemaController = {
+  compilersFactory: { buildValidator: lazyValidatorFactory, buildSerializer: lazySerializerFactory },
+};

@@ -39,7 +39,6 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
       hooks: { streamWrite: scrubLogLine },
     },
     opts.destination ?? stderrDestination(),
-
   );
 }
 

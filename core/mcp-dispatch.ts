@@ -52,7 +52,12 @@ export interface DispatchContext {
   userAgent?: string;
 }
 
-export function rpcError(id: JsonRpcId, code: number, message: string, data?: Record<string, unknown>): JsonRpcResponse {
+export function rpcError(
+  id: JsonRpcId,
+  code: number,
+  message: string,
+  data?: Record<string, unknown>,
+): JsonRpcResponse {
   return { jsonrpc: '2.0', id, error: data ? { code, message, data } : { code, message } };
 }
 
@@ -106,7 +111,8 @@ function toolsList(id: JsonRpcId, params: Record<string, unknown>, ctx: Dispatch
   let offset = 0;
   if (params['cursor'] !== undefined) {
     const o = decodeCursor(params['cursor']);
-    if (o === undefined) return rpcError(id, RPC_INVALID_PARAMS, 'Invalid params: unknown cursor', { code: 'ATI_ERR_INVALID_REQUEST' });
+    if (o === undefined)
+      return rpcError(id, RPC_INVALID_PARAMS, 'Invalid params: unknown cursor', { code: 'ATI_ERR_INVALID_REQUEST' });
     offset = o;
   }
   // The listing is recomputed per page from the request's generation; a reload between pages can shift it.
@@ -131,7 +137,12 @@ function callFailure(id: JsonRpcId, e: AtiError): JsonRpcResponse {
       return rpcError(id, RPC_ACCESS_DENIED, e.message, data);
     case 'ATI_ERR_RATE_LIMITED': {
       const retry = e.details?.['retry_after'];
-      return rpcError(id, RPC_RATE_LIMITED, e.message, typeof retry === 'number' ? { ...data, retry_after: retry } : data);
+      return rpcError(
+        id,
+        RPC_RATE_LIMITED,
+        e.message,
+        typeof retry === 'number' ? { ...data, retry_after: retry } : data,
+      );
     }
   }
   if (e instanceof ToolContentError) {
@@ -153,14 +164,20 @@ function callSuccess(id: JsonRpcId, o: Extract<ToolCallOutcome, { ok: true }>): 
   return rpcResult(id, { content: [{ type: 'text', text }], isError: false });
 }
 
-async function toolsCall(id: JsonRpcId, params: Record<string, unknown>, ctx: DispatchContext): Promise<JsonRpcResponse> {
+async function toolsCall(
+  id: JsonRpcId,
+  params: Record<string, unknown>,
+  ctx: DispatchContext,
+): Promise<JsonRpcResponse> {
   const name = params['name'];
   if (typeof name !== 'string' || name === '') {
     return rpcError(id, RPC_INVALID_PARAMS, 'Missing tool name in params.name', { code: 'ATI_ERR_INVALID_REQUEST' });
   }
   const args = params['arguments'];
   if (args !== undefined && args !== null && !isObject(args)) {
-    return rpcError(id, RPC_INVALID_PARAMS, 'Invalid params: params.arguments must be an object', { code: 'ATI_ERR_TOOL_ARGS' });
+    return rpcError(id, RPC_INVALID_PARAMS, 'Invalid params: params.arguments must be an object', {
+      code: 'ATI_ERR_TOOL_ARGS',
+    });
   }
   const s = ctx.state;
   const outcome = await executeToolCall({
@@ -185,7 +202,8 @@ async function toolsCall(id: JsonRpcId, params: Record<string, unknown>, ctx: Di
  * notification (or a client's response), which get none.
  */
 export async function dispatchRpc(msg: unknown, ctx: DispatchContext): Promise<JsonRpcResponse | undefined> {
-  if (!isObject(msg)) return rpcError(null, RPC_INVALID_REQUEST, 'Invalid Request: a JSON-RPC message must be an object');
+  if (!isObject(msg))
+    return rpcError(null, RPC_INVALID_REQUEST, 'Invalid Request: a JSON-RPC message must be an object');
   const hasId = 'id' in msg;
   const rawId = msg['id'];
   if (hasId && rawId !== null && typeof rawId !== 'string' && typeof rawId !== 'number') {

@@ -56,7 +56,11 @@ export const metrics = {
     registers: [registry],
     collect: (): void => hot.auth.flush(),
   }),
-  rateLimited: new Counter({ name: 'ati_rate_limited_total', help: 'Calls refused by a rate limit (429)', registers: [registry] }),
+  rateLimited: new Counter({
+    name: 'ati_rate_limited_total',
+    help: 'Calls refused by a rate limit (429)',
+    registers: [registry],
+  }),
   reloads: new Counter({
     name: 'ati_reload_total',
     help: 'Reload attempts by result (applied, unchanged, rejected) and trigger',

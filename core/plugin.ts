@@ -341,7 +341,10 @@ export class PluginRegistry {
       );
     }
     if (!/^[a-z][a-z0-9_-]*$/.test(plugin.name)) {
-      throw new AtiError('ATI_ERR_CONFIG', `handler plugin name "${plugin.name}" (${origin}) must match [a-z][a-z0-9_-]*`);
+      throw new AtiError(
+        'ATI_ERR_CONFIG',
+        `handler plugin name "${plugin.name}" (${origin}) must match [a-z][a-z0-9_-]*`,
+      );
     }
     if (this.plugins.has(plugin.name)) {
       throw new AtiError('ATI_ERR_CONFIG', `handler plugin "${plugin.name}" (${origin}) is already registered`);

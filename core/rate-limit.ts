@@ -58,7 +58,10 @@ export function parseRateClaim(rate: Readonly<Record<string, unknown>>): RateLim
   for (const [pattern, spec] of Object.entries(rate)) {
     const parsed = typeof spec === 'string' ? parseRateSpec(spec) : undefined;
     if (!parsed) {
-      throw new AtiError('ATI_ERR_UNAUTHENTICATED', `invalid ati.rate entry ${JSON.stringify(pattern)}: expected "<count>/<s|m|h|d>"`);
+      throw new AtiError(
+        'ATI_ERR_UNAUTHENTICATED',
+        `invalid ati.rate entry ${JSON.stringify(pattern)}: expected "<count>/<s|m|h|d>"`,
+      );
     }
     rules.push({ pattern, ...parsed });
   }
@@ -163,10 +166,14 @@ export class RateLimiter {
         const retry = Math.max(1, Math.ceil((freeAt - now) / 1000));
         const w = windowLabel(rule.windowSeconds);
         metrics.rateLimited.inc();
-        return new AtiError('ATI_ERR_RATE_LIMITED', `Rate limit exceeded for '${rule.pattern}': ${count}/${w} (limit: ${rule.limit}/${w})`, {
-          details: { retry_after_seconds: retry },
-          headers: { 'Retry-After': String(retry) },
-        });
+        return new AtiError(
+          'ATI_ERR_RATE_LIMITED',
+          `Rate limit exceeded for '${rule.pattern}': ${count}/${w} (limit: ${rule.limit}/${w})`,
+          {
+            details: { retry_after_seconds: retry },
+            headers: { 'Retry-After': String(retry) },
+          },
+        );
       }
       admitted.push(bucket);
     }

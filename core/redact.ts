@@ -27,10 +27,12 @@ export const REDACTED = '[REDACTED]';
 export const MIN_REDACT_LENGTH = 6;
 
 /** Query parameter names treated as credentials (matched on the decoded, lower-cased name). */
-const SENSITIVE_PARAM = /key|token|secret|passw|pwd|credential|(?:^|[_.-])(?:auth|authorization|sig|signature|session|sessionid)$|^auth/;
+const SENSITIVE_PARAM =
+  /key|token|secret|passw|pwd|credential|(?:^|[_.-])(?:auth|authorization|sig|signature|session|sessionid)$|^auth/;
 
 /** Header names whose values are credentials. */
-const SENSITIVE_HEADER = /^(?:authorization|proxy-authorization|cookie|set-cookie)$|key|token|secret|signature|passw|session|credential|auth/i;
+const SENSITIVE_HEADER =
+  /^(?:authorization|proxy-authorization|cookie|set-cookie)$|key|token|secret|signature|passw|session|credential|auth/i;
 
 /** A URL with a scheme, up to the first character that cannot be part of it in text or a JSON string. */
 const URL_IN_TEXT = /\b[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^\s"'<>\\`]+/g;
@@ -139,7 +141,9 @@ let servingValues: string[] = [];
 let candidateValues: string[] = [];
 
 function rebuild(): void {
-  const list = [...new Set([...servingValues, ...candidateValues])].filter((v) => typeof v === 'string' && v.length >= MIN_REDACT_LENGTH).sort();
+  const list = [...new Set([...servingValues, ...candidateValues])]
+    .filter((v) => typeof v === 'string' && v.length >= MIN_REDACT_LENGTH)
+    .sort();
   const h = createHash('sha256');
   for (const v of list) h.update(v).update('\0');
   const fp = h.digest('hex');
@@ -234,7 +238,9 @@ export function isSensitiveHeader(name: string): boolean {
 }
 
 /** A copy of `headers` with credential-carrying values replaced, for logging. */
-export function redactHeaders<T extends string | string[] | number | undefined>(headers: Record<string, T>): Record<string, T | string> {
+export function redactHeaders<T extends string | string[] | number | undefined>(
+  headers: Record<string, T>,
+): Record<string, T | string> {
   const out: Record<string, T | string> = {};
   for (const [k, v] of Object.entries(headers)) {
     if (v === undefined) continue;

@@ -11,7 +11,12 @@ import type { Logger } from './logger.js';
 import { createAuthStage } from './pipeline/auth.js';
 import { jwtExtension, RemoteJwks } from './pipeline/jwt.js';
 import type { KeyStore } from './pipeline/key-store.js';
-import { checkSigVerifyStartup, createSigVerifyStage, signingSecretReporter, type SigVerdict } from './pipeline/sig-verify.js';
+import {
+  checkSigVerifyStartup,
+  createSigVerifyStage,
+  signingSecretReporter,
+  type SigVerdict,
+} from './pipeline/sig-verify.js';
 import type { PipelineStage } from './pipeline/types.js';
 import { assertBindAllowed } from '../config/bind-policy.js';
 import { loadJwtKeys, readJwtSettings, type JwtSettings } from '../config/jwt-config.js';
@@ -36,7 +41,11 @@ export function buildRequestPipeline(config: ProxyConfig, deps: RequestPipelineD
   const jwt = readJwtSettings(config.env);
   if (jwt) {
     loadJwtKeys(jwt); // fail fast: unreadable or wrong key files stop startup here
-    for (const name of jwt.ignored) logger.warn({ variable: name }, `${name} is ignored: an ES256 key (ATI_JWT_PUBLIC_KEY / ATI_JWT_PRIVATE_KEY) takes precedence`);
+    for (const name of jwt.ignored)
+      logger.warn(
+        { variable: name },
+        `${name} is ignored: an ES256 key (ATI_JWT_PUBLIC_KEY / ATI_JWT_PRIVATE_KEY) takes precedence`,
+      );
   }
   assertBindAllowed(config.bind, jwt !== undefined, config.insecureNoAuth, logger);
   const remote = jwt?.jwksUrl ? new RemoteJwks(jwt.jwksUrl, { logger }) : undefined;

@@ -86,14 +86,18 @@ function bracketContentOk(inner: string): boolean {
  */
 export function extractJsonPath(value: unknown, path: string): unknown {
   const problem = jsonPathProblem(path);
-  if (problem) throw new AtiError('ATI_ERR_INTERNAL', `JSONPath extraction failed: Invalid JSONPath '${path}': ${problem}`);
+  if (problem)
+    throw new AtiError('ATI_ERR_INTERNAL', `JSONPath extraction failed: Invalid JSONPath '${path}': ${problem}`);
   let matches: unknown[];
   try {
     // jsonpath-plus wants an object or array; a scalar has no members to select.
     if (value === null || typeof value !== 'object') return path.trim() === '$' ? value : null;
     matches = JSONPath({ path: path.trim(), json: value as object, wrap: true, eval: 'safe' }) as unknown[];
   } catch (err) {
-    throw new AtiError('ATI_ERR_INTERNAL', `JSONPath extraction failed: Invalid JSONPath '${path}': ${(err as Error).message}`);
+    throw new AtiError(
+      'ATI_ERR_INTERNAL',
+      `JSONPath extraction failed: Invalid JSONPath '${path}': ${(err as Error).message}`,
+    );
   }
   if (!Array.isArray(matches) || matches.length === 0) return null;
   return matches.length === 1 ? matches[0] : matches;

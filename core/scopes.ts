@@ -16,7 +16,11 @@
 import type { CallerIdentity, ToolDefinition } from './plugin.js';
 
 /** The dev-mode caller (no JWT configured): unrestricted, never expires (ref-03 §4.7). */
-export const DEV_CALLER: CallerIdentity = Object.freeze({ sub: 'dev', scopes: Object.freeze(['*']), unrestricted: true });
+export const DEV_CALLER: CallerIdentity = Object.freeze({
+  sub: 'dev',
+  scopes: Object.freeze(['*']),
+  unrestricted: true,
+});
 
 /** Splits a `scope` claim on any run of whitespace, dropping empties (`""` → `[]`). */
 export function parseScopeString(scope: string): string[] {
@@ -66,7 +70,11 @@ export function requiredScope(tool: ToolDefinition): string | null {
  * is not configured (dev mode), otherwise only what needs no scope
  * (ref-01 §12.0 "no claims but JWT configured → empty scope list").
  */
-export function callerAllowed(caller: CallerIdentity | undefined, required: string | null, authConfigured = false): boolean {
+export function callerAllowed(
+  caller: CallerIdentity | undefined,
+  required: string | null,
+  authConfigured = false,
+): boolean {
   if (!caller) return !authConfigured || required === null || required === '';
   if (callerExpired(caller)) return false;
   if (caller.unrestricted || required === null) return true;

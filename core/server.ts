@@ -82,7 +82,8 @@ export async function startConfigWatcher(host: Host, config: ProxyConfig): Promi
     atiDir: config.atiDir,
     extraFiles: jwtKeyFiles(config.env),
     logger: host.logger,
-    onChange: (changed) => void host.reload(`watch (${changed.slice(0, 5).join(', ')}${changed.length > 5 ? ', …' : ''})`),
+    onChange: (changed) =>
+      void host.reload(`watch (${changed.slice(0, 5).join(', ')}${changed.length > 5 ? ', …' : ''})`),
   });
   await watcher.start();
   host.shutdownHooks.push(() => watcher.close());
@@ -95,7 +96,9 @@ export async function startMetricsListener(host: Host, bind: string): Promise<st
   if (!m) throw new AtiError('ATI_ERR_CONFIG', `--metrics-bind must be host:port (e.g. 0.0.0.0:9464), got "${bind}"`);
   const server = http.createServer((req, res) => {
     if (req.method !== 'GET' || req.url?.split('?')[0] !== '/metrics') {
-      res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"only GET /metrics is served here","code":"ATI_ERR_NOT_FOUND"}');
+      res
+        .writeHead(404, { 'content-type': 'application/json' })
+        .end('{"error":"only GET /metrics is served here","code":"ATI_ERR_NOT_FOUND"}');
       return;
     }
     metricsRegistry.metrics().then(
@@ -104,7 +107,9 @@ export async function startMetricsListener(host: Host, bind: string): Promise<st
     );
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (err: NodeJS.ErrnoException) => reject(new AtiError('ATI_ERR_LISTEN', `cannot listen on ${bind} (--metrics-bind): ${err.code ?? err.message}`)));
+    server.once('error', (err: NodeJS.ErrnoException) =>
+      reject(new AtiError('ATI_ERR_LISTEN', `cannot listen on ${bind} (--metrics-bind): ${err.code ?? err.message}`)),
+    );
     server.listen(Number(m[2]), m[1] || '0.0.0.0', () => resolve());
   });
   host.shutdownHooks.push(() => new Promise<void>((resolve) => server.close(() => resolve())));

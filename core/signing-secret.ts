@@ -12,6 +12,7 @@ export const MIN_SIGNING_SECRET_BYTES = 16;
 export function decodeSigningSecret(value: string | undefined): Buffer | undefined {
   if (value === undefined) return undefined;
   const v = value.trim();
-  const bytes = v.length > 0 && v.length % 2 === 0 && /^[0-9a-fA-F]+$/.test(v) ? Buffer.from(v, 'hex') : Buffer.from(v, 'utf8');
+  const bytes =
+    v.length > 0 && v.length % 2 === 0 && /^[0-9a-fA-F]+$/.test(v) ? Buffer.from(v, 'hex') : Buffer.from(v, 'utf8');
   return bytes.length >= MIN_SIGNING_SECRET_BYTES ? bytes : undefined;
 }

@@ -14,13 +14,24 @@ import { AtiError, toAtiError } from './errors.js';
 import { callRecordOf, type CallLog } from './call-log.js';
 import type { Generation } from './generation.js';
 import type { Logger } from './logger.js';
-import type { CallContext, CallerIdentity, KeyringAccessor, McpToolContent, ToolDefinition, ToolResult } from './plugin.js';
+import type {
+  CallContext,
+  CallerIdentity,
+  KeyringAccessor,
+  McpToolContent,
+  ToolDefinition,
+  ToolResult,
+} from './plugin.js';
 import { checkRateLimit } from './rate-limit.js';
 import { extractJsonPath } from './response-extract.js';
 import { toolAllowed } from './scopes.js';
 
 /** The identity used when auth is not configured (dev mode, ref-01 §12.0). */
-export const DEV_CALLER: CallerIdentity = Object.freeze({ sub: 'dev', scopes: Object.freeze(['*']), unrestricted: true });
+export const DEV_CALLER: CallerIdentity = Object.freeze({
+  sub: 'dev',
+  scopes: Object.freeze(['*']),
+  unrestricted: true,
+});
 
 export const AUTH_REQUIRED_MESSAGE = 'Authentication required — no JWT provided';
 
@@ -110,9 +121,14 @@ function keyringOf(gen: Generation): KeyringAccessor {
 }
 
 /** Scope check of ref-01 §12.1 step 4; undefined when allowed. */
-export function scopeError(tool: ToolDefinition, caller: CallerIdentity | undefined, authConfigured: boolean): AtiError | undefined {
+export function scopeError(
+  tool: ToolDefinition,
+  caller: CallerIdentity | undefined,
+  authConfigured: boolean,
+): AtiError | undefined {
   if (authConfigured && !caller) return new AtiError('ATI_ERR_FORBIDDEN', AUTH_REQUIRED_MESSAGE);
-  if (!toolAllowed(caller, tool)) return new AtiError('ATI_ERR_FORBIDDEN', `Access denied: '${tool.name}' is not in your scopes`);
+  if (!toolAllowed(caller, tool))
+    return new AtiError('ATI_ERR_FORBIDDEN', `Access denied: '${tool.name}' is not in your scopes`);
   return undefined;
 }
 
@@ -135,7 +151,9 @@ export async function dispatchTool(
     const e = toAtiError(err, 'ATI_ERR_PLUGIN');
     // An error the plugin did not classify is the plugin's failure: name it.
     if (e.code === 'ATI_ERR_PLUGIN' && !(err instanceof AtiError)) {
-      throw new AtiError('ATI_ERR_PLUGIN', `handler plugin "${instance!.plugin.name}" failed: ${e.message}`, { cause: err });
+      throw new AtiError('ATI_ERR_PLUGIN', `handler plugin "${instance!.plugin.name}" failed: ${e.message}`, {
+        cause: err,
+      });
     }
     throw e;
   }
@@ -150,7 +168,13 @@ export async function executeToolCall(req: ToolCallRequest): Promise<ToolCallOut
   } catch (err) {
     // A bug in a policy hook (rate limiter …) must still produce one answer and one log line.
     const error = toAtiError(err);
-    outcome = { ok: false, error, status: error.status, result: null, durationMs: Math.round((performance.now() - t0) * 1000) / 1000 };
+    outcome = {
+      ok: false,
+      error,
+      status: error.status,
+      result: null,
+      durationMs: Math.round((performance.now() - t0) * 1000) / 1000,
+    };
   }
   logCall(req, outcome);
   req.callLog?.record(callRecordOf(req, outcome));
@@ -160,7 +184,14 @@ export async function executeToolCall(req: ToolCallRequest): Promise<ToolCallOut
 async function run(req: ToolCallRequest, t0: number): Promise<ToolCallOutcome> {
   const elapsed = () => Math.round((performance.now() - t0) * 1000) / 1000;
   const fail = (error: AtiError, tool?: ToolDefinition, extra: Partial<ToolCallFailure> = {}): ToolCallFailure => {
-    const f: ToolCallFailure = { ok: false, error, status: error.status, result: null, durationMs: elapsed(), ...extra };
+    const f: ToolCallFailure = {
+      ok: false,
+      error,
+      status: error.status,
+      result: null,
+      durationMs: elapsed(),
+      ...extra,
+    };
     if (tool) f.tool = tool;
     return f;
   };

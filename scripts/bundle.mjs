@@ -27,7 +27,9 @@ const fastifyDefaultCompilersOutside = {
   name: 'fastify-default-compilers-outside',
   setup(b) {
     b.onResolve({ filter: /^@fastify\/(ajv-compiler|fast-json-stringify-compiler)$/ }, (args) =>
-      /[\\/]fastify[\\/]lib[\\/]schema-controller\.js$/.test(args.importer) ? { path: args.path, external: true } : undefined,
+      /[\\/]fastify[\\/]lib[\\/]schema-controller\.js$/.test(args.importer)
+        ? { path: args.path, external: true }
+        : undefined,
     );
   },
 };
@@ -59,7 +61,9 @@ const result = await build({
   plugins: [fastifyDefaultCompilersOutside],
   metafile: !!process.env.ATI_BUNDLE_META,
   // CommonJS dependencies call require() for Node built-ins; an ESM bundle has none of its own.
-  banner: { js: "import { createRequire as __atiCreateRequire } from 'node:module';\nconst require = __atiCreateRequire(import.meta.url);" },
+  banner: {
+    js: "import { createRequire as __atiCreateRequire } from 'node:module';\nconst require = __atiCreateRequire(import.meta.url);",
+  },
   external: [
     // Loaded only when configured (dynamic import), or carry files they read relative to themselves.
     'pg',
@@ -75,4 +79,5 @@ const result = await build({
     'utf-8-validate',
   ],
 });
-if (result.metafile) (await import('node:fs')).writeFileSync(process.env.ATI_BUNDLE_META, JSON.stringify(result.metafile));
+if (result.metafile)
+  (await import('node:fs')).writeFileSync(process.env.ATI_BUNDLE_META, JSON.stringify(result.metafile));

@@ -7,6 +7,10 @@ const file = new URL('../docs/errors.md', import.meta.url);
 const doc = readFileSync(file, 'utf8');
 const rows = Object.entries(ERRORS).map(([code, s]) => `| \`${code}\` | ${s.status} | ${s.exit} | ${s.message} |`);
 const table = ['| Code | HTTP status | Exit code | Meaning |', '|---|---|---|---|', ...rows].join('\n');
-const out = doc.replace(/<!-- errors:start -->[\s\S]*<!-- errors:end -->/, `<!-- errors:start -->\n${table}\n<!-- errors:end -->`);
-if (out === doc && !doc.includes('<!-- errors:start -->')) throw new Error('docs/errors.md lacks the <!-- errors:start --> / <!-- errors:end --> markers');
+const out = doc.replace(
+  /<!-- errors:start -->[\s\S]*<!-- errors:end -->/,
+  `<!-- errors:start -->\n${table}\n<!-- errors:end -->`,
+);
+if (out === doc && !doc.includes('<!-- errors:start -->'))
+  throw new Error('docs/errors.md lacks the <!-- errors:start --> / <!-- errors:end --> markers');
 writeFileSync(file, out);

@@ -80,20 +80,26 @@ export function describeConformance(opts: ConformanceOptions): void {
     const keyring = new Keyring(Object.entries(keyringEntries), 'conformance');
     const controller = new AbortController();
     const atiDir = opts.atiDir ?? '/nonexistent-ati-dir';
-    const provisioned = await registry().get(plugin.name)!.provision(m, {
-      options: { atiDir, enablePassthrough: true, checkOnly: false },
-      atiDir,
-      specsDir: `${atiDir}/specs`,
-      keyring: keyring.accessor(reads),
-      logger,
-      signal: controller.signal,
-      generationId: 1,
-      createPool: createUpstreamPool,
-    });
+    const provisioned = await registry()
+      .get(plugin.name)!
+      .provision(m, {
+        options: { atiDir, enablePassthrough: true, checkOnly: false },
+        atiDir,
+        specsDir: `${atiDir}/specs`,
+        keyring: keyring.accessor(reads),
+        logger,
+        signal: controller.signal,
+        generationId: 1,
+        createPool: createUpstreamPool,
+      });
     return { provisioned, lines, keyring, logger };
   }
 
-  function callContext(p: { keyring: Keyring; logger: ReturnType<typeof createLogger> }, signal: AbortSignal, name: string): CallContext {
+  function callContext(
+    p: { keyring: Keyring; logger: ReturnType<typeof createLogger> },
+    signal: AbortSignal,
+    name: string,
+  ): CallContext {
     return {
       requestId: 'conformance',
       caller: { sub: 'conformance', scopes: ['*'], unrestricted: true },
@@ -134,7 +140,12 @@ export function describeConformance(opts: ConformanceOptions): void {
     it('close() releases every handle it opened', async () => {
       const before = activeHandles();
       const p = await provision(opts.keyring ?? {});
-      if (opts.call) await p.provisioned.call!(toolByName(p.provisioned, opts.call.tool), opts.call.args, callContext(p, new AbortController().signal, opts.call.tool));
+      if (opts.call)
+        await p.provisioned.call!(
+          toolByName(p.provisioned, opts.call.tool),
+          opts.call.args,
+          callContext(p, new AbortController().signal, opts.call.tool),
+        );
       await p.provisioned.close();
       await new Promise((r) => setTimeout(r, 50));
       const allowed = new Set(opts.allowedHandleTypes ?? []);
@@ -148,14 +159,20 @@ export function describeConformance(opts: ConformanceOptions): void {
       it('a failing call rejects with an error carrying a code of the error table', async () => {
         const p = await provision(opts.keyring ?? {});
         try {
-          const err = await p.provisioned.call!(toolByName(p.provisioned, fc.tool), fc.args, callContext(p, new AbortController().signal, fc.tool)).then(
+          const err = await p.provisioned.call!(
+            toolByName(p.provisioned, fc.tool),
+            fc.args,
+            callContext(p, new AbortController().signal, fc.tool),
+          ).then(
             () => undefined,
             (e: unknown) => e,
           );
           // An AtiError, or (plugins without a runtime dependency on ati-proxy) any Error with a known `code`.
           expect(err).toBeInstanceOf(Error);
           const code = (err as { code?: unknown }).code;
-          expect(Object.keys(ERRORS), `error code ${String(code)} (message: ${(err as Error).message})`).toContain(code);
+          expect(Object.keys(ERRORS), `error code ${String(code)} (message: ${(err as Error).message})`).toContain(
+            code,
+          );
         } finally {
           await p.provisioned.close();
         }
@@ -168,7 +185,11 @@ export function describeConformance(opts: ConformanceOptions): void {
         const p = await provision(opts.keyring ?? {});
         try {
           const controller = new AbortController();
-          const pending = p.provisioned.call!(toolByName(p.provisioned, sc.tool), sc.args, callContext(p, controller.signal, sc.tool));
+          const pending = p.provisioned.call!(
+            toolByName(p.provisioned, sc.tool),
+            sc.args,
+            callContext(p, controller.signal, sc.tool),
+          );
           setTimeout(() => controller.abort(), 50);
           const t0 = Date.now();
           await expect(pending).rejects.toBeDefined();
@@ -183,7 +204,11 @@ export function describeConformance(opts: ConformanceOptions): void {
       const p = await provision(opts.keyring ?? {});
       const calls = [opts.call, opts.failingCall].filter((c): c is { tool: string; args: unknown } => !!c);
       for (const c of calls) {
-        await p.provisioned.call!(toolByName(p.provisioned, c.tool), c.args, callContext(p, new AbortController().signal, c.tool)).catch(() => undefined);
+        await p.provisioned.call!(
+          toolByName(p.provisioned, c.tool),
+          c.args,
+          callContext(p, new AbortController().signal, c.tool),
+        ).catch(() => undefined);
       }
       await p.provisioned.close();
       for (const value of Object.values(opts.keyring ?? {})) {

@@ -10,8 +10,17 @@ import path from 'node:path';
 export function manyManifests(providers = 100, toolsPerProvider = 20) {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'ati-bench-'));
   mkdirSync(path.join(dir, 'manifests'));
-  for (let p = 0; p < providers; p++) writeFileSync(path.join(dir, 'manifests', `p${String(p).padStart(3, '0')}.toml`), manifest(p, toolsPerProvider));
-  return { dir, edit: (p, rev) => writeFileSync(path.join(dir, 'manifests', `p${String(p).padStart(3, '0')}.toml`), manifest(p, toolsPerProvider, rev)), cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+  for (let p = 0; p < providers; p++)
+    writeFileSync(path.join(dir, 'manifests', `p${String(p).padStart(3, '0')}.toml`), manifest(p, toolsPerProvider));
+  return {
+    dir,
+    edit: (p, rev) =>
+      writeFileSync(
+        path.join(dir, 'manifests', `p${String(p).padStart(3, '0')}.toml`),
+        manifest(p, toolsPerProvider, rev),
+      ),
+    cleanup: () => rmSync(dir, { recursive: true, force: true }),
+  };
 }
 
 function manifest(p, tools, rev = 0) {

@@ -39,7 +39,9 @@ export function pinSelf() {
 
 /** A one-line description of the pinning, for reports. */
 export function pinningNote() {
-  return CPUS ? `pinned: process under test on CPU ${CPUS.sut}, load generator and upstream on CPU ${CPUS.rest}` : 'not pinned (--no-pin, one CPU, or no taskset)';
+  return CPUS
+    ? `pinned: process under test on CPU ${CPUS.sut}, load generator and upstream on CPU ${CPUS.rest}`
+    : 'not pinned (--no-pin, one CPU, or no taskset)';
 }
 
 /** `[cmd, args]` wrapped in `taskset` for a role (`sut` or `rest`); taskset execs, so the pid is the command's. */
@@ -48,13 +50,21 @@ export function pinned(role, cmd, args) {
 }
 
 /** Spawns a process (pinned to `role`) and resolves once a stdout/stderr line matches `ready` (returns the match). */
-export function startChild(label, cmd, args, { env = {}, ready, stream = 'stdout', timeoutMs = 20_000, role = 'rest' } = {}) {
+export function startChild(
+  label,
+  cmd,
+  args,
+  { env = {}, ready, stream = 'stdout', timeoutMs = 20_000, role = 'rest' } = {},
+) {
   const [c, a] = pinned(role, cmd, args);
   const proc = spawn(c, a, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(proc);
   const tail = [];
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${label} did not start in ${timeoutMs} ms:\n${tail.join('\n')}`)), timeoutMs);
+    const timer = setTimeout(
+      () => reject(new Error(`${label} did not start in ${timeoutMs} ms:\n${tail.join('\n')}`)),
+      timeoutMs,
+    );
     const onLine = (line) => {
       tail.push(line);
       if (tail.length > 30) tail.shift();
@@ -205,10 +215,15 @@ export async function startJsonUpstream({ root, token, body }) {
     );
     return { ...u, kind: 'nginx (return 200, 1 worker)' };
   }
-  const { proc, match } = await startChild('upstream', process.execPath, [path.join(root, 'bench', 'peers', 'upstream.mjs')], {
-    env: { BENCH_TOKEN: token },
-    ready: (l) => /^listening (\d+)/.exec(l),
-  });
+  const { proc, match } = await startChild(
+    'upstream',
+    process.execPath,
+    [path.join(root, 'bench', 'peers', 'upstream.mjs')],
+    {
+      env: { BENCH_TOKEN: token },
+      ready: (l) => /^listening (\d+)/.exec(l),
+    },
+  );
   const port = Number(match[1]);
   return { proc, port, url: `http://127.0.0.1:${port}`, kind: 'node http server' };
 }
@@ -228,7 +243,10 @@ async function runWrk(url, { seconds, connections, headers = {}, method = 'GET',
   let luaDir;
   if (method !== 'GET' || body !== undefined) {
     luaDir = await mkdtemp(path.join(os.tmpdir(), 'ati-bench-wrk-'));
-    await writeFile(path.join(luaDir, 'req.lua'), `wrk.method = ${JSON.stringify(method)}\nwrk.body = ${JSON.stringify(body ?? '')}\n`);
+    await writeFile(
+      path.join(luaDir, 'req.lua'),
+      `wrk.method = ${JSON.stringify(method)}\nwrk.body = ${JSON.stringify(body ?? '')}\n`,
+    );
     args.push('-s', path.join(luaDir, 'req.lua'));
   }
   args.push(url);
@@ -250,7 +268,14 @@ async function runWrk(url, { seconds, connections, headers = {}, method = 'GET',
 async function runAutocannon(url, { seconds, connections, headers = {}, method = 'GET', body }) {
   const { default: autocannon } = await import('autocannon');
   const r = await autocannon({ url, connections, duration: seconds, headers, method, body });
-  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx, errors: r.errors ? `errors ${r.errors}` : '', requests: r.requests.total };
+  return {
+    rps: r.requests.average,
+    p50: r.latency.p50,
+    p99: r.latency.p99,
+    non2xx: r.non2xx,
+    errors: r.errors ? `errors ${r.errors}` : '',
+    requests: r.requests.total,
+  };
 }
 
 export const loadTool = has('wrk') ? 'wrk' : 'autocannon';
@@ -266,7 +291,13 @@ export function load(url, opts) {
  */
 export async function measureOnce(target, { seconds, connections }) {
   const cpu0 = treeCpuMs(target.proc?.pid);
-  const r = await load(target.url, { seconds, connections, headers: target.headers, method: target.method, body: target.body });
+  const r = await load(target.url, {
+    seconds,
+    connections,
+    headers: target.headers,
+    method: target.method,
+    body: target.body,
+  });
   r.cpuUs = ((treeCpuMs(target.proc?.pid) - cpu0) * 1000) / r.requests;
   return r;
 }

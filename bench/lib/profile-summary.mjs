@@ -19,14 +19,18 @@ const prof = JSON.parse(readFileSync(file, 'utf8'));
 const byId = new Map(prof.nodes.map((n) => [n.id, n]));
 const self = new Map();
 const dt = prof.timeDeltas;
-for (let i = 0; i < prof.samples.length; i++) self.set(prof.samples[i], (self.get(prof.samples[i]) ?? 0) + (dt[i] ?? 0));
+for (let i = 0; i < prof.samples.length; i++)
+  self.set(prof.samples[i], (self.get(prof.samples[i]) ?? 0) + (dt[i] ?? 0));
 let total = 0;
 const fn = new Map();
 const files = new Map();
 for (const [id, us] of self) {
   const n = byId.get(id);
   const cf = n.callFrame;
-  const url = cf.url.replace(/^file:\/\//, '').replace(/.*node_modules\//, 'nm/').replace(process.cwd() + '/', '');
+  const url = cf.url
+    .replace(/^file:\/\//, '')
+    .replace(/.*node_modules\//, 'nm/')
+    .replace(process.cwd() + '/', '');
   const key = `${cf.functionName || '(anon)'} ${url}:${cf.lineNumber + 1}`;
   fn.set(key, (fn.get(key) ?? 0) + us);
   const fk = url || cf.functionName;
@@ -37,7 +41,10 @@ const idle = [...fn].filter(([k]) => k.startsWith('(idle)')).reduce((a, [, v]) =
 const busy = total - idle;
 const show = (title, m) => {
   console.log(`\n${title} (share of non-idle time ${(busy / 1e6).toFixed(2)} s)`);
-  for (const [k, v] of [...m].filter(([k]) => !k.startsWith('(idle)')).sort((a, b) => b[1] - a[1]).slice(0, top)) {
+  for (const [k, v] of [...m]
+    .filter(([k]) => !k.startsWith('(idle)'))
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, top)) {
     console.log(`${((100 * v) / busy).toFixed(1).padStart(5)}%  ${k}`);
   }
 };
@@ -54,11 +61,15 @@ for (const [id, us] of self) {
   for (let cur = id; cur !== undefined; cur = parent.get(cur)) {
     const cf = byId.get(cur).callFrame;
     if (!match.test(cf.url)) continue;
-    const key = `${cf.functionName || '(anon)'} ${cf.url.replace(/^file:\/\//, '').replace(/.*node_modules\//, 'nm/').replace(process.cwd() + '/', '')}:${cf.lineNumber + 1}`;
+    const key = `${cf.functionName || '(anon)'} ${cf.url
+      .replace(/^file:\/\//, '')
+      .replace(/.*node_modules\//, 'nm/')
+      .replace(process.cwd() + '/', '')}:${cf.lineNumber + 1}`;
     if (seen.has(key)) continue;
     seen.add(key);
     incl.set(key, (incl.get(key) ?? 0) + us);
   }
 }
 console.log(`\ninclusive time of project and hot-path library functions`);
-for (const [k, v] of [...incl].sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(`${((100 * v) / busy).toFixed(1).padStart(5)}%  ${k}`);
+for (const [k, v] of [...incl].sort((a, b) => b[1] - a[1]).slice(0, top))
+  console.log(`${((100 * v) / busy).toFixed(1).padStart(5)}%  ${k}`);

@@ -62,10 +62,11 @@ process.on('message', (m) => {
     retiredAt.set(m.token, Date.now());
     accepted.set(m.token, Date.now() + m.graceMs);
     // Forget tokens long past their deadline (keeps the maps small over a long soak).
-    for (const [t, until] of accepted) if (until < Date.now() - 60_000) {
-      accepted.delete(t);
-      retiredAt.delete(t);
-    }
+    for (const [t, until] of accepted)
+      if (until < Date.now() - 60_000) {
+        accepted.delete(t);
+        retiredAt.delete(t);
+      }
   } else if (m.type === 'stats') process.send({ type: 'stats', ...stats });
 });
 process.on('disconnect', () => process.exit(0));

@@ -8,7 +8,12 @@ const expected = process.env.BENCH_TOKEN ? `Bearer ${process.env.BENCH_TOKEN}` :
 
 // 64 KiB under /big/ (the passthrough streaming scenario); the same bytes as bench/lib/load.mjs BIG_BODY.
 const big = Buffer.alloc(64 * 1024, 'abcdefghijklmnopqrstuvwxyz0123456789');
-const body = JSON.stringify({ ok: true, id: 'chatcmpl-bench', model: 'bench', usage: { prompt_tokens: 12, completion_tokens: 34 } });
+const body = JSON.stringify({
+  ok: true,
+  id: 'chatcmpl-bench',
+  model: 'bench',
+  usage: { prompt_tokens: 12, completion_tokens: 34 },
+});
 const server = http.createServer((req, res) => {
   req.resume();
   req.on('end', () => {

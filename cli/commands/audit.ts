@@ -18,12 +18,25 @@ import type { GlobalOptions } from '../main.js';
 import { reportFatal } from '../output.js';
 import { openFromEnv } from './db.js';
 
-const UNITS: Record<string, number> = { s: 1, sec: 1, second: 1, m: 60, min: 60, minute: 60, h: 3600, hr: 3600, hour: 3600, d: 86400, day: 86400 };
+const UNITS: Record<string, number> = {
+  s: 1,
+  sec: 1,
+  second: 1,
+  m: 60,
+  min: 60,
+  minute: 60,
+  h: 3600,
+  hr: 3600,
+  hour: 3600,
+  d: 86400,
+  day: 86400,
+};
 
 /** `30m`, `1h`, `7d`, `90s` (the reference's units), or an RFC 3339 time → the cut-off instant (ISO). */
 export function parseSince(v: string, now = Date.now()): string {
   const m = /^(\d+)\s*([a-z]+?)s?$/i.exec(v.trim());
-  if (m && UNITS[m[2]!.toLowerCase()] !== undefined) return new Date(now - Number(m[1]) * UNITS[m[2]!.toLowerCase()]! * 1000).toISOString();
+  if (m && UNITS[m[2]!.toLowerCase()] !== undefined)
+    return new Date(now - Number(m[1]) * UNITS[m[2]!.toLowerCase()]! * 1000).toISOString();
   const t = Date.parse(v);
   if (!Number.isNaN(t) && /^\d{4}-\d{2}-\d{2}/.test(v)) return new Date(t).toISOString();
   throw new InvalidArgumentError('use a duration like 30m, 1h, 7d (units s, m, h, d) or an RFC 3339 time');
@@ -76,7 +89,10 @@ async function fromFile(file: string, q: { since?: string; tool?: string; limit:
   try {
     text = await readFile(file, 'utf8');
   } catch (err) {
-    throw new AtiError('ATI_ERR_IO', `no call log: ATI_DB_URL is not set and ${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    throw new AtiError(
+      'ATI_ERR_IO',
+      `no call log: ATI_DB_URL is not set and ${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+    );
   }
   const sinceMs = q.since ? Date.parse(q.since) : undefined;
   const out: Entry[] = [];
@@ -92,7 +108,16 @@ async function fromFile(file: string, q: { since?: string; tool?: string; limit:
     const ts = String(e['ts'] ?? '');
     if (!matchesTool(tool, q.tool)) continue;
     if (sinceMs !== undefined && !(Date.parse(ts) >= sinceMs)) continue;
-    out.push({ ...e, ts, tool, status: String(e['status'] ?? ''), ok: e['status'] === 'ok', duration_ms: Number(e['duration_ms'] ?? 0), agent: String(e['agent_sub'] ?? ''), error: (e['error'] as string | undefined) ?? null });
+    out.push({
+      ...e,
+      ts,
+      tool,
+      status: String(e['status'] ?? ''),
+      ok: e['status'] === 'ok',
+      duration_ms: Number(e['duration_ms'] ?? 0),
+      agent: String(e['agent_sub'] ?? ''),
+      error: (e['error'] as string | undefined) ?? null,
+    });
   }
   return out.slice(-q.limit);
 }
@@ -102,11 +127,17 @@ export function register(program: Command, globals: () => GlobalOptions): void {
   audit
     .command('tail')
     .description('Show the most recent calls (database call log with ATI_DB_URL, else the JSONL audit file)')
-    .option('-n, --lines <n>', 'how many entries', (v) => {
-      const n = Number(v);
-      if (!Number.isInteger(n) || n < 1 || n > 100_000) throw new InvalidArgumentError('must be an integer between 1 and 100000');
-      return n;
-    }, 20)
+    .option(
+      '-n, --lines <n>',
+      'how many entries',
+      (v) => {
+        const n = Number(v);
+        if (!Number.isInteger(n) || n < 1 || n > 100_000)
+          throw new InvalidArgumentError('must be an integer between 1 and 100000');
+        return n;
+      },
+      20,
+    )
     .option('--since <when>', 'only entries newer than this (30m, 1h, 7d, or an RFC 3339 time)', (v) => parseSince(v))
     .option('--tool <pattern>', "only this tool; a trailing * matches a prefix (e.g. 'github:*')")
     .option('--json', 'print a JSON array', false)
@@ -127,7 +158,9 @@ export function register(program: Command, globals: () => GlobalOptions): void {
         } else {
           for (const e of entries) {
             const detail = e.ok ? '' : ` ${e.error ?? e.status}`;
-            process.stdout.write(`${e.ts} [${e.ok ? 'OK' : 'ERR'}] ${e.tool} (${e.duration_ms}ms) agent=${e.agent}${detail}\n`);
+            process.stdout.write(
+              `${e.ts} [${e.ok ? 'OK' : 'ERR'}] ${e.tool} (${e.duration_ms}ms) agent=${e.agent}${detail}\n`,
+            );
           }
         }
         await db?.close();

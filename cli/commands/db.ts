@@ -15,7 +15,11 @@ import { reportFatal } from '../output.js';
 /** Opens `ATI_DB_URL` for a one-shot command; a clear error when it is unset. */
 export async function openFromEnv(env: NodeJS.ProcessEnv = process.env): Promise<Database> {
   const target = parseDbUrl(env['ATI_DB_URL']);
-  if (!target) throw new AtiError('ATI_ERR_USAGE', 'ATI_DB_URL is not set: set it to postgres://user:pass@host:5432/db or pglite:<dir>');
+  if (!target)
+    throw new AtiError(
+      'ATI_ERR_USAGE',
+      'ATI_DB_URL is not set: set it to postgres://user:pass@host:5432/db or pglite:<dir>',
+    );
   // Loaded here, not at the top: every `ati` command module is imported at startup.
   const { openDatabase } = await import('../../core/db/client.js');
   return openDatabase(target, { poolMax: 2, applicationName: 'ati-cli' });
@@ -35,12 +39,17 @@ export function register(program: Command, globals: () => GlobalOptions): void {
         const { migrate } = await import('../../core/db/migrate.js');
         const report = await migrate(conn, { logger });
         if (g.outputExplicit && g.output === 'json') {
-          process.stdout.write(`${JSON.stringify({ database: conn.label, applied: report.applied, baselined: report.baselined, up_to_date: report.upToDate })}\n`);
+          process.stdout.write(
+            `${JSON.stringify({ database: conn.label, applied: report.applied, baselined: report.baselined, up_to_date: report.upToDate })}\n`,
+          );
         } else {
-          for (const b of report.baselined) process.stdout.write(`baseline: ${b} (the database was migrated by the reference)\n`);
+          for (const b of report.baselined)
+            process.stdout.write(`baseline: ${b} (the database was migrated by the reference)\n`);
           for (const a of report.applied) process.stdout.write(`applied: ${a}\n`);
           process.stdout.write(
-            report.applied.length === 0 ? `${conn.label}: up to date\n` : `${conn.label}: applied ${report.applied.length} migration(s)\n`,
+            report.applied.length === 0
+              ? `${conn.label}: up to date\n`
+              : `${conn.label}: applied ${report.applied.length} migration(s)\n`,
           );
         }
         await conn.close();
@@ -60,9 +69,13 @@ export function register(program: Command, globals: () => GlobalOptions): void {
         const { schemaStatus } = await import('../../core/db/migrate.js');
         const s = await schemaStatus(conn);
         if (g.outputExplicit && g.output === 'json') {
-          process.stdout.write(`${JSON.stringify({ database: conn.label, state: s.state, pending: s.pending, reference_baseline: s.referenceBaseline })}\n`);
+          process.stdout.write(
+            `${JSON.stringify({ database: conn.label, state: s.state, pending: s.pending, reference_baseline: s.referenceBaseline })}\n`,
+          );
         } else {
-          process.stdout.write(`${conn.label}: ${s.state}${s.pending.length ? ` (pending: ${s.pending.join(', ')})` : ''}\n`);
+          process.stdout.write(
+            `${conn.label}: ${s.state}${s.pending.length ? ` (pending: ${s.pending.join(', ')})` : ''}\n`,
+          );
         }
         await conn.close();
       } catch (err) {

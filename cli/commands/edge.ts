@@ -37,7 +37,10 @@ export function sourceFromFlags(f: SourceFlags): SecretSource {
     return { kind: 'json', file: f.fromJson };
   }
   if (f.vault === undefined || f.item === undefined) {
-    throw new AtiError('ATI_ERR_USAGE', 'either --vault <name> and --item <name-or-uuid> (1Password), or --from-json <file>, is required');
+    throw new AtiError(
+      'ATI_ERR_USAGE',
+      'either --vault <name> and --item <name-or-uuid> (1Password), or --from-json <file>, is required',
+    );
   }
   return {
     kind: 'op',
@@ -55,7 +58,10 @@ function sourceOptions(cmd: Command): Command {
     .option('--ati-dir <path>', 'ATI directory (default: $ATI_DIR, else ~/.ati)')
     .option('--op-path <path>', 'the 1Password CLI executable', 'op')
     .option('--op-token-file <path>', 'file whose content is passed to op as OP_SERVICE_ACCOUNT_TOKEN')
-    .option('--from-json <file>', 'read the fields from a JSON file ({"fields":[{"label":…,"value":…}]}) instead of op');
+    .option(
+      '--from-json <file>',
+      'read the fields from a JSON file ({"fields":[{"label":…,"value":…}]}) instead of op',
+    );
 }
 
 export function register(program: Command, globals: () => GlobalOptions): void {
@@ -66,19 +72,23 @@ export function register(program: Command, globals: () => GlobalOptions): void {
     process.exit(reportFatal(err, g.output, createLogger({ level: g.verbose ? 'debug' : 'info' })));
   };
 
-  sourceOptions(edge.command('bootstrap-keyring').description('Create keyring.enc and .keyring-key from a 1Password item (or --from-json)')).action(
-    async (flags: SourceFlags) => {
-      try {
-        const source = sourceFromFlags(flags);
-        const r = await bootstrapKeyring(resolveAtiDir(flags.atiDir, process.env), source);
-        process.stdout.write(`wrote ${r.keyringPath} (${r.bytes} bytes) and ${r.keyPath} (session key)\n`);
-      } catch (err) {
-        fail(err);
-      }
-    },
-  );
+  sourceOptions(
+    edge
+      .command('bootstrap-keyring')
+      .description('Create keyring.enc and .keyring-key from a 1Password item (or --from-json)'),
+  ).action(async (flags: SourceFlags) => {
+    try {
+      const source = sourceFromFlags(flags);
+      const r = await bootstrapKeyring(resolveAtiDir(flags.atiDir, process.env), source);
+      process.stdout.write(`wrote ${r.keyringPath} (${r.bytes} bytes) and ${r.keyPath} (session key)\n`);
+    } catch (err) {
+      fail(err);
+    }
+  });
 
-  sourceOptions(edge.command('rotate-keyring').description('Re-encrypt keyring.enc with fresh values and SIGHUP the proxy'))
+  sourceOptions(
+    edge.command('rotate-keyring').description('Re-encrypt keyring.enc with fresh values and SIGHUP the proxy'),
+  )
     .addOption(new Option('--service <unit>', 'systemd unit whose MainPID receives SIGHUP').default('ati'))
     .option('--no-signal', 'do not send SIGHUP (the proxy reloads on its own file watch or next start)')
     .action(async (flags: RotateFlags) => {
@@ -94,7 +104,10 @@ export function register(program: Command, globals: () => GlobalOptions): void {
         }
         const s = await signalService(flags.service);
         if (s.kind === 'sent') process.stdout.write(`SIGHUP sent to ${flags.service} (pid ${s.pid})\n`);
-        else process.stderr.write(`warning: service '${flags.service}' has no active MainPID — proxy will read the new keyring on next start\n`);
+        else
+          process.stderr.write(
+            `warning: service '${flags.service}' has no active MainPID — proxy will read the new keyring on next start\n`,
+          );
       } catch (err) {
         if (rotated && err instanceof AtiError) {
           // The new keyring is in place; say so, so nobody rotates twice.

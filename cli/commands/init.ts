@@ -21,7 +21,9 @@ interface InitFlags {
 export function register(program: Command, globals: () => GlobalOptions): void {
   program
     .command('init')
-    .description('Initialize the ATI directory (manifests/, specs/, skills/, config.toml); --proxy also creates JWT keys')
+    .description(
+      'Initialize the ATI directory (manifests/, specs/, skills/, config.toml); --proxy also creates JWT keys',
+    )
     .option('--proxy', 'generate JWT material for proxy mode (HS256 secret by default)', false)
     .option('--es256', 'with --proxy: generate an ES256 key pair (jwt-private.pem, jwt-public.pem) instead', false)
     .option('--force', 'replace an existing JWT secret or key pair (tokens issued so far stop validating)', false)
@@ -30,9 +32,18 @@ export function register(program: Command, globals: () => GlobalOptions): void {
       const g = globals();
       const logger = createLogger({ level: g.verbose ? 'debug' : 'info' });
       try {
-        const r = await initAtiDir({ atiDir: resolveAtiDir(flags.atiDir, process.env), proxy: flags.proxy, es256: flags.es256, force: flags.force });
-        logger.info({ dir: r.dir, written: r.written, kept: r.kept, ...(r.algorithm ? { algorithm: r.algorithm } : {}) }, 'initialized ATI directory');
-        if (r.kept.length > 0) logger.info({ kept: r.kept }, 'kept the existing JWT material (pass --force to generate new)');
+        const r = await initAtiDir({
+          atiDir: resolveAtiDir(flags.atiDir, process.env),
+          proxy: flags.proxy,
+          es256: flags.es256,
+          force: flags.force,
+        });
+        logger.info(
+          { dir: r.dir, written: r.written, kept: r.kept, ...(r.algorithm ? { algorithm: r.algorithm } : {}) },
+          'initialized ATI directory',
+        );
+        if (r.kept.length > 0)
+          logger.info({ kept: r.kept }, 'kept the existing JWT material (pass --force to generate new)');
         if (r.env.length > 0) {
           logger.info('set these environment variables for `ati proxy` (printed on stdout)');
           process.stdout.write(`${r.env.join('\n')}\n`);

@@ -45,7 +45,8 @@ export function register(program: Command, globals: () => GlobalOptions): void {
     .action((name: string, value: string | undefined, opts: { atiDir?: string }) =>
       run(async () => {
         const v = value ?? (await readStdin());
-        if (v.length === 0) throw new AtiError('ATI_ERR_USAGE', `no value given for key '${name}' (pass it as an argument or on stdin)`);
+        if (v.length === 0)
+          throw new AtiError('ATI_ERR_USAGE', `no value given for key '${name}' (pass it as an argument or on stdin)`);
         const file = credentialsFile(opts.atiDir);
         await setCredential(file, name, v);
         createLogger({ level: globals().verbose ? 'debug' : 'info' }).info({ name, file }, 'saved key');

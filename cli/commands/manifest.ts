@@ -13,7 +13,13 @@ export function register(program: Command, globals: () => GlobalOptions): void {
     .action(async (o: { atiDir?: string; builtinOnly: boolean }) => {
       try {
         // The built-in plugins (and all they import) load only when the command runs, not for `ati --help`.
-        const [{ PluginRegistry }, { manifestJsonSchema }, { loadConfiguredPlugins }, { resolveAtiDir }, { BUILTIN_PLUGINS }] = await Promise.all([
+        const [
+          { PluginRegistry },
+          { manifestJsonSchema },
+          { loadConfiguredPlugins },
+          { resolveAtiDir },
+          { BUILTIN_PLUGINS },
+        ] = await Promise.all([
           import('../../core/plugin.js'),
           import('../../config/manifest-json-schema.js'),
           import('../../config/plugins-config.js'),

@@ -20,14 +20,18 @@ export function register(program: Command, globals: () => GlobalOptions): void {
   program
     .command('proxy')
     .description('Run ATI as a proxy server (holds keys, serves sandbox agents)')
-    .addOption(new Option('--port <port>', 'TCP port (0 = ephemeral)').default(8090).argParser(parseIntFlag('--port', 0, 65535)))
+    .addOption(
+      new Option('--port <port>', 'TCP port (0 = ephemeral)').default(8090).argParser(parseIntFlag('--port', 0, 65535)),
+    )
     .option('--bind <addr>', 'address to bind (IPv6 in brackets, e.g. [::])', '127.0.0.1')
     .option('--ati-dir <path>', 'ATI directory (default: $ATI_DIR, else ~/.ati)')
     .option('--env-keys', 'read the keyring from ATI_KEY_* environment variables', false)
     .option('--migrate', 'apply database migrations at startup (needs ATI_DB_URL)', false)
     .option('--enable-passthrough', 'serve passthrough routes from handler = "passthrough" manifests', false)
     .addOption(
-      new Option('--sig-verify-mode <mode>', 'sandbox request-signature checking').choices(['log', 'warn', 'enforce']).default('log'),
+      new Option('--sig-verify-mode <mode>', 'sandbox request-signature checking')
+        .choices(['log', 'warn', 'enforce'])
+        .default('log'),
     )
     .addOption(
       new Option('--sig-drift-seconds <seconds>', 'allowed clock drift of signed timestamps')
@@ -43,7 +47,10 @@ export function register(program: Command, globals: () => GlobalOptions): void {
     )
     .option('--no-watch', 'do not watch the ATI directory for changes (SIGHUP and POST /admin/reload still reload)')
     .option('--insecure-no-auth', 'allow binding a non-loopback address with no authentication configured', false)
-    .option('--metrics-bind <host:port>', 'also serve GET /metrics, to any client, on this address (the main port serves it to loopback only)')
+    .option(
+      '--metrics-bind <host:port>',
+      'also serve GET /metrics, to any client, on this address (the main port serves it to loopback only)',
+    )
     .action(async (flags: ProxyFlags) => {
       const g = globals();
       // The server and everything it needs load only now: `ati --help` lists this command cheaply.
@@ -52,4 +59,3 @@ export function register(program: Command, globals: () => GlobalOptions): void {
       if (code !== undefined) process.exit(code);
     });
 }
-

@@ -20,11 +20,17 @@ export function register(program: Command, globals: () => GlobalOptions): void {
         const body = res.body as { result?: unknown; error?: string } | string | null;
         if (res.status >= 400 || (typeof body === 'object' && body !== null && body.error)) {
           const msg = typeof body === 'object' && body !== null ? (body.error ?? JSON.stringify(body)) : String(body);
-          process.stderr.write(g.output === 'json' ? `${JSON.stringify({ error: { status: res.status, message: msg } })}\n` : `error (${res.status}): ${msg}\n`);
+          process.stderr.write(
+            g.output === 'json'
+              ? `${JSON.stringify({ error: { status: res.status, message: msg } })}\n`
+              : `error (${res.status}): ${msg}\n`,
+          );
           process.exit(1);
         }
         const result = typeof body === 'object' && body !== null ? body.result : body;
-        process.stdout.write(typeof result === 'string' && g.output === 'text' ? `${result}\n` : `${JSON.stringify(result, null, 2)}\n`);
+        process.stdout.write(
+          typeof result === 'string' && g.output === 'text' ? `${result}\n` : `${JSON.stringify(result, null, 2)}\n`,
+        );
       } catch (err) {
         process.exit(reportFatal(err, g.output));
       }

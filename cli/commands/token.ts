@@ -13,7 +13,8 @@ const tokens = () => import('../../core/jwt-tokens.js');
 
 function positiveInt(name: string) {
   return (v: string): number => {
-    if (!/^\d+$/.test(v.trim()) || Number(v) <= 0 || !Number.isSafeInteger(Number(v))) throw new InvalidArgumentError(`${name} must be a positive integer`);
+    if (!/^\d+$/.test(v.trim()) || Number(v) <= 0 || !Number.isSafeInteger(Number(v)))
+      throw new InvalidArgumentError(`${name} must be a positive integer`);
     return Number(v);
   };
 }
@@ -46,7 +47,9 @@ export function register(program: Command, globals: () => GlobalOptions): void {
         if (keys.algorithm === 'HS256') {
           process.stderr.write('Generated HS256 shared secret\n');
           process.stdout.write(`${keys.secretHex}\n`);
-          process.stderr.write('Set ATI_JWT_SECRET=<the hex above> on the proxy and pass it to `ati token issue --secret`.\n');
+          process.stderr.write(
+            'Set ATI_JWT_SECRET=<the hex above> on the proxy and pass it to `ati token issue --secret`.\n',
+          );
           return;
         }
         process.stderr.write('Generated ES256 key pair\n');
@@ -55,7 +58,9 @@ export function register(program: Command, globals: () => GlobalOptions): void {
         process.stderr.write('=== Public Key (SPKI; distribute for validation, e.g. jwt-public.pem) ===\n');
         process.stdout.write(`${keys.publicPem}\n`);
         process.stderr.write(`kid (RFC 7638 thumbprint): ${keys.kid}\n`);
-        process.stderr.write('Set ATI_JWT_PRIVATE_KEY=<path of the private key> (issuance) and ATI_JWT_PUBLIC_KEY=<path of the public key> (validation).\n');
+        process.stderr.write(
+          'Set ATI_JWT_PRIVATE_KEY=<path of the private key> (issuance) and ATI_JWT_PUBLIC_KEY=<path of the public key> (validation).\n',
+        );
       }),
     );
 
@@ -69,22 +74,48 @@ export function register(program: Command, globals: () => GlobalOptions): void {
     .option('--iss <iss>', 'issuer (default: $ATI_JWT_ISSUER, else none)')
     .option('--key <path>', 'ES256 private key PEM (PKCS#8)')
     .option('--secret <hex>', 'HS256 secret as hex')
-    .option('--rate <pattern=count/unit>', 'rate limit, repeatable (e.g. tool:github:*=10/hour)', collect, [] as string[])
-    .action((flags: { sub: string; scope: string; ttl: number; aud?: string; iss?: string; key?: string; secret?: string; rate: string[] }) =>
-      run(globals, async () => {
-        const { issueToken, parseRateArg, resolveSigningKey } = await tokens();
-        const env = process.env;
-        const rate = Object.fromEntries(flags.rate.map(parseRateArg));
-        const key = resolveSigningKey({ env, ...(flags.key ? { keyFile: flags.key } : {}), ...(flags.secret !== undefined ? { secretHex: flags.secret } : {}) });
-        const iss = flags.iss ?? (env['ATI_JWT_ISSUER']?.trim() || undefined);
-        const aud = flags.aud ?? (env['ATI_JWT_AUDIENCE']?.trim() || DEFAULT_JWT_AUDIENCE);
-        const jwt = await issueToken(key, { sub: flags.sub, scope: flags.scope, ttlSeconds: flags.ttl, aud, ...(iss ? { iss } : {}), rate });
-        process.stdout.write(`${jwt}\n`);
-        if (process.stderr.isTTY) {
-          process.stderr.write(`Token issued (sub=${flags.sub}, scope=${flags.scope}, ttl=${flags.ttl}s)\n`);
-          process.stderr.write('Set: export ATI_SESSION_TOKEN=<token above>\n');
-        }
-      }),
+    .option(
+      '--rate <pattern=count/unit>',
+      'rate limit, repeatable (e.g. tool:github:*=10/hour)',
+      collect,
+      [] as string[],
+    )
+    .action(
+      (flags: {
+        sub: string;
+        scope: string;
+        ttl: number;
+        aud?: string;
+        iss?: string;
+        key?: string;
+        secret?: string;
+        rate: string[];
+      }) =>
+        run(globals, async () => {
+          const { issueToken, parseRateArg, resolveSigningKey } = await tokens();
+          const env = process.env;
+          const rate = Object.fromEntries(flags.rate.map(parseRateArg));
+          const key = resolveSigningKey({
+            env,
+            ...(flags.key ? { keyFile: flags.key } : {}),
+            ...(flags.secret !== undefined ? { secretHex: flags.secret } : {}),
+          });
+          const iss = flags.iss ?? (env['ATI_JWT_ISSUER']?.trim() || undefined);
+          const aud = flags.aud ?? (env['ATI_JWT_AUDIENCE']?.trim() || DEFAULT_JWT_AUDIENCE);
+          const jwt = await issueToken(key, {
+            sub: flags.sub,
+            scope: flags.scope,
+            ttlSeconds: flags.ttl,
+            aud,
+            ...(iss ? { iss } : {}),
+            rate,
+          });
+          process.stdout.write(`${jwt}\n`);
+          if (process.stderr.isTTY) {
+            process.stderr.write(`Token issued (sub=${flags.sub}, scope=${flags.scope}, ttl=${flags.ttl}s)\n`);
+            process.stderr.write('Set: export ATI_SESSION_TOKEN=<token above>\n');
+          }
+        }),
     );
 
   token
@@ -106,9 +137,16 @@ export function register(program: Command, globals: () => GlobalOptions): void {
     .option('--secret <hex>', 'HS256 secret as hex')
     .action((jwt: string, flags: { key?: string; secret?: string }) =>
       run(globals, async () => {
-        const [{ validateToken, validationVerifier }, { createLogger }] = await Promise.all([tokens(), import('../../core/logger.js')]);
+        const [{ validateToken, validationVerifier }, { createLogger }] = await Promise.all([
+          tokens(),
+          import('../../core/logger.js'),
+        ]);
         const logger = createLogger({ level: globals().verbose ? 'debug' : 'info' });
-        const verifier = validationVerifier({ env: process.env, ...(flags.key ? { keyFile: flags.key } : {}), ...(flags.secret !== undefined ? { secretHex: flags.secret } : {}) });
+        const verifier = validationVerifier({
+          env: process.env,
+          ...(flags.key ? { keyFile: flags.key } : {}),
+          ...(flags.secret !== undefined ? { secretHex: flags.secret } : {}),
+        });
         const r = await validateToken(verifier, jwt);
         if (r.ok) {
           const claims = r.caller.claims ?? {};

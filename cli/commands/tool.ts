@@ -8,7 +8,10 @@ async function show(g: GlobalOptions, path: string, text: (body: unknown) => str
   try {
     const res = await proxyRequest(clientConfigFromEnv(process.env), 'GET', path);
     if (res.status >= 400) {
-      const msg = typeof res.body === 'object' && res.body !== null ? ((res.body as { error?: string }).error ?? JSON.stringify(res.body)) : String(res.body);
+      const msg =
+        typeof res.body === 'object' && res.body !== null
+          ? ((res.body as { error?: string }).error ?? JSON.stringify(res.body))
+          : String(res.body);
       process.stderr.write(`error (${res.status}): ${msg}\n`);
       process.exit(1);
     }

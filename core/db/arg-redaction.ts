@@ -29,7 +29,13 @@ export interface RedactionLimits {
   maxNodes: number;
 }
 
-export const DEFAULT_LIMITS: RedactionLimits = { maxStringChars: 200, maxDepth: 8, maxKeys: 64, maxItems: 64, maxNodes: 2_000 };
+export const DEFAULT_LIMITS: RedactionLimits = {
+  maxStringChars: 200,
+  maxDepth: 8,
+  maxKeys: 64,
+  maxItems: 64,
+  maxNodes: 2_000,
+};
 
 const SECRET_WORDS = new Set([
   'password',
@@ -53,7 +59,8 @@ const SECRET_WORDS = new Set([
   'pin',
 ]);
 
-const SECRET_COMPOUNDS = /^(api|access|refresh|id|session|auth|bearer|client|private|secret|signing)_?(key|token|secret)s?$|^(x_?)?api_?key$|^privatekey$|^clientsecret$/;
+const SECRET_COMPOUNDS =
+  /^(api|access|refresh|id|session|auth|bearer|client|private|secret|signing)_?(key|token|secret)s?$|^(x_?)?api_?key$|^privatekey$|^clientsecret$/;
 
 const SECRET_VALUE = [
   /^bearer\s+\S/i,
@@ -135,7 +142,8 @@ function walk(v: unknown, depth: number, l: RedactionLimits, budget: { nodes: nu
   for (const k of keys.slice(0, l.maxKeys)) {
     const child = (v as Record<string, unknown>)[k];
     if (child === undefined) continue;
-    out[truncateChars(k, l.maxStringChars)] = isSecretName(k) && child !== null && child !== '' ? REDACTED : walk(child, depth + 1, l, budget);
+    out[truncateChars(k, l.maxStringChars)] =
+      isSecretName(k) && child !== null && child !== '' ? REDACTED : walk(child, depth + 1, l, budget);
   }
   if (keys.length > l.maxKeys) out['[truncated]'] = `${keys.length - l.maxKeys} more keys`;
   return out;

@@ -103,7 +103,10 @@ export class CallLogWriter implements CallLog {
     const now = this.now();
     if (now - this.lastDropWarnMs >= 60_000) {
       this.lastDropWarnMs = now;
-      this.logger.warn({ dropped: this.droppedSinceWarn, dropped_total: this.counts.dropped, buffered: this.buffer.length }, 'call log rows dropped');
+      this.logger.warn(
+        { dropped: this.droppedSinceWarn, dropped_total: this.counts.dropped, buffered: this.buffer.length },
+        'call log rows dropped',
+      );
       this.droppedSinceWarn = 0;
     }
   }
@@ -131,12 +134,18 @@ export class CallLogWriter implements CallLog {
           if (keep.length < batch.length) this.drop(batch.length - keep.length);
           this.buffer.unshift(...keep);
           if (this.counts.failedFlushes === 1 || this.counts.failedFlushes % 60 === 0) {
-            this.logger.warn({ error: describeDbError(err), buffered: this.buffer.length }, 'call log write failed; rows kept for retry');
+            this.logger.warn(
+              { error: describeDbError(err), buffered: this.buffer.length },
+              'call log write failed; rows kept for retry',
+            );
           }
           return;
         }
         // Refused for its content (or a missing table): retrying would fail the same way. Go on with the next batch.
-        this.logger.warn({ error: describeDbError(err), rows: batch.length }, 'call log batch refused by the database; dropped');
+        this.logger.warn(
+          { error: describeDbError(err), rows: batch.length },
+          'call log batch refused by the database; dropped',
+        );
         this.drop(batch.length);
       }
     }
@@ -186,8 +195,10 @@ export class CallLogWriter implements CallLog {
 export function toRow(r: CallRecord, nowMs: number): CallLogInsert {
   const duration = Number.isFinite(r.durationMs) && r.durationMs >= 0 ? r.durationMs : 0;
   const started = r.startedAt ? r.startedAt.getTime() : nowMs - duration;
-  const text = (s: string | null | undefined, max: number) => (s === null || s === undefined ? null : truncateChars(clean(s), max));
-  const int4 = (n: number | null | undefined) => (typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= INT4_MAX ? n : null);
+  const text = (s: string | null | undefined, max: number) =>
+    s === null || s === undefined ? null : truncateChars(clean(s), max);
+  const int4 = (n: number | null | undefined) =>
+    typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= INT4_MAX ? n : null;
   const ip = r.requesterIp ? r.requesterIp.replace(/%.*$/, '') : null;
   return {
     requestId: r.requestId && UUID.test(r.requestId) ? r.requestId.toLowerCase() : undefined,

@@ -72,7 +72,10 @@ export async function openDatabase(target: DbTarget, opts: DbOptions = {}): Prom
 
 async function openPostgres(target: Extract<DbTarget, { kind: 'postgres' }>, opts: DbOptions): Promise<Database> {
   // Drivers load on first use: a proxy without a database (or with the other driver) never pays for them.
-  const [{ default: pgDriver }, { drizzle: drizzlePg }] = await Promise.all([import('pg'), import('drizzle-orm/node-postgres')]);
+  const [{ default: pgDriver }, { drizzle: drizzlePg }] = await Promise.all([
+    import('pg'),
+    import('drizzle-orm/node-postgres'),
+  ]);
   const pool = new pgDriver.Pool({
     connectionString: target.url,
     max: opts.poolMax ?? 10,
@@ -89,7 +92,11 @@ async function openPostgres(target: Extract<DbTarget, { kind: 'postgres' }>, opt
     await pool.query('SELECT 1');
   } catch (err) {
     await pool.end().catch(() => undefined);
-    throw new AtiError('ATI_ERR_DB', `database ${target.label} is unreachable: ${describeDbError(err)} (check ATI_DB_URL)`, { cause: err });
+    throw new AtiError(
+      'ATI_ERR_DB',
+      `database ${target.label} is unreachable: ${describeDbError(err)} (check ATI_DB_URL)`,
+      { cause: err },
+    );
   }
   const orm = drizzlePg({ client: pool, schema }) as unknown as AtiOrm;
   let closed = false;
@@ -100,7 +107,11 @@ async function openPostgres(target: Extract<DbTarget, { kind: 'postgres' }>, opt
     orm,
     pool,
     rows: async <T>(q: SQL) => resultRows<T>(await orm.execute(q)),
-    ping: (timeoutMs) => bounded(pool.query('SELECT 1').then(() => true), timeoutMs),
+    ping: (timeoutMs) =>
+      bounded(
+        pool.query('SELECT 1').then(() => true),
+        timeoutMs,
+      ),
     close: async () => {
       if (closed) return;
       closed = true;
@@ -110,7 +121,10 @@ async function openPostgres(target: Extract<DbTarget, { kind: 'postgres' }>, opt
 }
 
 async function openPglite(target: Extract<DbTarget, { kind: 'pglite' }>): Promise<Database> {
-  const [{ PGlite }, { drizzle: drizzlePglite }] = await Promise.all([import('@electric-sql/pglite'), import('drizzle-orm/pglite')]);
+  const [{ PGlite }, { drizzle: drizzlePglite }] = await Promise.all([
+    import('@electric-sql/pglite'),
+    import('drizzle-orm/pglite'),
+  ]);
   let releaseLock: (() => void) | undefined;
   if (target.dir) {
     mkdirSync(target.dir, { recursive: true });
@@ -122,7 +136,9 @@ async function openPglite(target: Extract<DbTarget, { kind: 'pglite' }>): Promis
     await db.exec("SET TIME ZONE 'UTC'");
   } catch (err) {
     releaseLock?.();
-    throw new AtiError('ATI_ERR_DB', `cannot open embedded database ${target.label}: ${describeDbError(err)}`, { cause: err });
+    throw new AtiError('ATI_ERR_DB', `cannot open embedded database ${target.label}: ${describeDbError(err)}`, {
+      cause: err,
+    });
   }
   const orm = drizzlePglite({ client: db, schema }) as unknown as AtiOrm;
   return {
@@ -161,7 +177,8 @@ function lockDataDir(dir: string): () => void {
         }
       };
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new AtiError('ATI_ERR_DB', `cannot lock ${dir}: ${(err as Error).message}`);
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST')
+        throw new AtiError('ATI_ERR_DB', `cannot lock ${dir}: ${(err as Error).message}`);
       const pid = Number(readFileSync(file, 'utf8').trim());
       if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && processAlive(pid)) {
         throw new AtiError(

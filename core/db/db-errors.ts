@@ -19,10 +19,15 @@ export function sqlState(err: unknown): string | undefined {
 export function toAtiDbError(err: unknown, opts: { uniqueViolation?: string } = {}): AtiError {
   if (err instanceof AtiError) return err;
   const state = sqlState(err);
-  if (state === '23505' && opts.uniqueViolation) return new AtiError('ATI_ERR_CONFLICT', opts.uniqueViolation, { cause: err });
+  if (state === '23505' && opts.uniqueViolation)
+    return new AtiError('ATI_ERR_CONFLICT', opts.uniqueViolation, { cause: err });
   if (isConnectionError(err)) return new AtiError('ATI_ERR_DB', 'database unavailable', { cause: err });
   if (state === '42P01' || state === '42703' || state === '42883') {
-    return new AtiError('ATI_ERR_DB_SCHEMA', 'database schema is not migrated: run `ati db migrate` or start the proxy with --migrate', { cause: err });
+    return new AtiError(
+      'ATI_ERR_DB_SCHEMA',
+      'database schema is not migrated: run `ati db migrate` or start the proxy with --migrate',
+      { cause: err },
+    );
   }
   return new AtiError('ATI_ERR_INTERNAL', 'database error', { cause: err });
 }
@@ -48,10 +53,16 @@ export function isConnectionError(err: unknown): boolean {
     const code = (e as { code?: unknown }).code;
     if (typeof code === 'string') {
       if (/^(08|57P0|53300|3D000)/.test(code)) return true;
-      if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EPIPE', 'EHOSTUNREACH', 'EAI_AGAIN'].includes(code)) return true;
+      if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EPIPE', 'EHOSTUNREACH', 'EAI_AGAIN'].includes(code))
+        return true;
     }
     const msg = (e as { message?: unknown }).message;
-    if (typeof msg === 'string' && /timeout exceeded when trying to connect|Connection terminated|PGlite is closed|Client has encountered a connection error/i.test(msg)) {
+    if (
+      typeof msg === 'string' &&
+      /timeout exceeded when trying to connect|Connection terminated|PGlite is closed|Client has encountered a connection error/i.test(
+        msg,
+      )
+    ) {
       return true;
     }
     e = (e as { cause?: unknown }).cause;

@@ -10,8 +10,7 @@ import { redactUrl } from '../redact.js';
 
 /** A parsed, non-blank `ATI_DB_URL`. */
 export type DbTarget =
-  | { kind: 'postgres'; url: string; label: string }
-  | { kind: 'pglite'; dir: string | null; label: string };
+  { kind: 'postgres'; url: string; label: string } | { kind: 'pglite'; dir: string | null; label: string };
 
 /** `ATI_DB_URL` → target, or undefined when the database is disabled. Throws ATI_ERR_CONFIG for an unsupported URL. */
 export function parseDbUrl(raw: string | undefined, cwd = process.cwd()): DbTarget | undefined {
@@ -20,7 +19,8 @@ export function parseDbUrl(raw: string | undefined, cwd = process.cwd()): DbTarg
   if (raw.startsWith('pglite:')) {
     const rest = raw.slice('pglite:'.length);
     if (rest === 'memory' || rest === 'memory://') return { kind: 'pglite', dir: null, label: 'pglite:memory' };
-    if (rest.trim() === '') throw new AtiError('ATI_ERR_CONFIG', 'ATI_DB_URL=pglite: needs a directory, e.g. pglite:/var/lib/ati/db');
+    if (rest.trim() === '')
+      throw new AtiError('ATI_ERR_CONFIG', 'ATI_DB_URL=pglite: needs a directory, e.g. pglite:/var/lib/ati/db');
     const dir = path.resolve(cwd, rest.startsWith('//') ? rest.slice(2) : rest);
     return { kind: 'pglite', dir, label: `pglite:${dir}` };
   }
@@ -28,10 +28,16 @@ export function parseDbUrl(raw: string | undefined, cwd = process.cwd()): DbTarg
   try {
     u = new URL(raw);
   } catch {
-    throw new AtiError('ATI_ERR_CONFIG', 'ATI_DB_URL is not a valid URL: use postgres://user:pass@host:5432/db or pglite:<dir>');
+    throw new AtiError(
+      'ATI_ERR_CONFIG',
+      'ATI_DB_URL is not a valid URL: use postgres://user:pass@host:5432/db or pglite:<dir>',
+    );
   }
   if (u.protocol !== 'postgres:' && u.protocol !== 'postgresql:') {
-    throw new AtiError('ATI_ERR_CONFIG', `ATI_DB_URL scheme "${u.protocol}" is not supported: use postgres://… or pglite:<dir>`);
+    throw new AtiError(
+      'ATI_ERR_CONFIG',
+      `ATI_DB_URL scheme "${u.protocol}" is not supported: use postgres://… or pglite:<dir>`,
+    );
   }
   return { kind: 'postgres', url: raw, label: redactDbUrl(raw) };
 }

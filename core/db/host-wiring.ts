@@ -24,7 +24,8 @@ export function persistenceModule(persistence: Persistence | undefined, adminAut
     app.addHook('onClose', async () => {
       await persistence.close();
     });
-    if (!adminAuth.configured) host.logger.warn({}, 'DB connected but ATI_ADMIN_TOKEN unset — /admin/keys/* will return 503');
+    if (!adminAuth.configured)
+      host.logger.warn({}, 'DB connected but ATI_ADMIN_TOKEN unset — /admin/keys/* will return 503');
   };
 }
 

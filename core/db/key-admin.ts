@@ -122,7 +122,8 @@ export class KeyAdmin {
   async bulkRevoke(f: BulkRevokeFilter): Promise<number> {
     const conds: SQL[] = [];
     if (f.userId !== undefined && f.userId.trim() !== '') conds.push(eq(atiKeys.userId, f.userId));
-    if (f.aliasPrefix !== undefined && f.aliasPrefix.trim() !== '') conds.push(sql`${atiKeys.keyAlias} LIKE ${likePrefix(f.aliasPrefix)} ESCAPE '\\'`);
+    if (f.aliasPrefix !== undefined && f.aliasPrefix.trim() !== '')
+      conds.push(sql`${atiKeys.keyAlias} LIKE ${likePrefix(f.aliasPrefix)} ESCAPE '\\'`);
     if (f.hashes !== undefined && f.hashes.length > 0) conds.push(inArray(atiKeys.tokenHash, f.hashes));
     if (conds.length === 0) throw new AtiError('ATI_ERR_BAD_REQUEST', 'bulk_revoke requires at least one filter field');
     return this.deleteWhere(and(...conds)!, f.by ?? 'admin', 'key.bulk_revoke');
@@ -164,10 +165,14 @@ export class KeyAdmin {
     let found: boolean;
     try {
       found = await this.db.orm.transaction(async (tx) => {
-        const before = await tx.execute(sql`SELECT to_jsonb(ati_keys.*) AS snapshot FROM ati_keys WHERE token_hash = ${hash} FOR UPDATE`);
+        const before = await tx.execute(
+          sql`SELECT to_jsonb(ati_keys.*) AS snapshot FROM ati_keys WHERE token_hash = ${hash} FOR UPDATE`,
+        );
         const snapshot = resultRows<{ snapshot: unknown }>(before)[0]?.snapshot;
         if (snapshot === undefined) return false;
-        const after = await tx.execute(sql`UPDATE ati_keys SET blocked = ${blocked} WHERE token_hash = ${hash} RETURNING to_jsonb(ati_keys.*) AS snapshot`);
+        const after = await tx.execute(
+          sql`UPDATE ati_keys SET blocked = ${blocked} WHERE token_hash = ${hash} RETURNING to_jsonb(ati_keys.*) AS snapshot`,
+        );
         await tx.insert(atiAuditLog).values({
           actor: by,
           action: blocked ? 'key.block' : 'key.unblock',
@@ -199,7 +204,12 @@ export class KeyAdmin {
   /** A user's keys, newest first, at most `limit` (default 100, as the reference). */
   async list(userId: string, limit = 100): Promise<KeyRow[]> {
     try {
-      return await this.db.orm.select().from(atiKeys).where(eq(atiKeys.userId, userId)).orderBy(desc(atiKeys.createdAt)).limit(limit);
+      return await this.db.orm
+        .select()
+        .from(atiKeys)
+        .where(eq(atiKeys.userId, userId))
+        .orderBy(desc(atiKeys.createdAt))
+        .limit(limit);
     } catch (err) {
       throw toAtiDbError(err);
     }

@@ -40,7 +40,8 @@ export function keyScopes(k: KeyGrant, gen: Generation | undefined): string[] {
     const categories = new Set(k.categories);
     for (const tool of gen.tools.values()) {
       if (!tool.scope) continue;
-      if (providers.has(tool.provider) || (tool.category !== null && categories.has(tool.category))) scopes.push(tool.scope);
+      if (providers.has(tool.provider) || (tool.category !== null && categories.has(tool.category)))
+        scopes.push(tool.scope);
     }
   }
   return [...new Set(scopes)];

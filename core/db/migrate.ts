@@ -147,7 +147,9 @@ async function readApplied(q: Session['query']): Promise<Applied[] | undefined> 
 async function referenceState(q: Session['query']): Promise<'none' | 'applied' | 'dirty'> {
   const [t] = await q<{ t: string | null }>(`SELECT to_regclass('public._sqlx_migrations')::text AS t`);
   if (!t?.t) return 'none';
-  const rows = await q<{ success: boolean }>(`SELECT success FROM public._sqlx_migrations WHERE version = $1`, [REFERENCE_BASELINE_VERSION]);
+  const rows = await q<{ success: boolean }>(`SELECT success FROM public._sqlx_migrations WHERE version = $1`, [
+    REFERENCE_BASELINE_VERSION,
+  ]);
   if (rows.length === 0) return 'none';
   return rows[0]!.success ? 'applied' : 'dirty';
 }
@@ -166,7 +168,10 @@ function compare(files: MigrationFile[], applied: Applied[]): MigrationFile[] {
       );
     }
     if (f.hash !== a.hash) {
-      throw new AtiError('ATI_ERR_DB', `migration ${f.tag} was applied with different contents (hash mismatch); the file must not change after release`);
+      throw new AtiError(
+        'ATI_ERR_DB',
+        `migration ${f.tag} was applied with different contents (hash mismatch); the file must not change after release`,
+      );
     }
     done.add(when);
   }
@@ -183,7 +188,9 @@ export async function migrate(db: Database, opts: { logger?: Logger; dir?: strin
   return withSession(db, async (s) => {
     await s.query(`SELECT pg_advisory_lock(${MIGRATION_LOCK_ID})`);
     try {
-      await s.query(`CREATE TABLE IF NOT EXISTS public.${MIGRATIONS_TABLE} (id SERIAL PRIMARY KEY, hash text NOT NULL, created_at bigint)`);
+      await s.query(
+        `CREATE TABLE IF NOT EXISTS public.${MIGRATIONS_TABLE} (id SERIAL PRIMARY KEY, hash text NOT NULL, created_at bigint)`,
+      );
       let pending = compare(files, (await readApplied(s.query)) ?? []);
       report.upToDate = files.filter((f) => !pending.includes(f)).map((f) => f.tag);
 
@@ -191,12 +198,21 @@ export async function migrate(db: Database, opts: { logger?: Logger; dir?: strin
       if (first && pending[0] === first) {
         const ref = await referenceState(s.query);
         if (ref === 'dirty') {
-          throw new AtiError('ATI_ERR_DB', `the reference's migration ${REFERENCE_BASELINE_VERSION} is recorded as failed in _sqlx_migrations; repair the database first`);
+          throw new AtiError(
+            'ATI_ERR_DB',
+            `the reference's migration ${REFERENCE_BASELINE_VERSION} is recorded as failed in _sqlx_migrations; repair the database first`,
+          );
         }
         if (ref === 'applied') {
-          await s.query(`INSERT INTO public.${MIGRATIONS_TABLE} (hash, created_at) VALUES ($1, $2)`, [first.hash, first.when]);
+          await s.query(`INSERT INTO public.${MIGRATIONS_TABLE} (hash, created_at) VALUES ($1, $2)`, [
+            first.hash,
+            first.when,
+          ]);
           report.baselined.push(first.tag);
-          opts.logger?.info({ migration: first.tag, sqlx_version: REFERENCE_BASELINE_VERSION }, 'database was migrated by the reference; recorded as baseline');
+          opts.logger?.info(
+            { migration: first.tag, sqlx_version: REFERENCE_BASELINE_VERSION },
+            'database was migrated by the reference; recorded as baseline',
+          );
           pending = pending.slice(1);
         }
       }

@@ -104,7 +104,8 @@ export class Persistence {
     let poolMax: number | undefined;
     if (rawMax) {
       poolMax = Number(rawMax);
-      if (!Number.isInteger(poolMax) || poolMax < 1 || poolMax > 1000) throw new AtiError('ATI_ERR_CONFIG', 'ATI_DB_POOL_MAX must be an integer between 1 and 1000');
+      if (!Number.isInteger(poolMax) || poolMax < 1 || poolMax > 1000)
+        throw new AtiError('ATI_ERR_CONFIG', 'ATI_DB_POOL_MAX must be an integer between 1 and 1000');
     }
     return new Persistence(target, { ...opts, poolMax });
   }
@@ -130,7 +131,10 @@ export class Persistence {
       let schema: SchemaStatus;
       if (this.opts.migrate) {
         const report = await m.migrate(db, { logger });
-        logger.info({ applied: report.applied, baselined: report.baselined, up_to_date: report.upToDate.length }, 'applied database migrations');
+        logger.info(
+          { applied: report.applied, baselined: report.baselined, up_to_date: report.upToDate.length },
+          'applied database migrations',
+        );
         schema = { state: 'current', pending: [], referenceBaseline: report.baselined.length > 0 };
       } else {
         schema = await m.schemaStatus(db);
@@ -140,7 +144,10 @@ export class Persistence {
             'database has no ATI schema: Ati-Key requests will answer 503 and /admin/keys/* 500 until `ati db migrate` runs (or start with --migrate)',
           );
         } else if (schema.state === 'pending') {
-          logger.warn({ pending: schema.pending }, 'database migrations pending: run `ati db migrate` (or start with --migrate)');
+          logger.warn(
+            { pending: schema.pending },
+            'database migrations pending: run `ati db migrate` (or start with --migrate)',
+          );
         }
       }
       const usage = new m.UsageCounters(db, logger, this.opts.usage);

@@ -109,7 +109,8 @@ export class RevocationListener extends EventEmitter {
     this.delayMs = this.initialDelayMs;
     // Anything cached may be stale: notifications before this point were not seen.
     this.target.flushAll();
-    if (this.warned) this.logger.info({ channel: REVOCATION_CHANNEL }, 'revocation listener reconnected; key cache flushed');
+    if (this.warned)
+      this.logger.info({ channel: REVOCATION_CHANNEL }, 'revocation listener reconnected; key cache flushed');
     this.warned = false;
     this.emit('listening', this.subscriptions);
   }
@@ -152,7 +153,10 @@ export class RevocationListener extends EventEmitter {
     const message = describeDbError(err);
     if (!this.warned) {
       this.warned = true;
-      this.logger.warn({ error: message, retry_ms: this.delayMs, channel: REVOCATION_CHANNEL }, 'revocation listener disconnected; reconnecting');
+      this.logger.warn(
+        { error: message, retry_ms: this.delayMs, channel: REVOCATION_CHANNEL },
+        'revocation listener disconnected; reconnecting',
+      );
     } else {
       this.logger.debug({ error: message, retry_ms: this.delayMs }, 'revocation listener still disconnected');
     }

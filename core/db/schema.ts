@@ -50,7 +50,9 @@ export const atiKeys = pgTable(
     requestCount: bigint('request_count', { mode: 'number' }).notNull().default(0),
     errorCount: bigint('error_count', { mode: 'number' }).notNull().default(0),
     lastUsedAt: tstz('last_used_at'),
-    metadata: jsonb('metadata').notNull().default(sql`'{}'::jsonb`),
+    metadata: jsonb('metadata')
+      .notNull()
+      .default(sql`'{}'::jsonb`),
     createdAt: tstz('created_at').notNull().defaultNow(),
     createdBy: text('created_by'),
   },

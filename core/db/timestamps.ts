@@ -5,12 +5,14 @@
  * database's microseconds survive (a JavaScript Date would keep milliseconds).
  */
 
-const PG_TS = /^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(?:([+-])(\d{2})(?::?(\d{2}))?(?::?(\d{2}))?|Z)?$/;
+const PG_TS =
+  /^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(?:([+-])(\d{2})(?::?(\d{2}))?(?::?(\d{2}))?|Z)?$/;
 
 /** Renders a Postgres `timestamptz` (text or Date) as RFC 3339 `Z`; null stays null. */
 export function toRfc3339(value: string | Date | null | undefined): string | null {
   if (value === null || value === undefined) return null;
-  if (value instanceof Date) return formatFraction(value.toISOString().slice(0, 19), String(value.getUTCMilliseconds()).padStart(3, '0'));
+  if (value instanceof Date)
+    return formatFraction(value.toISOString().slice(0, 19), String(value.getUTCMilliseconds()).padStart(3, '0'));
   const m = PG_TS.exec(value);
   if (!m) return value; // infinity, BC dates: pass through untouched
   const [, date, time, frac = '', sign, oh = '00', om = '00', os = '00'] = m;

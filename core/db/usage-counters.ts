@@ -110,7 +110,10 @@ export class UsageCounters {
         this.flushedRows += chunk.length;
       }
     } catch (err) {
-      this.logger.warn({ error: describeDbError(err), keys: entries.length - i }, 'key usage counters not written; will retry');
+      this.logger.warn(
+        { error: describeDbError(err), keys: entries.length - i },
+        'key usage counters not written; will retry',
+      );
       // Put back the counts of the chunks not written, merged with what arrived meanwhile.
       for (const [hash, p] of entries.slice(i)) {
         const q = this.entry(hash);

@@ -64,7 +64,10 @@ export function createAuthStage(opts: AuthStageOptions): PipelineStage {
       return { error: new AtiError('ATI_ERR_UNAVAILABLE', 'key store unavailable') };
     }
     if (!caller) {
-      logger.info({ request_id: state.requestId, path: state.path, reason: 'unknown, revoked or expired key' }, 'auth rejected');
+      logger.info(
+        { request_id: state.requestId, path: state.path, reason: 'unknown, revoked or expired key' },
+        'auth rejected',
+      );
       hot.auth.inc('key_rejected', { outcome: 'key_rejected' });
       return unauthenticated('unknown, revoked or expired key', REALM);
     }
@@ -91,7 +94,11 @@ export function createAuthStage(opts: AuthStageOptions): PipelineStage {
     run(req: IncomingMessage, state: RequestState): Rejection | undefined | Promise<Rejection | undefined> {
       const access = state.named?.access;
       if (access === 'admin' || access === 'public') return undefined;
-      if (!state.named && opts.enablePassthrough && (state.passthrough !== undefined ? state.passthrough : state.gen.routes.match(req.headers.host, state.path))) {
+      if (
+        !state.named &&
+        opts.enablePassthrough &&
+        (state.passthrough !== undefined ? state.passthrough : state.gen.routes.match(req.headers.host, state.path))
+      ) {
         hot.auth.inc('passthrough_bypass', { outcome: 'passthrough_bypass' });
         return undefined;
       }
@@ -107,7 +114,12 @@ export function createAuthStage(opts: AuthStageOptions): PipelineStage {
       if (!verifier) throw new AtiError('ATI_ERR_INTERNAL', 'JWT is configured but the generation carries no verifier');
       if (auth?.scheme !== 'bearer' || auth.credentials === '') {
         hot.auth.inc('jwt_rejected', { outcome: 'jwt_rejected' });
-        return unauthenticated(auth ? `unsupported authorization scheme; use Bearer` : 'authentication required: send Authorization: Bearer <token>', REALM);
+        return unauthenticated(
+          auth
+            ? `unsupported authorization scheme; use Bearer`
+            : 'authentication required: send Authorization: Bearer <token>',
+          REALM,
+        );
       }
       const cached = verifier.peek(auth.credentials);
       if (cached) {

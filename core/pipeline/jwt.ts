@@ -15,17 +15,41 @@
  * Verified tokens are cached by sha256 of the token until `exp` + leeway in a
  * bounded LRU, so a busy agent costs one signature check per token.
  */
-import { createLocalJWKSet, errors as joseErrors, jwtVerify, type JSONWebKeySet, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import {
+  createLocalJWKSet,
+  errors as joseErrors,
+  jwtVerify,
+  type JSONWebKeySet,
+  type JWTPayload,
+  type JWTVerifyGetKey,
+} from 'jose';
 import { AtiError } from '../errors.js';
 import type { GenerationExtension } from '../generation-builder.js';
 import type { Logger } from '../logger.js';
 import type { CallerIdentity } from '../plugin.js';
 import { parseRateClaim } from '../rate-limit.js';
 import { parseScopeString } from '../scopes.js';
-import { JWT_LEEWAY_SECONDS, jwtKeyFiles, loadJwtKeys, type JwtKeys, type JwtSettings } from '../../config/jwt-config.js';
+import {
+  JWT_LEEWAY_SECONDS,
+  jwtKeyFiles,
+  loadJwtKeys,
+  type JwtKeys,
+  type JwtSettings,
+} from '../../config/jwt-config.js';
 
 /** Algorithms accepted from a remote JWKS (never HMAC: a published key must not be a shared secret). */
-export const REMOTE_JWKS_ALGORITHMS = ['ES256', 'ES384', 'ES512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'EdDSA'];
+export const REMOTE_JWKS_ALGORITHMS = [
+  'ES256',
+  'ES384',
+  'ES512',
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'EdDSA',
+];
 
 /** A token that failed validation: `kind` is the jsonwebtoken-style name (`ExpiredSignature`, `InvalidAudience` …). */
 export class JwtRejected extends AtiError {
@@ -66,12 +90,15 @@ export function callerFromClaims(payload: JWTPayload): CallerIdentity {
   let rateLimits: CallerIdentity['rateLimits'];
   const ati = p['ati'];
   if (ati !== undefined && ati !== null) {
-    if (typeof ati !== 'object' || Array.isArray(ati)) throw new JwtRejected('InvalidClaims', '"ati" must be an object');
+    if (typeof ati !== 'object' || Array.isArray(ati))
+      throw new JwtRejected('InvalidClaims', '"ati" must be an object');
     const a = ati as Record<string, unknown>;
-    if (!isInt(a['v']) || a['v'] < 0 || a['v'] > 255) throw new JwtRejected('InvalidClaims', '"ati.v" must be an integer 0-255');
+    if (!isInt(a['v']) || a['v'] < 0 || a['v'] > 255)
+      throw new JwtRejected('InvalidClaims', '"ati.v" must be an integer 0-255');
     const rate = a['rate'];
     if (rate !== undefined && rate !== null) {
-      if (typeof rate !== 'object' || Array.isArray(rate)) throw new JwtRejected('InvalidClaims', '"ati.rate" must be an object of strings');
+      if (typeof rate !== 'object' || Array.isArray(rate))
+        throw new JwtRejected('InvalidClaims', '"ati.rate" must be an object of strings');
       try {
         const rules = parseRateClaim(rate as Record<string, unknown>);
         if (rules.length > 0) rateLimits = Object.freeze(rules);
@@ -99,12 +126,21 @@ export function rejectionOf(err: unknown): JwtRejected {
   if (err instanceof JwtRejected) return err;
   if (err instanceof joseErrors.JWTExpired) return new JwtRejected('ExpiredSignature', 'token has expired');
   if (err instanceof joseErrors.JWTClaimValidationFailed) {
-    const kind = err.claim === 'aud' ? 'InvalidAudience' : err.claim === 'iss' ? 'InvalidIssuer' : err.claim === 'nbf' ? 'ImmatureSignature' : 'InvalidClaims';
+    const kind =
+      err.claim === 'aud'
+        ? 'InvalidAudience'
+        : err.claim === 'iss'
+          ? 'InvalidIssuer'
+          : err.claim === 'nbf'
+            ? 'ImmatureSignature'
+            : 'InvalidClaims';
     return new JwtRejected(kind, err.message);
   }
-  if (err instanceof joseErrors.JWSSignatureVerificationFailed) return new JwtRejected('InvalidSignature', 'signature verification failed');
+  if (err instanceof joseErrors.JWSSignatureVerificationFailed)
+    return new JwtRejected('InvalidSignature', 'signature verification failed');
   if (err instanceof joseErrors.JOSEAlgNotAllowed) return new JwtRejected('InvalidAlgorithm', err.message);
-  if (err instanceof joseErrors.JWKSNoMatchingKey) return new JwtRejected('InvalidKeyId', 'no key in the JWKS matches the token');
+  if (err instanceof joseErrors.JWKSNoMatchingKey)
+    return new JwtRejected('InvalidKeyId', 'no key in the JWKS matches the token');
   if (err instanceof joseErrors.JOSEError) return new JwtRejected('InvalidToken', err.message);
   if (err instanceof AtiError) return new JwtRejected('InvalidToken', err.message);
   return new JwtRejected('InvalidToken', err instanceof Error ? err.message : String(err));
@@ -178,7 +214,10 @@ export class RemoteJwks {
   private async fetchOnce(): Promise<void> {
     this.fetches++;
     try {
-      const res = await fetch(this.url, { signal: AbortSignal.timeout(this.timeoutMs), headers: { accept: 'application/json, application/jwk-set+json' } });
+      const res = await fetch(this.url, {
+        signal: AbortSignal.timeout(this.timeoutMs),
+        headers: { accept: 'application/json, application/jwk-set+json' },
+      });
       if (res.status !== 200) throw new Error(`HTTP ${res.status}`);
       const text = await res.text();
       if (text.length > 1_000_000) throw new Error('JWKS document larger than 1 MB');
@@ -186,9 +225,15 @@ export class RemoteJwks {
       if (!jwks || !Array.isArray(jwks.keys)) throw new Error('not a JWKS document (no "keys" array)');
       this.local = createLocalJWKSet(jwks);
       this.fetchedAt = this.now();
-      this.opts.logger?.info({ url: this.url.origin + this.url.pathname, keys: jwks.keys.length }, 'remote JWKS fetched');
+      this.opts.logger?.info(
+        { url: this.url.origin + this.url.pathname, keys: jwks.keys.length },
+        'remote JWKS fetched',
+      );
     } catch (err) {
-      this.opts.logger?.warn({ url: this.url.origin + this.url.pathname, error: (err as Error).message }, 'remote JWKS fetch failed');
+      this.opts.logger?.warn(
+        { url: this.url.origin + this.url.pathname, error: (err as Error).message },
+        'remote JWKS fetch failed',
+      );
     }
   }
 }
@@ -223,12 +268,16 @@ export class JwtVerifier {
     this.cacheSize = init.cacheSize ?? 10_000;
     this.now = init.now ?? Date.now;
     const local = init.keys.algorithm;
-    this.algorithms = [...(local ? [local] : []), ...(init.remote ? REMOTE_JWKS_ALGORITHMS.filter((a) => a !== local) : [])];
+    this.algorithms = [
+      ...(local ? [local] : []),
+      ...(init.remote ? REMOTE_JWKS_ALGORITHMS.filter((a) => a !== local) : []),
+    ];
     const { keys, remote } = init;
     const localKid = keys.publicJwk?.kid;
     this.getKey = async (header, token) => {
       // The local key answers its own algorithm; a token naming another kid goes to the remote set when there is one.
-      if (local && header.alg === local && (local === 'HS256' || !remote || !header.kid || header.kid === localKid)) return keys.verifyKey!;
+      if (local && header.alg === local && (local === 'HS256' || !remote || !header.kid || header.kid === localKid))
+        return keys.verifyKey!;
       if (remote) return remote.getKey(header, token);
       throw new JwtRejected('InvalidAlgorithm', `"alg" ${String(header.alg)} is not accepted`);
     };

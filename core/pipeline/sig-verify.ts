@@ -21,7 +21,13 @@ import type { Generation } from '../generation.js';
 import { GlobSet } from '../glob.js';
 import type { Logger } from '../logger.js';
 import type { RequestState } from '../request-state.js';
-import { JOB_ID_HEADER, SIGNATURE_HEADER, SIGNATURE_STATUS_HEADER, verifySignature, type SignatureReason } from './signature.js';
+import {
+  JOB_ID_HEADER,
+  SIGNATURE_HEADER,
+  SIGNATURE_STATUS_HEADER,
+  verifySignature,
+  type SignatureReason,
+} from './signature.js';
 import type { PipelineStage, Rejection } from './types.js';
 import type { SigVerifyMode } from '../../config/proxy-config.js';
 
@@ -106,7 +112,15 @@ export function createSigVerifyStage(opts: SigVerifyOptions): PipelineStage {
       const valid = reason === 'valid';
       const jobId = headerValue(req, JOB_ID_HEADER);
       logger.info(
-        { mode: label, valid, reason, job_id: jobId ? jobId.slice(0, 256) : 'none', method, path: state.path, request_id: state.requestId },
+        {
+          mode: label,
+          valid,
+          reason,
+          job_id: jobId ? jobId.slice(0, 256) : 'none',
+          method,
+          path: state.path,
+          request_id: state.requestId,
+        },
         'sig_verify',
       );
       hot.sigVerify.inc(`${mode} ${reason}`, { reason, mode });
@@ -117,7 +131,11 @@ export function createSigVerifyStage(opts: SigVerifyOptions): PipelineStage {
       }
       if (mode === 'enforce' && !valid) {
         // The reference answers the bare reason string (clients and scrapers read it).
-        return { error: new AtiError('ATI_ERR_SIGNATURE', reason), body: reason, contentType: 'text/plain; charset=utf-8' };
+        return {
+          error: new AtiError('ATI_ERR_SIGNATURE', reason),
+          body: reason,
+          contentType: 'text/plain; charset=utf-8',
+        };
       }
       return undefined;
     },
@@ -138,7 +156,10 @@ export function signingSecretReporter(mode: SigVerifyMode): GenerationExtension 
       const current = decodeSigningSecret(keyring.get(currentName));
       const previous = decodeSigningSecret(keyring.get(previousName));
       if (current) {
-        logger.info({ secret_bytes: current.length, previous_secret: previous !== undefined }, 'sandbox signing secret loaded');
+        logger.info(
+          { secret_bytes: current.length, previous_secret: previous !== undefined },
+          'sandbox signing secret loaded',
+        );
       } else if (keyring.has(currentName)) {
         logger.warn(
           { min_bytes: MIN_SIGNING_SECRET_BYTES, previous_secret: previous !== undefined },
@@ -151,7 +172,10 @@ export function signingSecretReporter(mode: SigVerifyMode): GenerationExtension 
         );
       }
       if (mode === 'enforce' && !current && !previous) {
-        logger.error({ mode: MODE_LABEL[mode] }, `sig-verify is in enforce mode and no signing secret is loaded: every non-exempt request answers 403`);
+        logger.error(
+          { mode: MODE_LABEL[mode] },
+          `sig-verify is in enforce mode and no signing secret is loaded: every non-exempt request answers 403`,
+        );
       }
       return { secrets: (current ? 1 : 0) + (previous ? 1 : 0) };
     },
@@ -163,7 +187,12 @@ export function signingSecretReporter(mode: SigVerifyMode): GenerationExtension 
  * refuses to start; log/warn mode with passthrough and no secret starts with a
  * loud ERROR banner. Called once the first generation is built.
  */
-export function checkSigVerifyStartup(mode: SigVerifyMode, enablePassthrough: boolean, gen: Generation, logger: Logger): void {
+export function checkSigVerifyStartup(
+  mode: SigVerifyMode,
+  enablePassthrough: boolean,
+  gen: Generation,
+  logger: Logger,
+): void {
   if (gen.signingSecrets.length > 0) return;
   if (mode === 'enforce') {
     throw new AtiError(

@@ -89,7 +89,12 @@ export function verifySignature(input: VerifyInput): SignatureReason {
 }
 
 /** The header value a sandbox sends: `t=<t>,s=<hex>` (t defaults to now). */
-export function signRequest(secret: Buffer | string, method: string, path: string, t: number | string = Math.floor(Date.now() / 1000)): string {
+export function signRequest(
+  secret: Buffer | string,
+  method: string,
+  path: string,
+  t: number | string = Math.floor(Date.now() / 1000),
+): string {
   const key = typeof secret === 'string' ? Buffer.from(secret, 'utf8') : secret;
   const s = createHmac('sha256', key).update(`${t}.${method}.${path}`).digest('hex');
   return `t=${t},s=${s}`;

@@ -18,11 +18,20 @@ function redactField(key: string, value: unknown): unknown {
   if (typeof value === 'string' && URL_FIELDS.has(key)) return redactUrl(value);
   if ((key === 'extra_headers' || key === 'mcp_env' || key === 'cli_env') && value && typeof value === 'object') {
     // Values may hold literal secrets (only `${key}` placeholders are safe to show).
-    return Object.fromEntries(Object.entries(value as Record<string, string>).map(([k, v]) => [k, /^(\$\{[^}]+\}|@\{[^}]+\})$/.test(String(v)) ? v : REDACTED]));
+    return Object.fromEntries(
+      Object.entries(value as Record<string, string>).map(([k, v]) => [
+        k,
+        /^(\$\{[^}]+\}|@\{[^}]+\})$/.test(String(v)) ? v : REDACTED,
+      ]),
+    );
   }
   if (key === 'auth_generator' && value && typeof value === 'object') {
     const g = value as Record<string, unknown>;
-    return { ...g, ...(g['env'] ? { env: redactField('mcp_env', g['env']) } : {}), ...(g['script'] ? { script: REDACTED } : {}) };
+    return {
+      ...g,
+      ...(g['env'] ? { env: redactField('mcp_env', g['env']) } : {}),
+      ...(g['script'] ? { script: REDACTED } : {}),
+    };
   }
   return value;
 }
@@ -62,7 +71,12 @@ export function adminConfigRoutes(admin: AdminAuth, config: ProxyConfig): RouteM
           fields: Object.fromEntries(Object.entries(p.manifest.provider).map(([k, v]) => [k, redactField(k, v)])),
           tools: p.provisioned.tools.map((t) => t.name),
         })),
-        routes: gen.routes.routes.map((r) => ({ name: r.name, host_match: r.hostMatch, path_prefix: r.pathPrefix, forward_websockets: r.forwardWebsockets })),
+        routes: gen.routes.routes.map((r) => ({
+          name: r.name,
+          host_match: r.hostMatch,
+          path_prefix: r.pathPrefix,
+          forward_websockets: r.forwardWebsockets,
+        })),
         warnings: gen.warnings,
       };
       // Last line of defence: the same scrub as every log line (keyring values of the serving generation).

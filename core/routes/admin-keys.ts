@@ -43,7 +43,8 @@ function jsonBody(request: FastifyRequest): Record<string, unknown> {
 }
 
 function bodyObject(body: unknown): Record<string, unknown> {
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw invalid('request body must be a JSON object');
+  if (body === null || typeof body !== 'object' || Array.isArray(body))
+    throw invalid('request body must be a JSON object');
   return body as Record<string, unknown>;
 }
 
@@ -64,15 +65,18 @@ function optionalString(o: Record<string, unknown>, field: string): string | und
 function stringList(o: Record<string, unknown>, field: string): string[] {
   const v = o[field];
   if (v === undefined) return [];
-  if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) throw invalid(`\`${field}\` must be an array of strings`);
+  if (!Array.isArray(v) || v.some((x) => typeof x !== 'string'))
+    throw invalid(`\`${field}\` must be an array of strings`);
   return v as string[];
 }
 
 function expiresIn(o: Record<string, unknown>): number | null {
   const v = o['expires_in_secs'];
   if (v === undefined || v === null) return null;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw invalid('`expires_in_secs` must be a non-negative integer');
-  if (v > MAX_EXPIRES_IN_SECS) throw new AtiError('ATI_ERR_BAD_REQUEST', `expires_in_secs must be at most ${MAX_EXPIRES_IN_SECS} (10 years)`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0)
+    throw invalid('`expires_in_secs` must be a non-negative integer');
+  if (v > MAX_EXPIRES_IN_SECS)
+    throw new AtiError('ATI_ERR_BAD_REQUEST', `expires_in_secs must be at most ${MAX_EXPIRES_IN_SECS} (10 years)`);
   return v;
 }
 
@@ -149,12 +153,14 @@ export function adminKeysRoutes(deps: AdminKeysDeps): RouteModule {
       });
 
       scope.post<{ Params: { hash: string } }>('/admin/keys/:hash/block', adminOnly, async (request) => {
-        if (!(await keys().setBlocked(request.params.hash, true, actorOf(request)))) throw new AtiError('ATI_ERR_NOT_FOUND', 'no such key');
+        if (!(await keys().setBlocked(request.params.hash, true, actorOf(request))))
+          throw new AtiError('ATI_ERR_NOT_FOUND', 'no such key');
         return { blocked: true };
       });
 
       scope.post<{ Params: { hash: string } }>('/admin/keys/:hash/unblock', adminOnly, async (request) => {
-        if (!(await keys().setBlocked(request.params.hash, false, actorOf(request)))) throw new AtiError('ATI_ERR_NOT_FOUND', 'no such key');
+        if (!(await keys().setBlocked(request.params.hash, false, actorOf(request))))
+          throw new AtiError('ATI_ERR_NOT_FOUND', 'no such key');
         return { blocked: false };
       });
     });

@@ -42,7 +42,8 @@ export function parseCallBody(text: string): CallRequestBody {
   const out: CallRequestBody = { tool_name: d['tool_name'], args: d['args'] ?? {} };
   const raw = d['raw_args'];
   if (raw !== undefined && raw !== null) {
-    if (!Array.isArray(raw) || !raw.every((x) => typeof x === 'string')) throw invalid('`raw_args` must be an array of strings');
+    if (!Array.isArray(raw) || !raw.every((x) => typeof x === 'string'))
+      throw invalid('`raw_args` must be an array of strings');
     out.raw_args = raw as string[];
   }
   return out;
@@ -71,7 +72,9 @@ export const callRoutes: RouteModule = async (app, host) => {
   await app.register(async (scope) => {
     // The reference reads /call bodies itself, whatever the Content-Type.
     scope.removeAllContentTypeParsers();
-    scope.addContentTypeParser('*', { parseAs: 'string', bodyLimit: MAX_CALL_BODY_BYTES }, (_req, body, done) => done(null, body));
+    scope.addContentTypeParser('*', { parseAs: 'string', bodyLimit: MAX_CALL_BODY_BYTES }, (_req, body, done) =>
+      done(null, body),
+    );
 
     scope.post('/call', async (request, reply) => {
       const state = stateOf(request);

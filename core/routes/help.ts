@@ -33,7 +33,6 @@ interface HelpBody {
   tool?: string;
 }
 
-
 function send(reply: FastifyReply, e: AtiError): FastifyReply {
   return reply.code(e.status).type('application/json').send({ content: '', error: e.message, code: e.code });
 }
@@ -52,7 +51,10 @@ function llmError(e: AtiError): AtiError {
       return new AtiError('ATI_ERR_UNAVAILABLE', `LLM API key not found in keyring: ${e.message}`);
     case 'ATI_ERR_UPSTREAM':
       return typeof status === 'number'
-        ? new AtiError('ATI_ERR_UPSTREAM', `LLM API error (${status}): ${String(upstream ?? e.message).replace(/^API error \(\d+\): /, '')}`)
+        ? new AtiError(
+            'ATI_ERR_UPSTREAM',
+            `LLM API error (${status}): ${String(upstream ?? e.message).replace(/^API error \(\d+\): /, '')}`,
+          )
         : new AtiError('ATI_ERR_UPSTREAM', `LLM request failed: ${String(upstream ?? e.message)}`);
     case 'ATI_ERR_UPSTREAM_TIMEOUT':
       return new AtiError('ATI_ERR_UPSTREAM_TIMEOUT', `LLM request failed: ${String(upstream ?? e.message)}`);
@@ -76,7 +78,10 @@ export const helpRoutes: RouteModule = (app, host) => {
       preValidation: async (request) => {
         const ct = (request.headers['content-type'] ?? '').toLowerCase();
         if (!ct.startsWith('application/json')) {
-          throw new AtiError('ATI_ERR_UNSUPPORTED_MEDIA_TYPE', 'Expected request with `Content-Type: application/json`');
+          throw new AtiError(
+            'ATI_ERR_UNSUPPORTED_MEDIA_TYPE',
+            'Expected request with `Content-Type: application/json`',
+          );
         }
       },
     },
@@ -107,7 +112,10 @@ export const helpRoutes: RouteModule = (app, host) => {
           provider: llmTool?.provider ?? null,
           handler: llmTool?.handler ?? null,
           caller,
-          args: request.body.tool !== undefined ? { query: request.body.query, tool: request.body.tool } : { query: request.body.query },
+          args:
+            request.body.tool !== undefined
+              ? { query: request.body.query, tool: request.body.tool }
+              : { query: request.body.query },
           status: error ? callStatusOf(error) : 'success',
           durationMs: latency,
           error: error?.message ?? null,
@@ -172,11 +180,17 @@ export const helpRoutes: RouteModule = (app, host) => {
         return fail(llmError(e), { upstream_status: e.details?.['upstream_status'] ?? null });
       }
       if (typeof value !== 'object' || value === null) {
-        return fail(new AtiError('ATI_ERR_INTERNAL', 'Failed to parse LLM response: the answer is not a JSON object'), { upstream_status: upstreamStatus ?? null });
+        return fail(new AtiError('ATI_ERR_INTERNAL', 'Failed to parse LLM response: the answer is not a JSON object'), {
+          upstream_status: upstreamStatus ?? null,
+        });
       }
-      const content = (value as { choices?: Array<{ message?: { content?: unknown } }> }).choices?.[0]?.message?.content;
+      const content = (value as { choices?: Array<{ message?: { content?: unknown } }> }).choices?.[0]?.message
+        ?.content;
       finish(200, { upstream_status: upstreamStatus ?? null });
-      return reply.code(200).type('application/json').send({ content: typeof content === 'string' ? content : 'No response from LLM' });
+      return reply
+        .code(200)
+        .type('application/json')
+        .send({ content: typeof content === 'string' ? content : 'No response from LLM' });
     },
   );
 };

@@ -10,4 +10,14 @@ import { skillatiRoutes } from './skillati.js';
 import { skillsRoutes } from './skills.js';
 import { toolsRoutes } from './tools.js';
 
-export const ROUTE_MODULES: RouteModule[] = [healthRoutes, toolsRoutes, callRoutes, helpRoutes, mcpRoutes, skillsRoutes, skillatiRoutes, jwksRoutes, probeRoutes];
+export const ROUTE_MODULES: RouteModule[] = [
+  healthRoutes,
+  toolsRoutes,
+  callRoutes,
+  helpRoutes,
+  mcpRoutes,
+  skillsRoutes,
+  skillatiRoutes,
+  jwksRoutes,
+  probeRoutes,
+];

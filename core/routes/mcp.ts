@@ -52,9 +52,13 @@ export function createMcpRoutes(opts: McpRouteOptions = {}): RouteModule {
 
       scope.post('/mcp', { bodyLimit }, async (request, reply) => {
         if (!isJsonContentType(request.headers['content-type'])) {
-          throw new AtiError('ATI_ERR_UNSUPPORTED_MEDIA_TYPE', 'Expected request with `Content-Type: application/json`');
+          throw new AtiError(
+            'ATI_ERR_UNSUPPORTED_MEDIA_TYPE',
+            'Expected request with `Content-Type: application/json`',
+          );
         }
-        const send = (status: number, body: unknown) => reply.code(status).type('application/json').send(JSON.stringify(body));
+        const send = (status: number, body: unknown) =>
+          reply.code(status).type('application/json').send(JSON.stringify(body));
         let msg: unknown;
         try {
           msg = JSON.parse(typeof request.body === 'string' ? request.body : '');
@@ -73,9 +77,18 @@ export function createMcpRoutes(opts: McpRouteOptions = {}): RouteModule {
         if (Array.isArray(msg)) {
           if (msg.length === 0) return send(400, rpcError(null, RPC_INVALID_REQUEST, 'Invalid Request: empty batch'));
           if (msg.length > MCP_MAX_BATCH) {
-            return send(400, rpcError(null, RPC_INVALID_REQUEST, `Invalid Request: a batch may hold at most ${MCP_MAX_BATCH} messages`));
+            return send(
+              400,
+              rpcError(
+                null,
+                RPC_INVALID_REQUEST,
+                `Invalid Request: a batch may hold at most ${MCP_MAX_BATCH} messages`,
+              ),
+            );
           }
-          const answers = (await Promise.all(msg.map((m) => dispatchRpc(m, ctx)))).filter((r): r is JsonRpcResponse => r !== undefined);
+          const answers = (await Promise.all(msg.map((m) => dispatchRpc(m, ctx)))).filter(
+            (r): r is JsonRpcResponse => r !== undefined,
+          );
           return answers.length === 0 ? send(202, null) : send(200, answers);
         }
         const answer = await dispatchRpc(msg, ctx);

@@ -29,7 +29,10 @@ export const probeRoutes: RouteModule = (app, host) => {
 
   app.get('/metrics', { config: { access: 'public' } }, async (request, reply) => {
     if (!isLoopback(request.raw.socket.remoteAddress)) {
-      throw new AtiError('ATI_ERR_FORBIDDEN', '/metrics answers loopback clients only; use --metrics-bind to expose it elsewhere');
+      throw new AtiError(
+        'ATI_ERR_FORBIDDEN',
+        '/metrics answers loopback clients only; use --metrics-bind to expose it elsewhere',
+      );
     }
     return reply.type(registry.contentType).send(await registry.metrics());
   });

@@ -107,7 +107,8 @@ function objectBody(request: FastifyRequest): Record<string, unknown> {
 
 function stringList(body: Record<string, unknown>, field: string): string[] {
   const v = body[field];
-  if (v === undefined) throw new AtiError('ATI_ERR_INVALID_REQUEST', `Invalid request: missing field "${field}" (an array of strings)`);
+  if (v === undefined)
+    throw new AtiError('ATI_ERR_INVALID_REQUEST', `Invalid request: missing field "${field}" (an array of strings)`);
   if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) {
     throw new AtiError('ATI_ERR_INVALID_REQUEST', `Invalid request: "${field}" must be an array of strings`);
   }
@@ -122,7 +123,9 @@ export interface SkillsRouteLimits {
 }
 
 /** Route module factory; the limits are injectable for tests. */
-export function createSkillsRoutes(limits: SkillsRouteLimits = { maxBundleBytes: MAX_BUNDLE_BYTES, maxBatchBytes: MAX_BATCH_BYTES }): RouteModule {
+export function createSkillsRoutes(
+  limits: SkillsRouteLimits = { maxBundleBytes: MAX_BUNDLE_BYTES, maxBatchBytes: MAX_BATCH_BYTES },
+): RouteModule {
   return (app, host) => {
     app.get<{ Querystring: Query }>('/skills', async (request) => {
       const v = viewOf(stateOf(request));

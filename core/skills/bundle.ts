@@ -48,11 +48,17 @@ export async function readBundle(skill: Skill, logger: Logger, maxBytes = MAX_BU
     onSkip: (s) => logger.debug({ skill: skill.name, file: s.rel, reason: s.reason }, 'skill bundle: entry left out'),
   });
   if (files.length > MAX_BUNDLE_FILES) {
-    throw new AtiError('ATI_ERR_SKILL_TOO_LARGE', `skill '${skill.name}' has more than ${MAX_BUNDLE_FILES} files; not bundled`);
+    throw new AtiError(
+      'ATI_ERR_SKILL_TOO_LARGE',
+      `skill '${skill.name}' has more than ${MAX_BUNDLE_FILES} files; not bundled`,
+    );
   }
   const total = files.reduce((n, f) => n + f.size, 0);
   if (total > maxBytes) {
-    throw new AtiError('ATI_ERR_SKILL_TOO_LARGE', `skill '${skill.name}' is ${total} bytes, above the ${maxBytes}-byte bundle limit`);
+    throw new AtiError(
+      'ATI_ERR_SKILL_TOO_LARGE',
+      `skill '${skill.name}' is ${total} bytes, above the ${maxBytes}-byte bundle limit`,
+    );
   }
   // Null prototype: a file named `__proto__` must be an ordinary key, not the object's prototype.
   const out: Record<string, BundleFile> = Object.create(null) as Record<string, BundleFile>;
@@ -62,7 +68,10 @@ export async function readBundle(skill: Skill, logger: Logger, maxBytes = MAX_BU
     try {
       data = await readFile(f.real);
     } catch (err) {
-      logger.debug({ skill: skill.name, file: f.rel, error: (err as Error).message }, 'skill bundle: unreadable file left out');
+      logger.debug(
+        { skill: skill.name, file: f.rel, error: (err as Error).message },
+        'skill bundle: unreadable file left out',
+      );
       continue;
     }
     // A file that grew since it was listed still counts against the cap.

@@ -11,7 +11,10 @@ import path from 'node:path';
 
 /** A relative path or symlink that would leave the skill folder. */
 export class PathEscapeError extends Error {
-  constructor(readonly rel: string, reason: string) {
+  constructor(
+    readonly rel: string,
+    reason: string,
+  ) {
     super(`'${rel}' ${reason}`);
     this.name = 'PathEscapeError';
   }

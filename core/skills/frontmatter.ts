@@ -17,7 +17,8 @@ export function splitFrontmatter(text: string): SplitMarkdown {
   const start = text.length - text.trimStart().length;
   const rest = text.slice(start);
   const firstEol = rest.indexOf('\n');
-  if (firstEol < 0 || rest.slice(0, firstEol).replace(/\r$/, '').trimEnd() !== '---') return { yaml: undefined, body: text };
+  if (firstEol < 0 || rest.slice(0, firstEol).replace(/\r$/, '').trimEnd() !== '---')
+    return { yaml: undefined, body: text };
   let pos = firstEol + 1;
   while (pos <= rest.length) {
     const eol = rest.indexOf('\n', pos);

@@ -30,12 +30,18 @@ export function formatSkillContext(skills: readonly Skill[]): string {
  * when there are none. `caller` undefined = dev mode (scopes `*`).
  */
 /** The skills text for the caller without its heading (for prompt builders that add their own), or undefined. */
-export function localSkillsHelpBody(gen: Pick<Generation, 'extensions'> & ToolCatalog, caller: CallerIdentity | undefined): string | undefined {
+export function localSkillsHelpBody(
+  gen: Pick<Generation, 'extensions'> & ToolCatalog,
+  caller: CallerIdentity | undefined,
+): string | undefined {
   const section = localSkillsHelpSection(gen, caller);
   return section ? section.slice(SKILLS_HELP_HEADING.length).trim() : undefined;
 }
 
-export function localSkillsHelpSection(gen: Pick<Generation, 'extensions'> & ToolCatalog, caller: CallerIdentity | undefined): string {
+export function localSkillsHelpSection(
+  gen: Pick<Generation, 'extensions'> & ToolCatalog,
+  caller: CallerIdentity | undefined,
+): string {
   const registry = skillRegistryOf(gen);
   if (registry.size === 0) return '';
   const who: CallerIdentity = caller ?? { sub: 'dev', scopes: ['*'], unrestricted: true };

@@ -132,7 +132,10 @@ export async function loadSkillRegistry(skillsDir: string, logger: Logger): Prom
       logger.warn({ path: skillsDir }, 'skills path is not a directory; no local skills loaded');
       return SkillRegistry.empty();
     }
-    throw new AtiError('ATI_ERR_CONFIG', `cannot list the skills folder: ${(err as Error).message}`, { location: { file: skillsDir }, cause: err });
+    throw new AtiError('ATI_ERR_CONFIG', `cannot list the skills folder: ${(err as Error).message}`, {
+      location: { file: skillsDir },
+      cause: err,
+    });
   }
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 
@@ -141,14 +144,21 @@ export async function loadSkillRegistry(skillsDir: string, logger: Logger): Prom
   const seen = new Map<string, string>();
   const skip = (dir: string, reason: string, file?: string, line?: number) => {
     skipped.push({ dir, reason });
-    logger.warn({ skill_dir: dir, reason, ...(file ? { file } : {}), ...(line ? { line } : {}) }, 'skill folder skipped');
+    logger.warn(
+      { skill_dir: dir, reason, ...(file ? { file } : {}), ...(line ? { line } : {}) },
+      'skill folder skipped',
+    );
   };
 
   for (const e of entries) {
     const full = path.join(skillsDir, e.name);
     // Plain files at the top level are not skills (ref-04 §6.1); a symlink to a folder is.
     let isDir = e.isDirectory();
-    if (e.isSymbolicLink()) isDir = await stat(full).then((s) => s.isDirectory(), () => false);
+    if (e.isSymbolicLink())
+      isDir = await stat(full).then(
+        (s) => s.isDirectory(),
+        () => false,
+      );
     if (!isDir) continue;
     if (isHiddenName(e.name)) {
       skip(e.name, 'hidden folder');
@@ -157,7 +167,9 @@ export async function loadSkillRegistry(skillsDir: string, logger: Logger): Prom
     let skill: Skill;
     try {
       const root = await realpath(full);
-      skill = await loadSkill(root, e.name, (message, file) => logger.warn({ skill_dir: e.name, ...(file ? { file } : {}) }, `skill: ${message}`));
+      skill = await loadSkill(root, e.name, (message, file) =>
+        logger.warn({ skill_dir: e.name, ...(file ? { file } : {}) }, `skill: ${message}`),
+      );
     } catch (err) {
       if (err instanceof SkillLoadError) skip(e.name, err.message, err.file, err.line);
       else skip(e.name, (err as Error).message);
@@ -182,7 +194,8 @@ export async function loadSkillRegistry(skillsDir: string, logger: Logger): Prom
 /** Why a skill name cannot be served under `/skills/{name}`, or undefined. */
 function nameProblem(name: string): string | undefined {
   if (RESERVED_SKILL_NAMES.has(name)) return `is reserved (it collides with the route /skills/${name})`;
-  if (name === '.' || name === '..' || /[/\\\u0000-\u001f\u007f]/.test(name)) return 'contains a path separator or control character';
+  if (name === '.' || name === '..' || /[/\\\u0000-\u001f\u007f]/.test(name))
+    return 'contains a path separator or control character';
   if (name.length > 200) return 'is longer than 200 characters';
   return undefined;
 }

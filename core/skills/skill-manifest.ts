@@ -110,10 +110,15 @@ export function parseSkillToml(text: string, file: string, warn: (message: strin
     doc = parseToml(text) as Record<string, unknown>;
   } catch (err) {
     const msg = (err as Error).message.split('\n')[0]!.replace(/^Invalid TOML document: /, '');
-    throw new SkillLoadError(`skill.toml: TOML syntax error: ${msg}`, file, err instanceof TomlError ? err.line : undefined);
+    throw new SkillLoadError(
+      `skill.toml: TOML syntax error: ${msg}`,
+      file,
+      err instanceof TomlError ? err.line : undefined,
+    );
   }
   for (const key of Object.keys(doc)) {
-    if (!SKILL_TOML_TABLES.has(key)) warn(`skill.toml: unknown top-level key "${key}" ignored${didYouMean(key, SKILL_TOML_TABLES)}`);
+    if (!SKILL_TOML_TABLES.has(key))
+      warn(`skill.toml: unknown top-level key "${key}" ignored${didYouMean(key, SKILL_TOML_TABLES)}`);
   }
   const table = doc['skill'];
   if (typeof table !== 'object' || table === null || Array.isArray(table) || table instanceof Date) {
@@ -130,10 +135,16 @@ export function parseSkillToml(text: string, file: string, warn: (message: strin
       continue;
     }
     if (kind === 'string' && typeof value !== 'string') fail(key, 'a string');
-    if (kind === 'list' && !(Array.isArray(value) && value.every((v) => typeof v === 'string'))) fail(key, 'an array of strings');
+    if (kind === 'list' && !(Array.isArray(value) && value.every((v) => typeof v === 'string')))
+      fail(key, 'an array of strings');
     if (
       kind === 'map' &&
-      !(typeof value === 'object' && value !== null && !Array.isArray(value) && Object.values(value).every((v) => typeof v === 'string'))
+      !(
+        typeof value === 'object' &&
+        value !== null &&
+        !Array.isArray(value) &&
+        Object.values(value).every((v) => typeof v === 'string')
+      )
     ) {
       fail(key, 'a table of strings');
     }
@@ -163,7 +174,8 @@ async function locate(root: string, rel: string): Promise<string | undefined> {
   try {
     return await resolveInsideIfExists(root, rel);
   } catch (err) {
-    if (err instanceof PathEscapeError) throw new SkillLoadError(`${rel} is a symlink that points outside the skill folder`, path.join(root, rel));
+    if (err instanceof PathEscapeError)
+      throw new SkillLoadError(`${rel} is a symlink that points outside the skill folder`, path.join(root, rel));
     throw new SkillLoadError(`${rel} cannot be read: ${(err as Error).message}`, path.join(root, rel));
   }
 }
@@ -181,7 +193,11 @@ function inferDescription(body: string): string {
  * Loads the skill in folder `root` (a real path) named `dirName`. `warn`
  * receives non-fatal problems (ignored frontmatter, unknown keys).
  */
-export async function loadSkill(root: string, dirName: string, warn: (message: string, file?: string) => void): Promise<Skill> {
+export async function loadSkill(
+  root: string,
+  dirName: string,
+  warn: (message: string, file?: string) => void,
+): Promise<Skill> {
   const mdPath = await locate(root, 'SKILL.md');
   const tomlPath = await locate(root, 'skill.toml');
   if (!mdPath && !tomlPath) throw new SkillLoadError('has neither SKILL.md nor skill.toml', root);
@@ -213,7 +229,9 @@ export async function loadSkill(root: string, dirName: string, warn: (message: s
     let toml: SkillToml | undefined;
     if (tomlPath) {
       try {
-        toml = parseSkillToml(await readText(tomlPath, 'skill.toml', MAX_SKILL_MD_BYTES), tomlPath, (m) => warn(m, tomlPath));
+        toml = parseSkillToml(await readText(tomlPath, 'skill.toml', MAX_SKILL_MD_BYTES), tomlPath, (m) =>
+          warn(m, tomlPath),
+        );
       } catch (err) {
         warn(`skill.toml ignored (bindings not applied): ${(err as Error).message}`, tomlPath);
       }
@@ -244,7 +262,8 @@ export async function loadSkill(root: string, dirName: string, warn: (message: s
     // (B) legacy skill.toml: its [skill] table is the metadata; `name` is required.
     const text = await readText(tomlPath, 'skill.toml', MAX_SKILL_MD_BYTES);
     const toml = parseSkillToml(text, tomlPath, (m) => warn(m, tomlPath));
-    if (!toml.has('name')) throw new SkillLoadError('skill.toml: skill.name is required', tomlPath, locateLine(text, 'skill'));
+    if (!toml.has('name'))
+      throw new SkillLoadError('skill.toml: skill.name is required', tomlPath, locateLine(text, 'skill'));
     const name = toml.str('name')!;
     return {
       ...base,

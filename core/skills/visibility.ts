@@ -29,7 +29,8 @@ const ALL: SkillViewer = { all: true };
  * is an empty scope list (ref-01 §12.0), so nothing is visible.
  */
 export function viewerOf(caller: CallerIdentity | undefined, authConfigured: boolean): SkillViewer {
-  if (!caller) return authConfigured ? { all: false, caller: { sub: 'anonymous', scopes: [], unrestricted: false } } : ALL;
+  if (!caller)
+    return authConfigured ? { all: false, caller: { sub: 'anonymous', scopes: [], unrestricted: false } } : ALL;
   if (caller.unrestricted || caller.scopes.includes('*')) return ALL;
   return { all: false, caller };
 }
@@ -94,7 +95,11 @@ export function resolveSkills(registry: SkillRegistry, catalog: ToolCatalog, cal
 }
 
 /** Names of the skills `viewer` may see: all of them, or resolve(caller scopes). */
-export function visibleSkillNames(registry: SkillRegistry, catalog: ToolCatalog, viewer: SkillViewer): ReadonlySet<string> {
+export function visibleSkillNames(
+  registry: SkillRegistry,
+  catalog: ToolCatalog,
+  viewer: SkillViewer,
+): ReadonlySet<string> {
   if (viewer.all) return new Set(registry.skills.map((s) => s.name));
   return new Set(resolveSkills(registry, catalog, viewer.caller).map((s) => s.name));
 }

@@ -69,7 +69,8 @@ export function argsToArgv(args: unknown): string[] {
   }
   for (const a of argv) {
     // spawn() refuses NUL bytes; say which argument instead of failing with a TypeError.
-    if (a.includes('\0')) throw new AtiError('ATI_ERR_TOOL_ARGS', `argument ${JSON.stringify(a.slice(0, 40))} contains a NUL byte`);
+    if (a.includes('\0'))
+      throw new AtiError('ATI_ERR_TOOL_ARGS', `argument ${JSON.stringify(a.slice(0, 40))} contains a NUL byte`);
   }
   return argv;
 }

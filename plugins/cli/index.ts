@@ -30,7 +30,13 @@ import { buildChildEnv } from './child-env.js';
 import { CallWorkspace, sweepStaleWorkspaces } from './credential-files.js';
 import { collectCaptures, DEFAULT_MAX_OUTPUT_BYTES, parseMaxOutputBytes, planCaptures } from './output-capture.js';
 import { makeRedactor, type Redactor } from './redact.js';
-import { cliConfigFromManifest, cliProviderSchema, keyringRefs, validateCliManifest, type CliConfig } from './schema.js';
+import {
+  cliConfigFromManifest,
+  cliProviderSchema,
+  keyringRefs,
+  validateCliManifest,
+  type CliConfig,
+} from './schema.js';
 import { runProcess, type RunOutcome } from './spawn.js';
 
 export const CLI_PLUGIN_VERSION = '1.0.0';
@@ -62,7 +68,10 @@ export function cliTools(m: ProviderManifest): ToolDefinition[] {
 async function resolvable(command: string, pathVar: string | undefined): Promise<boolean> {
   const candidates = command.includes('/')
     ? [command]
-    : (pathVar ?? '').split(':').filter(Boolean).map((dir) => path.join(dir, command));
+    : (pathVar ?? '')
+        .split(':')
+        .filter(Boolean)
+        .map((dir) => path.join(dir, command));
   for (const c of candidates) {
     try {
       await access(c, constants.X_OK);
@@ -92,9 +101,15 @@ function stderrTail(text: string, redact: Redactor): string {
 function abortedError(reason: unknown): AtiError {
   if (reason instanceof AtiError) return reason;
   if (reason instanceof Error && reason.name === 'TimeoutError') {
-    return new AtiError('ATI_ERR_UPSTREAM_TIMEOUT', 'the call deadline passed before the CLI finished; its process group was killed');
+    return new AtiError(
+      'ATI_ERR_UPSTREAM_TIMEOUT',
+      'the call deadline passed before the CLI finished; its process group was killed',
+    );
   }
-  return new AtiError('ATI_ERR_UPSTREAM', 'the call was aborted (client went away) before the CLI finished; its process group was killed');
+  return new AtiError(
+    'ATI_ERR_UPSTREAM',
+    'the call was aborted (client went away) before the CLI finished; its process group was killed',
+  );
 }
 
 /** Turns a run that did not end in exit code 0 into the error the caller sees. */
@@ -114,9 +129,13 @@ function outcomeError(cfg: CliConfig, outcome: RunOutcome, redact: Redactor, max
           details: { command: cfg.command },
         });
       }
-      return new AtiError('ATI_ERR_UPSTREAM', `Failed to spawn CLI process '${cfg.command}': ${code ?? outcome.error.message}`, {
-        details: { command: cfg.command },
-      });
+      return new AtiError(
+        'ATI_ERR_UPSTREAM',
+        `Failed to spawn CLI process '${cfg.command}': ${code ?? outcome.error.message}`,
+        {
+          details: { command: cfg.command },
+        },
+      );
     }
     case 'timeout':
       return new AtiError(
@@ -199,7 +218,10 @@ export const cliPlugin = definePlugin({
     }
     const pathVar = childPathVar(cfg) ?? process.env['PATH'];
     if (!(await resolvable(cfg.command, pathVar))) {
-      log.warn({ command: cfg.command }, `cli_command '${cfg.command}' is not found or not executable on PATH; calls will fail until it is installed`);
+      log.warn(
+        { command: cfg.command },
+        `cli_command '${cfg.command}' is not found or not executable on PATH; calls will fail until it is installed`,
+      );
     }
     // --check spawns nothing and touches no files.
     if (!ctx.options.checkOnly) await sweepStaleWorkspaces();

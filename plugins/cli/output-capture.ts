@@ -44,7 +44,11 @@ export interface CapturePlan {
 }
 
 /** Rewrites the caller's argv according to the provider's capture rules. */
-export async function planCaptures(cfg: CliConfig, callerArgv: readonly string[], workspace: CallWorkspace): Promise<CapturePlan> {
+export async function planCaptures(
+  cfg: CliConfig,
+  callerArgv: readonly string[],
+  workspace: CallWorkspace,
+): Promise<CapturePlan> {
   const argv = [...callerArgv];
   const captures: Capture[] = [];
   const rewritten = new Set<number>();
@@ -135,7 +139,10 @@ export interface CapturedFile {
 }
 
 /** Reads every capture back; a missing or oversized file fails the call (502). */
-export async function collectCaptures(captures: readonly Capture[], maxBytes: number): Promise<Record<string, CapturedFile>> {
+export async function collectCaptures(
+  captures: readonly Capture[],
+  maxBytes: number,
+): Promise<Record<string, CapturedFile>> {
   const out: Record<string, CapturedFile> = {};
   for (const c of captures) {
     let size: number;
@@ -147,7 +154,10 @@ export async function collectCaptures(captures: readonly Capture[], maxBytes: nu
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
         throw new AtiError('ATI_ERR_UPSTREAM', `Captured output '${c.original}' was not produced by the CLI`);
       }
-      throw new AtiError('ATI_ERR_UPSTREAM', `Captured output '${c.original}' could not be read: ${(err as Error).message}`);
+      throw new AtiError(
+        'ATI_ERR_UPSTREAM',
+        `Captured output '${c.original}' could not be read: ${(err as Error).message}`,
+      );
     }
     // Checked before reading, so an oversized file never lands in memory.
     if (size > maxBytes) {
@@ -158,9 +168,16 @@ export async function collectCaptures(captures: readonly Capture[], maxBytes: nu
     }
     const bytes = await readFile(c.temp);
     if (bytes.length > maxBytes) {
-      throw new AtiError('ATI_ERR_UPSTREAM', `Captured output '${c.original}' exceeds ATI_CLI_MAX_OUTPUT_BYTES (${maxBytes} bytes)`);
+      throw new AtiError(
+        'ATI_ERR_UPSTREAM',
+        `Captured output '${c.original}' exceeds ATI_CLI_MAX_OUTPUT_BYTES (${maxBytes} bytes)`,
+      );
     }
-    out[c.original] = { content_base64: bytes.toString('base64'), size_bytes: bytes.length, content_type: contentTypeFor(c.original) };
+    out[c.original] = {
+      content_base64: bytes.toString('base64'),
+      size_bytes: bytes.length,
+      content_type: contentTypeFor(c.original),
+    };
   }
   return out;
 }

@@ -10,30 +10,43 @@ export const DEFAULT_TIMEOUT_SECS = 120;
 
 export const cliProviderSchema = {
   cli_command: Type.Optional(
-    Type.String({ minLength: 1, description: 'Executable to run: a name looked up on PATH, or a path. No shell is involved.' }),
+    Type.String({
+      minLength: 1,
+      description: 'Executable to run: a name looked up on PATH, or a path. No shell is involved.',
+    }),
   ),
   cli_default_args: Type.Optional(
-    Type.Array(Type.String(), { default: [], description: 'Arguments placed before the caller\'s arguments. Never expanded.' }),
+    Type.Array(Type.String(), {
+      default: [],
+      description: "Arguments placed before the caller's arguments. Never expanded.",
+    }),
   ),
   cli_env: Type.Optional(
     Type.Record(Type.String(), Type.String(), {
       default: {},
-      description: 'Child environment. "@{key}" (whole value) = path of a 0600 file holding keyring entry key; "${key}" is replaced inline; anything else is literal.',
+      description:
+        'Child environment. "@{key}" (whole value) = path of a 0600 file holding keyring entry key; "${key}" is replaced inline; anything else is literal.',
     }),
   ),
   cli_timeout_secs: Type.Optional(
-    Type.Integer({ minimum: 0, default: DEFAULT_TIMEOUT_SECS, description: 'Child timeout in seconds; 0 disables it.' }),
+    Type.Integer({
+      minimum: 0,
+      default: DEFAULT_TIMEOUT_SECS,
+      description: 'Child timeout in seconds; 0 disables it.',
+    }),
   ),
   cli_output_args: Type.Optional(
     Type.Array(Type.String({ minLength: 1 }), {
       default: [],
-      description: 'Flags whose value is an output file the proxy captures (e.g. "--output"); case-insensitive, "--flag value" and "--flag=value".',
+      description:
+        'Flags whose value is an output file the proxy captures (e.g. "--output"); case-insensitive, "--flag value" and "--flag=value".',
     }),
   ),
   cli_output_positional: Type.Optional(
     Type.Record(Type.String(), Type.Integer({ minimum: 0 }), {
       default: {},
-      description: 'Subcommand prefix (space-separated words) → 0-based index, after the prefix, of the positional argument that is an output path.',
+      description:
+        'Subcommand prefix (space-separated words) → 0-based index, after the prefix, of the positional argument that is an output path.',
     }),
   ),
 } satisfies TProperties;
@@ -117,14 +130,18 @@ export function validateCliManifest(m: ProviderManifest): PluginIssue[] {
     // which this plugin does not have yet. Refusing is safer than running the CLI without auth.
     issues.push({
       field: 'provider.auth_generator',
-      message: 'auth_generator is not supported for handler "cli" in this build; use cli_env with ${key} or @{key} instead',
+      message:
+        'auth_generator is not supported for handler "cli" in this build; use cli_env with ${key} or @{key} instead',
     });
   }
   const env = (p['cli_env'] as Record<string, string> | undefined) ?? {};
   for (const [name, value] of Object.entries(env)) {
     const field = `provider.cli_env.${name}`;
     if (!ENV_NAME.test(name)) {
-      issues.push({ field, message: `"${name}" is not a valid environment variable name (letters, digits and _, not starting with a digit)` });
+      issues.push({
+        field,
+        message: `"${name}" is not a valid environment variable name (letters, digits and _, not starting with a digit)`,
+      });
     }
     if (value.includes('\0')) issues.push({ field, message: 'must not contain a NUL byte' });
     const file = CREDENTIAL_FILE_REF.exec(value);

@@ -20,7 +20,12 @@ export interface McpToolData {
 }
 
 /** Lists every tool of the server within `timeoutMs` (connect included). */
-export async function listAllTools(session: McpSession, timeoutMs: number, logger: Logger, signal?: AbortSignal): Promise<Tool[]> {
+export async function listAllTools(
+  session: McpSession,
+  timeoutMs: number,
+  logger: Logger,
+  signal?: AbortSignal,
+): Promise<Tool[]> {
   const deadline = Date.now() + timeoutMs;
   const remaining = () => Math.max(1, deadline - Date.now());
   await session.connect(timeoutMs, signal);
@@ -45,14 +50,22 @@ export async function listAllTools(session: McpSession, timeoutMs: number, logge
 }
 
 /** The tool definitions of discovered tools; names already taken (hand-written tools, repeats) are skipped with a warning. */
-export function discoveredToolDefinitions(m: ProviderManifest, tools: readonly Tool[], taken: ReadonlySet<string>, logger: Logger): ToolDefinition[] {
+export function discoveredToolDefinitions(
+  m: ProviderManifest,
+  tools: readonly Tool[],
+  taken: ReadonlySet<string>,
+  logger: Logger,
+): ToolDefinition[] {
   const p = m.provider;
   const seen = new Set(taken);
   const out: ToolDefinition[] = [];
   for (const t of tools) {
     const name = `${p.name}:${t.name}`;
     if (seen.has(name)) {
-      logger.warn({ tool: name }, 'MCP server lists a tool whose name is already taken (hand-written [[tools]] or a repeat); skipped');
+      logger.warn(
+        { tool: name },
+        'MCP server lists a tool whose name is already taken (hand-written [[tools]] or a repeat); skipped',
+      );
       continue;
     }
     seen.add(name);

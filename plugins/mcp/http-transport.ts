@@ -27,6 +27,11 @@ export function createHttpTransport(target: HttpTarget, timeoutMs: number): Stre
     requestInit: { headers: target.headers },
     fetch: fetchWithDeadline(timeoutMs),
     // The optional GET event stream: a few quick retries, then give up quietly (calls do not need it).
-    reconnectionOptions: { initialReconnectionDelay: 1_000, maxReconnectionDelay: 30_000, reconnectionDelayGrowFactor: 2, maxRetries: 2 },
+    reconnectionOptions: {
+      initialReconnectionDelay: 1_000,
+      maxReconnectionDelay: 30_000,
+      reconnectionDelayGrowFactor: 2,
+      maxRetries: 2,
+    },
   });
 }

@@ -51,11 +51,16 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 function toArguments(args: unknown): Record<string, unknown> {
   if (args === undefined || args === null) return {};
   if (isPlainObject(args)) return args;
-  throw new AtiError('ATI_ERR_TOOL_ARGS', `arguments of an MCP tool must be a JSON object (got ${Array.isArray(args) ? 'an array' : typeof args})`);
+  throw new AtiError(
+    'ATI_ERR_TOOL_ARGS',
+    `arguments of an MCP tool must be a JSON object (got ${Array.isArray(args) ? 'an array' : typeof args})`,
+  );
 }
 
 function handWrittenTools(m: ProviderManifest): ToolDefinition[] {
-  return m.tools.map((t) => toolFromManifest(m, t, { mcpName: upstreamName(t.name, m.provider.name) } satisfies McpToolData));
+  return m.tools.map((t) =>
+    toolFromManifest(m, t, { mcpName: upstreamName(t.name, m.provider.name) } satisfies McpToolData),
+  );
 }
 
 /** A provider whose session could not be set up: its tools fail with `error`. */
@@ -87,7 +92,11 @@ export function createMcpPlugin(options: McpPluginOptions = {}): HandlerPlugin {
 
       if (ctx.options.checkOnly) {
         log.info({ transport: f.transport }, 'MCP discovery skipped (--check spawns and connects nothing)');
-        return unavailable(manual, new AtiError('ATI_ERR_UNAVAILABLE', 'MCP providers are not connected in --check mode'), false);
+        return unavailable(
+          manual,
+          new AtiError('ATI_ERR_UNAVAILABLE', 'MCP providers are not connected in --check mode'),
+          false,
+        );
       }
 
       let resolved;
@@ -95,7 +104,10 @@ export function createMcpPlugin(options: McpPluginOptions = {}): HandlerPlugin {
         resolved = resolveTarget(m, ctx.keyring, options.env);
       } catch (err) {
         const e = toAtiError(err, 'ATI_ERR_CONFIG');
-        log.warn({ transport: f.transport, code: e.code, error: e.message }, 'MCP provider not started; it loads with no discovered tools');
+        log.warn(
+          { transport: f.transport, code: e.code, error: e.message },
+          'MCP provider not started; it loads with no discovered tools',
+        );
         // The keyring reads are recorded: adding the entry changes them and re-provisions.
         return unavailable(manual, e, true);
       }
@@ -124,7 +136,10 @@ export function createMcpPlugin(options: McpPluginOptions = {}): HandlerPlugin {
       try {
         const tools = await listAllTools(session, f.discoveryTimeoutMs, log, ctx.signal);
         discovered = discoveredToolDefinitions(m, tools, new Set(manual.map((t) => t.name)), log);
-        log.info({ transport: f.transport, tools: discovered.length, duration_ms: Math.round(performance.now() - t0) }, 'MCP tools discovered');
+        log.info(
+          { transport: f.transport, tools: discovered.length, duration_ms: Math.round(performance.now() - t0) },
+          'MCP tools discovered',
+        );
       } catch (err) {
         if (ctx.signal.aborted) {
           await session.close();

@@ -14,15 +14,26 @@ export const providerSchema = {
   mcp_transport: Type.Optional(
     Type.Union([Type.Literal('stdio'), Type.Literal('http')], {
       default: 'stdio',
-      description: 'How to reach the MCP server: spawn a child process (stdio) or POST to a Streamable HTTP endpoint (http).',
+      description:
+        'How to reach the MCP server: spawn a child process (stdio) or POST to a Streamable HTTP endpoint (http).',
     }),
   ),
-  mcp_command: Type.Optional(Type.String({ minLength: 1, description: 'stdio: the executable to spawn (looked up in PATH).' })),
-  mcp_args: Type.Optional(Type.Array(Type.String(), { default: [], description: 'stdio: arguments, passed literally (no expansion).' })),
-  mcp_url: Type.Optional(Type.String({ minLength: 1, description: 'http: the Streamable HTTP endpoint; `${key}` placeholders come from the keyring.' })),
+  mcp_command: Type.Optional(
+    Type.String({ minLength: 1, description: 'stdio: the executable to spawn (looked up in PATH).' }),
+  ),
+  mcp_args: Type.Optional(
+    Type.Array(Type.String(), { default: [], description: 'stdio: arguments, passed literally (no expansion).' }),
+  ),
+  mcp_url: Type.Optional(
+    Type.String({
+      minLength: 1,
+      description: 'http: the Streamable HTTP endpoint; `${key}` placeholders come from the keyring.',
+    }),
+  ),
   mcp_env: Type.Optional(
     Type.Record(Type.String(), Type.String(), {
-      description: 'stdio: extra environment of the child (it gets only PATH, HOME and these); `${key}` placeholders come from the keyring.',
+      description:
+        'stdio: extra environment of the child (it gets only PATH, HOME and these); `${key}` placeholders come from the keyring.',
     }),
   ),
   mcp_timeout_secs: Type.Optional(
@@ -63,7 +74,8 @@ export function mcpFields(m: ProviderManifest): McpFields {
     url: p['mcp_url'] as string | undefined,
     env: (p['mcp_env'] as Record<string, string> | undefined) ?? {},
     timeoutMs: ((p['mcp_timeout_secs'] as number | undefined) ?? DEFAULT_TIMEOUT_SECS) * 1000,
-    discoveryTimeoutMs: ((p['mcp_discovery_timeout_secs'] as number | undefined) ?? DEFAULT_DISCOVERY_TIMEOUT_SECS) * 1000,
+    discoveryTimeoutMs:
+      ((p['mcp_discovery_timeout_secs'] as number | undefined) ?? DEFAULT_DISCOVERY_TIMEOUT_SECS) * 1000,
   };
 }
 
@@ -76,26 +88,42 @@ export function validateMcpManifest(m: ProviderManifest): PluginIssue[] {
   const p = m.provider;
   const issues: PluginIssue[] = [];
   if (f.transport === 'stdio' && !f.command) {
-    issues.push({ field: 'provider.mcp_command', message: 'mcp_command is required for the stdio transport (the default mcp_transport)' });
+    issues.push({
+      field: 'provider.mcp_command',
+      message: 'mcp_command is required for the stdio transport (the default mcp_transport)',
+    });
   }
   if (f.transport === 'http') {
     if (!f.url) {
       issues.push({ field: 'provider.mcp_url', message: 'mcp_url is required when mcp_transport = "http"' });
     } else if (!/^https?:\/\//i.test(f.url)) {
-      issues.push({ field: 'provider.mcp_url', message: `mcp_url must start with http:// or https:// (found "${f.url.slice(0, 40)}")` });
+      issues.push({
+        field: 'provider.mcp_url',
+        message: `mcp_url must start with http:// or https:// (found "${f.url.slice(0, 40)}")`,
+      });
     }
     if (HEADER_AUTH.has(p.auth_type) && !p.auth_key_name && !p.auth_generator) {
-      issues.push({ field: 'provider.auth_key_name', message: `auth_type = "${p.auth_type}" needs auth_key_name (the keyring entry holding the secret)` });
+      issues.push({
+        field: 'provider.auth_key_name',
+        message: `auth_type = "${p.auth_type}" needs auth_key_name (the keyring entry holding the secret)`,
+      });
     }
   }
   if (p.auth_generator) {
     issues.push({
       field: 'provider.auth_generator',
-      message: 'auth_generator is not supported by the mcp handler in this build; use auth_key_name (http) or mcp_env placeholders (stdio)',
+      message:
+        'auth_generator is not supported by the mcp handler in this build; use auth_key_name (http) or mcp_env placeholders (stdio)',
     });
   }
   return issues;
 }
 
 /** Common fields an MCP provider does not use (listed as warnings by `--check`). */
-export const IGNORED_COMMON_FIELDS = ['base_url', 'auth_query_name', 'auth_secret_name', 'oauth2_token_url', 'oauth2_basic_auth'] as const;
+export const IGNORED_COMMON_FIELDS = [
+  'base_url',
+  'auth_query_name',
+  'auth_secret_name',
+  'oauth2_token_url',
+  'oauth2_basic_auth',
+] as const;

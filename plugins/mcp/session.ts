@@ -77,7 +77,8 @@ export class McpSession {
   /** The transport being connected or in use, so close() can stop a connect in progress. */
   private transport: Transport | undefined;
   private connecting: Promise<Client> | undefined;
-  private restart: { at: number; timer: NodeJS.Timeout; promise: Promise<Client>; reject: (e: Error) => void } | undefined;
+  private restart:
+    { at: number; timer: NodeJS.Timeout; promise: Promise<Client>; reject: (e: Error) => void } | undefined;
   private failures = 0;
   private connectedAt = 0;
   private everConnected = false;
@@ -94,7 +95,8 @@ export class McpSession {
   constructor(private readonly opts: SessionOptions) {
     this.policy = opts.restart ?? DEFAULT_RESTART;
     this.logger = opts.logger;
-    if (opts.target.kind === 'stdio') this.stderr = new StderrLog(opts.logger, opts.redact, opts.stderrLimits ?? DEFAULT_STDERR_LIMITS);
+    if (opts.target.kind === 'stdio')
+      this.stderr = new StderrLog(opts.logger, opts.redact, opts.stderrLimits ?? DEFAULT_STDERR_LIMITS);
   }
 
   get kind(): 'stdio' | 'http' {
@@ -117,7 +119,11 @@ export class McpSession {
 
   listTools(cursor: string | undefined, opts: CallOptions = {}): Promise<ListToolsResult> {
     return this.run('tools/list', opts, (client, o) =>
-      client.request({ method: 'tools/list', params: cursor === undefined ? {} : { cursor } }, ListToolsResultSchema, o),
+      client.request(
+        { method: 'tools/list', params: cursor === undefined ? {} : { cursor } },
+        ListToolsResultSchema,
+        o,
+      ),
     );
   }
 
@@ -126,8 +132,15 @@ export class McpSession {
    * upstream's result and must not reject it for not matching the tool's output schema.
    */
   callTool(name: string, args: Record<string, unknown>, opts: CallOptions = {}): Promise<CallToolResult> {
-    return this.run('tools/call', opts, (client, o) =>
-      client.request({ method: 'tools/call', params: { name, arguments: args } }, CallToolResultSchema, o) as Promise<CallToolResult>,
+    return this.run(
+      'tools/call',
+      opts,
+      (client, o) =>
+        client.request(
+          { method: 'tools/call', params: { name, arguments: args } },
+          CallToolResultSchema,
+          o,
+        ) as Promise<CallToolResult>,
     );
   }
 
@@ -154,7 +167,11 @@ export class McpSession {
 
   // ── internals ──────────────────────────────────────────────────────────
 
-  private async run<T>(method: string, opts: CallOptions, fn: (client: Client, o: RequestOptions) => Promise<T>): Promise<T> {
+  private async run<T>(
+    method: string,
+    opts: CallOptions,
+    fn: (client: Client, o: RequestOptions) => Promise<T>,
+  ): Promise<T> {
     const timeoutMs = opts.timeoutMs ?? this.opts.timeoutMs;
     const deadline = Date.now() + timeoutMs;
     for (let attempt = 0; ; attempt++) {
@@ -177,7 +194,12 @@ export class McpSession {
   }
 
   /** The ready client, connecting or waiting for a scheduled restart when there is none. */
-  private async ensure(deadline: number, signal: AbortSignal | undefined, method: string, timeoutMs: number): Promise<Client> {
+  private async ensure(
+    deadline: number,
+    signal: AbortSignal | undefined,
+    method: string,
+    timeoutMs: number,
+  ): Promise<Client> {
     if (this.closed) throw this.closedError();
     if (this.client) return this.client;
     let pending: Promise<Client>;
@@ -219,7 +241,9 @@ export class McpSession {
   private async open(): Promise<Client> {
     const target = this.opts.target;
     const transport =
-      target.kind === 'stdio' ? createStdioTransport(target, this.stderr!) : createHttpTransport(target, this.opts.timeoutMs);
+      target.kind === 'stdio'
+        ? createStdioTransport(target, this.stderr!)
+        : createHttpTransport(target, this.opts.timeoutMs);
     const client = new Client({ name: 'ati-proxy', version: VERSION }, { capabilities: {} });
     client.onerror = (err) => this.onTransportError(err);
     client.onclose = () => this.onClosed(client);
@@ -290,7 +314,10 @@ export class McpSession {
     }, delay);
     timer.unref();
     this.restart = { at: Date.now() + delay, timer, promise, reject };
-    this.logger.warn({ transport: this.kind, restart_in_ms: delay, attempt: this.failures }, 'MCP server restart scheduled');
+    this.logger.warn(
+      { transport: this.kind, restart_in_ms: delay, attempt: this.failures },
+      'MCP server restart scheduled',
+    );
   }
 
   private async shutdown(client: Client | undefined, transport: Transport | undefined): Promise<void> {
@@ -312,7 +339,10 @@ export class McpSession {
     if (this.kind === 'stdio' && (err instanceof SyntaxError || err.name === 'ZodError')) {
       this.badStdout++;
       const level = this.badStdout <= MAX_BAD_STDOUT_WARNINGS ? 'warn' : 'debug';
-      this.logger[level]({ stream: 'stdout', error: message }, 'MCP server wrote a line that is not JSON-RPC on stdout; ignored');
+      this.logger[level](
+        { stream: 'stdout', error: message },
+        'MCP server wrote a line that is not JSON-RPC on stdout; ignored',
+      );
       return;
     }
     this.logger.debug({ error: message }, 'MCP transport error');
@@ -326,7 +356,10 @@ export class McpSession {
   }
 
   private closedError(): AtiError {
-    return new AtiError('ATI_ERR_UNAVAILABLE', `MCP session of provider "${this.opts.provider}" is closed (its generation retired)`);
+    return new AtiError(
+      'ATI_ERR_UNAVAILABLE',
+      `MCP session of provider "${this.opts.provider}" is closed (its generation retired)`,
+    );
   }
 
   /** Turns whatever the SDK or the network threw into an AtiError with a safe, redacted message. */
@@ -355,10 +388,16 @@ export class McpSession {
     const e = err as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException };
     if (e?.name === 'TimeoutError') return this.timeoutError(method, timeoutMs);
     if (e?.syscall?.startsWith('spawn') && this.opts.target.kind === 'stdio') {
-      return new AtiError('ATI_ERR_UPSTREAM', `failed to spawn MCP server '${this.opts.target.command}': ${clean(e.message)}`);
+      return new AtiError(
+        'ATI_ERR_UPSTREAM',
+        `failed to spawn MCP server '${this.opts.target.command}': ${clean(e.message)}`,
+      );
     }
     const cause = e?.cause?.code ? ` (${e.cause.code})` : '';
-    return new AtiError('ATI_ERR_UPSTREAM', `MCP transport error: ${clean(e instanceof Error ? e.message : String(err))}${cause}`);
+    return new AtiError(
+      'ATI_ERR_UPSTREAM',
+      `MCP transport error: ${clean(e instanceof Error ? e.message : String(err))}${cause}`,
+    );
   }
 }
 
@@ -367,10 +406,16 @@ function formatSeconds(ms: number): string {
 }
 
 /** `p`, or the error of `onTimeout()` once `deadline` passes, or the abort reason of `signal`. */
-function withDeadline<T>(p: Promise<T>, deadline: number, signal: AbortSignal | undefined, onTimeout: () => Error): Promise<T> {
+function withDeadline<T>(
+  p: Promise<T>,
+  deadline: number,
+  signal: AbortSignal | undefined,
+  onTimeout: () => Error,
+): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const timer = setTimeout(() => finish(() => reject(onTimeout())), Math.max(0, deadline - Date.now()));
-    const onAbort = () => finish(() => reject(new AtiError('ATI_ERR_UPSTREAM', 'MCP call cancelled: the caller went away')));
+    const onAbort = () =>
+      finish(() => reject(new AtiError('ATI_ERR_UPSTREAM', 'MCP call cancelled: the caller went away')));
     const finish = (f: () => void) => {
       clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);

@@ -89,7 +89,10 @@ export class StderrLog {
       return;
     }
     this.used++;
-    this.logger.warn(truncated ? { stream: 'stderr', line, truncated: true } : { stream: 'stderr', line }, STDERR_MESSAGE);
+    this.logger.warn(
+      truncated ? { stream: 'stderr', line, truncated: true } : { stream: 'stderr', line },
+      STDERR_MESSAGE,
+    );
   }
 
   private reportSuppressed(): void {

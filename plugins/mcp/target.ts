@@ -47,12 +47,21 @@ function missing(names: string[], field: string, provider: string): AtiError {
  * Resolves the target. A keyring entry that a placeholder or the auth header needs
  * but the keyring lacks throws ATI_ERR_MISSING_CREDENTIAL naming the entry (never a value).
  */
-export function resolveTarget(m: ProviderManifest, keyring: KeyringAccessor, env: NodeJS.ProcessEnv = process.env): ResolvedTarget {
+export function resolveTarget(
+  m: ProviderManifest,
+  keyring: KeyringAccessor,
+  env: NodeJS.ProcessEnv = process.env,
+): ResolvedTarget {
   const f = mcpFields(m);
   return f.transport === 'http' ? resolveHttp(m, f, keyring) : resolveStdio(m, f, keyring, env);
 }
 
-function resolveStdio(m: ProviderManifest, f: McpFields, keyring: KeyringAccessor, env: NodeJS.ProcessEnv): ResolvedTarget {
+function resolveStdio(
+  m: ProviderManifest,
+  f: McpFields,
+  keyring: KeyringAccessor,
+  env: NodeJS.ProcessEnv,
+): ResolvedTarget {
   const childEnv: Record<string, string> = {};
   for (const name of INHERITED_ENV) {
     const v = env[name];
@@ -79,7 +88,10 @@ function resolveHttp(m: ProviderManifest, f: McpFields, keyring: KeyringAccessor
     url = new URL(x.value);
   } catch {
     // The expanded URL may hold a secret: name the field, not the value.
-    throw new AtiError('ATI_ERR_CONFIG', `mcp_url of provider "${p.name}" is not a valid URL after placeholder expansion`);
+    throw new AtiError(
+      'ATI_ERR_CONFIG',
+      `mcp_url of provider "${p.name}" is not a valid URL after placeholder expansion`,
+    );
   }
   const secrets = [...x.used];
   const headers: Record<string, string> = {};
@@ -100,7 +112,10 @@ function resolveHttp(m: ProviderManifest, f: McpFields, keyring: KeyringAccessor
  * `Basic base64("<k>:")`; other auth types send nothing. Unlike the reference, a
  * missing entry is an error naming it (the reference silently sent no header).
  */
-export function authHeader(m: ProviderManifest, keyring: KeyringAccessor): { name: string; value: string; secret: string } | undefined {
+export function authHeader(
+  m: ProviderManifest,
+  keyring: KeyringAccessor,
+): { name: string; value: string; secret: string } | undefined {
   const p = m.provider;
   if (p.auth_type !== 'bearer' && p.auth_type !== 'header' && p.auth_type !== 'basic') return undefined;
   const keyName = p.auth_key_name;

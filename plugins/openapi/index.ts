@@ -28,12 +28,18 @@ export const openapiPlugin = definePlugin({
   validate(m): PluginIssue[] {
     const out = [...providerProblems(m.provider)];
     const s = openApiSettings(m.provider);
-    if (s.spec !== undefined && isUrlSpec(s.spec)) out.push({ field: 'provider.openapi_spec', message: URL_SPEC_MESSAGE });
-    if (s.spec !== undefined && s.spec.trim() === '') out.push({ field: 'provider.openapi_spec', message: 'must not be empty' });
+    if (s.spec !== undefined && isUrlSpec(s.spec))
+      out.push({ field: 'provider.openapi_spec', message: URL_SPEC_MESSAGE });
+    if (s.spec !== undefined && s.spec.trim() === '')
+      out.push({ field: 'provider.openapi_spec', message: 'must not be empty' });
     for (const [op, o] of Object.entries(s.overrides)) {
       if (o.response_extract === undefined) continue;
       const why = jsonPathProblem(o.response_extract);
-      if (why) out.push({ field: `provider.openapi_overrides.${op}.response_extract`, message: `invalid JSONPath "${o.response_extract}": ${why}` });
+      if (why)
+        out.push({
+          field: `provider.openapi_overrides.${op}.response_extract`,
+          message: `invalid JSONPath "${o.response_extract}": ${why}`,
+        });
     }
     if (s.spec === undefined) out.push(...m.tools.flatMap((t, i) => toolProblems(t, `tools[${i}]`)));
     return out;
@@ -49,19 +55,33 @@ export const openapiPlugin = definePlugin({
       const spec = await loadSpec(s.spec, ctx.specsDir);
       inputFiles = new Map([[spec.file, spec.hash]]);
       if (m.tools.length > 0) {
-        ctx.logger.warn({ file: m.file, ignored: m.tools.length }, 'openapi provider: [[tools]] are ignored when openapi_spec is set (tools come from the spec)');
+        ctx.logger.warn(
+          { file: m.file, ignored: m.tools.length },
+          'openapi provider: [[tools]] are ignored when openapi_spec is set (tools come from the spec)',
+        );
       }
       const walk = walkOperations(spec.doc);
       if (walk.duplicates.length > 0) {
-        ctx.logger.warn({ spec: spec.file, operation_ids: walk.duplicates }, 'openapi spec: duplicate operationIds; later operations skipped');
+        ctx.logger.warn(
+          { spec: spec.file, operation_ids: walk.duplicates },
+          'openapi spec: duplicate operationIds; later operations skipped',
+        );
       }
       const unknown = Object.keys(s.overrides).filter((id) => !walk.allIds.has(id));
       if (unknown.length > 0) {
-        ctx.logger.warn({ spec: spec.file, overrides: unknown }, 'openapi_overrides name operations the spec does not have');
+        ctx.logger.warn(
+          { spec: spec.file, overrides: unknown },
+          'openapi_overrides name operations the spec does not have',
+        );
       }
       const conv = new SchemaConverter(spec.doc);
-      tools = filterOperations(spec.doc, walk.operations, s).map((o) => buildTool(m, spec.doc, o, conv, s.overrides[o.id]));
-      ctx.logger.debug({ spec: spec.file, openapi: spec.version, operations: walk.operations.length, tools: tools.length }, 'openapi spec loaded');
+      tools = filterOperations(spec.doc, walk.operations, s).map((o) =>
+        buildTool(m, spec.doc, o, conv, s.overrides[o.id]),
+      );
+      ctx.logger.debug(
+        { spec: spec.file, openapi: spec.version, operations: walk.operations.length, tools: tools.length },
+        'openapi spec loaded',
+      );
     }
     const engine = createHttpEngine(m, ctx);
     return { tools, call: engine.call, close: engine.close, ...(inputFiles ? { inputFiles } : {}) };

@@ -28,7 +28,10 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 
 /** `get /works/{doi}` → `get_works_doi` (ref-01 §7 step 4). */
 export function generatedOperationId(method: string, path: string): string {
-  const slug = path.replace(/^\/+|\/+$/g, '').replace(/\//g, '_').replace(/[{}]/g, '');
+  const slug = path
+    .replace(/^\/+|\/+$/g, '')
+    .replace(/\//g, '_')
+    .replace(/[{}]/g, '');
   return `${method}_${slug}`;
 }
 

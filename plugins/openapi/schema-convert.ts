@@ -16,7 +16,24 @@ import { MAX_REF_DEPTH, resolvePointer } from './ref-resolver.js';
 
 type Json = Record<string, unknown>;
 
-const COPIED = ['description', 'default', 'example', 'enum', 'format', 'const', 'minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum', 'minLength', 'maxLength', 'pattern', 'minItems', 'maxItems', 'uniqueItems'] as const;
+const COPIED = [
+  'description',
+  'default',
+  'example',
+  'enum',
+  'format',
+  'const',
+  'minimum',
+  'maximum',
+  'exclusiveMinimum',
+  'exclusiveMaximum',
+  'minLength',
+  'maxLength',
+  'pattern',
+  'minItems',
+  'maxItems',
+  'uniqueItems',
+] as const;
 /** Alternatives kept per oneOf/anyOf; more are rare and only bloat the tool listing. */
 const MAX_ALTERNATIVES = 16;
 /**
@@ -64,7 +81,8 @@ export class SchemaConverter {
     const type = normaliseType(schema['type']);
     if (type !== undefined) out['type'] = type;
     for (const k of COPIED) if (schema[k] !== undefined) out[k] = schema[k];
-    if (out['example'] === undefined && Array.isArray(schema['examples']) && schema['examples'].length > 0) out['example'] = schema['examples'][0];
+    if (out['example'] === undefined && Array.isArray(schema['examples']) && schema['examples'].length > 0)
+      out['example'] = schema['examples'][0];
 
     if (isRecord(schema['properties'])) {
       const props: Json = {};
@@ -76,14 +94,17 @@ export class SchemaConverter {
       const req = schema['required'].filter((r): r is string => typeof r === 'string');
       if (req.length > 0) out['required'] = req;
     }
-    if (isRecord(schema['additionalProperties'])) out['additionalProperties'] = this.convert(schema['additionalProperties'], depth + 1, stack);
-    else if (typeof schema['additionalProperties'] === 'boolean') out['additionalProperties'] = schema['additionalProperties'];
+    if (isRecord(schema['additionalProperties']))
+      out['additionalProperties'] = this.convert(schema['additionalProperties'], depth + 1, stack);
+    else if (typeof schema['additionalProperties'] === 'boolean')
+      out['additionalProperties'] = schema['additionalProperties'];
     if (schema['items'] !== undefined) out['items'] = this.convert(schema['items'], depth + 1, stack);
 
     if (Array.isArray(schema['allOf'])) this.mergeAllOf(out, schema['allOf'], depth, stack);
     for (const key of ['oneOf', 'anyOf'] as const) {
       const alts = schema[key];
-      if (Array.isArray(alts) && alts.length > 0) out[key] = alts.slice(0, MAX_ALTERNATIVES).map((a) => this.convert(a, depth + 1, stack));
+      if (Array.isArray(alts) && alts.length > 0)
+        out[key] = alts.slice(0, MAX_ALTERNATIVES).map((a) => this.convert(a, depth + 1, stack));
     }
     return out;
   }
@@ -92,8 +113,12 @@ export class SchemaConverter {
   private mergeAllOf(out: Json, parts: unknown[], depth: number, stack: ReadonlySet<string>): void {
     for (const part of parts) {
       const c = this.convert(part, depth + 1, stack);
-      if (isRecord(c['properties'])) out['properties'] = { ...(isRecord(out['properties']) ? out['properties'] : {}), ...c['properties'] };
-      if (Array.isArray(c['required'])) out['required'] = [...new Set([...((out['required'] as string[] | undefined) ?? []), ...(c['required'] as string[])])];
+      if (isRecord(c['properties']))
+        out['properties'] = { ...(isRecord(out['properties']) ? out['properties'] : {}), ...c['properties'] };
+      if (Array.isArray(c['required']))
+        out['required'] = [
+          ...new Set([...((out['required'] as string[] | undefined) ?? []), ...(c['required'] as string[])]),
+        ];
       if (out['type'] === undefined && c['type'] !== undefined) out['type'] = c['type'];
       if (out['description'] === undefined && c['description'] !== undefined) out['description'] = c['description'];
     }

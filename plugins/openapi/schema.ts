@@ -34,7 +34,9 @@ export interface OperationOverrideFields {
 
 export const OpenApiProviderFields = {
   ...EngineProviderFields,
-  openapi_spec: Type.Optional(Type.String({ description: 'Spec file (JSON or YAML): absolute, or relative to <ati_dir>/specs/.' })),
+  openapi_spec: Type.Optional(
+    Type.String({ description: 'Spec file (JSON or YAML): absolute, or relative to <ati_dir>/specs/.' }),
+  ),
   openapi_include_tags: Type.Optional(Strings),
   openapi_exclude_tags: Type.Optional(Strings),
   openapi_include_operations: Type.Optional(Strings),

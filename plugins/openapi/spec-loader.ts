@@ -23,7 +23,8 @@ export interface LoadedSpec {
 /** Largest spec file read (the biggest public specs are a few MB). */
 export const MAX_SPEC_BYTES = 64 * 1024 * 1024;
 
-export const URL_SPEC_MESSAGE = 'URL specs must be downloaded first with `ati provider import-openapi`. Use a local file path.';
+export const URL_SPEC_MESSAGE =
+  'URL specs must be downloaded first with `ati provider import-openapi`. Use a local file path.';
 
 export function isUrlSpec(ref: string): boolean {
   return /^https?:\/\//i.test(ref);
@@ -45,7 +46,12 @@ export async function loadSpec(ref: string, specsDir: string): Promise<LoadedSpe
     bytes = await readFile(file);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw specError(file, code === 'ENOENT' ? 'file not found (openapi_spec is resolved against <ati_dir>/specs/ unless absolute)' : `cannot be read: ${(err as Error).message}`);
+    throw specError(
+      file,
+      code === 'ENOENT'
+        ? 'file not found (openapi_spec is resolved against <ati_dir>/specs/ unless absolute)'
+        : `cannot be read: ${(err as Error).message}`,
+    );
   }
   if (bytes.length > MAX_SPEC_BYTES) throw specError(file, `larger than ${MAX_SPEC_BYTES} bytes`);
   const text = bytes.toString('utf8');
@@ -57,12 +63,20 @@ export async function loadSpec(ref: string, specsDir: string): Promise<LoadedSpe
       doc = parseYaml(text, { maxAliasCount: 1000 });
     } catch (yamlErr) {
       const looksJson = /^\s*[{[]/.test(text);
-      throw specError(file, `is neither valid JSON nor valid YAML: ${looksJson ? (jsonErr as Error).message : (yamlErr as Error).message.split('\n')[0]}`);
+      throw specError(
+        file,
+        `is neither valid JSON nor valid YAML: ${looksJson ? (jsonErr as Error).message : (yamlErr as Error).message.split('\n')[0]}`,
+      );
     }
   }
-  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw specError(file, 'is not an OpenAPI document (the top level is not an object)');
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc))
+    throw specError(file, 'is not an OpenAPI document (the top level is not an object)');
   const d = doc as Record<string, unknown>;
-  if (typeof d['swagger'] === 'string') throw specError(file, `is a Swagger ${d['swagger']} document; only OpenAPI 3.0 and 3.1 are supported (convert it first)`);
+  if (typeof d['swagger'] === 'string')
+    throw specError(
+      file,
+      `is a Swagger ${d['swagger']} document; only OpenAPI 3.0 and 3.1 are supported (convert it first)`,
+    );
   const v = d['openapi'];
   if (typeof v !== 'string') throw specError(file, 'is not an OpenAPI document (no "openapi" version field)');
   const m = /^3\.(0|1)(\.|$)/.exec(v);

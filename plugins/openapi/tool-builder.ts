@@ -42,7 +42,9 @@ function collectionFormat(param: Json): string | undefined {
 
 function pickMedia(content: Json): { schema: unknown; form: boolean } | undefined {
   const types = Object.keys(content);
-  const json = types.find((t) => t.toLowerCase().split(';')[0]!.trim() === 'application/json') ?? types.find((t) => /\+json\b/i.test(t));
+  const json =
+    types.find((t) => t.toLowerCase().split(';')[0]!.trim() === 'application/json') ??
+    types.find((t) => /\+json\b/i.test(t));
   if (json) return { schema: (content[json] as Json | undefined)?.['schema'], form: false };
   const form = types.find((t) => t.toLowerCase().startsWith('application/x-www-form-urlencoded'));
   if (form) return { schema: (content[form] as Json | undefined)?.['schema'], form: true };
@@ -84,7 +86,9 @@ export function buildInputSchema(doc: Json, o: Operation, conv: SchemaConverter)
     if (media && media.schema !== undefined) {
       form = media.form;
       const body = conv.convert(media.schema);
-      const bodyRequired = new Set(rb['required'] === true && Array.isArray(body['required']) ? (body['required'] as string[]) : []);
+      const bodyRequired = new Set(
+        rb['required'] === true && Array.isArray(body['required']) ? (body['required'] as string[]) : [],
+      );
       if (isRecord(body['properties'])) {
         for (const [k, v] of Object.entries(body['properties'])) {
           // Parameters and body fields share one namespace; a body field wins (as in the reference).
@@ -102,7 +106,13 @@ export function buildInputSchema(doc: Json, o: Operation, conv: SchemaConverter)
   return schema;
 }
 
-export function buildTool(m: ProviderManifest, doc: Json, o: Operation, conv: SchemaConverter, override: OperationOverrideFields | undefined): ToolDefinition {
+export function buildTool(
+  m: ProviderManifest,
+  doc: Json,
+  o: Operation,
+  conv: SchemaConverter,
+  override: OperationOverrideFields | undefined,
+): ToolDefinition {
   const p = m.provider;
   const name = `${p.name}:${o.id}`;
   const inputSchema = buildInputSchema(doc, o, conv);
@@ -125,6 +135,7 @@ export function buildTool(m: ProviderManifest, doc: Json, o: Operation, conv: Sc
     data: compileRequestPlan(o.method, o.path, inputSchema),
   };
   if (override?.response_extract !== undefined) def.responseExtract = override.response_extract;
-  if (override?.response_format !== undefined) def.responseFormat = RESPONSE_FORMATS.has(override.response_format) ? override.response_format : 'text';
+  if (override?.response_format !== undefined)
+    def.responseFormat = RESPONSE_FORMATS.has(override.response_format) ? override.response_format : 'text';
   return def;
 }

@@ -175,7 +175,10 @@ export function resolveInjection(p: ProviderFields, keyring: KeyringAccessor): I
     }
     for (const [, v] of r.used) secrets.push(v);
     if (!isValidHeaderValue(r.value)) {
-      extrasProblem ??= r.used.length > 0 ? badValue(r.used[0]![0], name) : new AtiError('ATI_ERR_CONFIG', `bad header value '${name}'`);
+      extrasProblem ??=
+        r.used.length > 0
+          ? badValue(r.used[0]![0], name)
+          : new AtiError('ATI_ERR_CONFIG', `bad header value '${name}'`);
       continue;
     }
     extraNames.add(name.toLowerCase());

@@ -40,7 +40,11 @@ export function sendRouteError(res: ServerResponse, e: AtiError, extra?: Record<
 }
 
 /** Writes an error as a complete HTTP/1.1 response on a raw (upgrade) socket and closes it. */
-export function writeSocketError(socket: Duplex, e: AtiError, extra: ReadonlyArray<readonly [string, string]> = []): void {
+export function writeSocketError(
+  socket: Duplex,
+  e: AtiError,
+  extra: ReadonlyArray<readonly [string, string]> = [],
+): void {
   if (!socket.writable) {
     socket.destroy();
     return;
@@ -59,7 +63,12 @@ export function missingCredentialError(entry: string, usedBy: string): AtiError 
 }
 
 /** undici / node error codes that mean "the upstream took too long". */
-const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT']);
+const TIMEOUT_CODES = new Set([
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'ETIMEDOUT',
+]);
 
 export type UpstreamErrorKind = 'connect_timeout' | 'headers_timeout' | 'body_timeout' | 'connect' | 'send';
 
@@ -102,13 +111,23 @@ export function redact(text: string, secrets: readonly string[]): string {
 }
 
 /** The client-facing error for an upstream failure before any response byte was sent. */
-export function upstreamError(err: unknown, timeoutsMs: { connect: number; headers: number }, secrets: readonly string[]): AtiError {
+export function upstreamError(
+  err: unknown,
+  timeoutsMs: { connect: number; headers: number },
+  secrets: readonly string[],
+): AtiError {
   const kind = errorKind(err);
   if (kind === 'connect_timeout') {
-    return new AtiError('ATI_ERR_UPSTREAM_TIMEOUT', `${TEXT.upstreamTimeout} connect timed out after ${timeoutsMs.connect / 1000}s`);
+    return new AtiError(
+      'ATI_ERR_UPSTREAM_TIMEOUT',
+      `${TEXT.upstreamTimeout} connect timed out after ${timeoutsMs.connect / 1000}s`,
+    );
   }
   if (kind === 'headers_timeout') {
-    return new AtiError('ATI_ERR_UPSTREAM_TIMEOUT', `${TEXT.upstreamTimeout} sent no response headers within ${timeoutsMs.headers / 1000}s`);
+    return new AtiError(
+      'ATI_ERR_UPSTREAM_TIMEOUT',
+      `${TEXT.upstreamTimeout} sent no response headers within ${timeoutsMs.headers / 1000}s`,
+    );
   }
   if (kind === 'body_timeout') {
     return new AtiError('ATI_ERR_UPSTREAM_TIMEOUT', `${TEXT.upstreamTimeout} stalled while sending the response`);

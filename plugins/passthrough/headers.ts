@@ -62,7 +62,8 @@ const RESPONSE_DROPPED: ReadonlySet<string> = new Set(HOP_BY_HOP);
 export function connectionTokens(value: string | string[] | undefined): Set<string> | null {
   if (value === undefined) return null;
   // Fast path for the two values nearly every client sends.
-  if (typeof value === 'string' && (value.length === 10 || value.length === 5) && /^(?:keep-alive|close)$/i.test(value)) return null;
+  if (typeof value === 'string' && (value.length === 10 || value.length === 5) && /^(?:keep-alive|close)$/i.test(value))
+    return null;
   const joined = Array.isArray(value) ? value.join(',') : value;
   let out: Set<string> | null = null;
   for (const raw of joined.split(',')) {

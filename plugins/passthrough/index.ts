@@ -30,7 +30,10 @@ export const passthroughPlugin = definePlugin({
     const injection = resolveInjection(manifest.provider, ctx.keyring);
     for (const problem of [injection.authProblem, injection.extrasProblem]) {
       if (problem) {
-        ctx.logger.warn({ route: spec.name, code: problem.code, error: problem.message }, 'passthrough route credential unavailable; requests needing it answer 500');
+        ctx.logger.warn(
+          { route: spec.name, code: problem.code, error: problem.message },
+          'passthrough route credential unavailable; requests needing it answer 500',
+        );
       }
     }
     const route = new ProvisionedRoute(spec, injection, createUpstreamPool(spec), ctx.logger, manifest.hash);

@@ -63,7 +63,10 @@ export function decide(rt: RouteRuntime, ctx: RouteRequestContext): Decision | A
   const inj = rt.injection;
   const problem = inj.extrasProblem ?? (forwardAuth ? null : inj.authProblem);
   if (problem) {
-    ctx.logger.warn({ route: spec.name, code: problem.code, error: problem.message }, 'passthrough route cannot inject its credential');
+    ctx.logger.warn(
+      { route: spec.name, code: problem.code, error: problem.message },
+      'passthrough route cannot inject its credential',
+    );
     return problem;
   }
   return { upstreamPath, forwardAuth };
@@ -82,7 +85,13 @@ export function upstreamTarget(rt: RouteRuntime, d: Decision, callerQuery: strin
  * Forwards one HTTP request. `bodiless` is set for upgrade requests relayed as
  * plain HTTP: their socket carries no parsed body, so framing headers are dropped.
  */
-export function forwardHttp(rt: RouteRuntime, req: IncomingMessage, res: ServerResponse, ctx: RouteRequestContext, bodiless = false): void {
+export function forwardHttp(
+  rt: RouteRuntime,
+  req: IncomingMessage,
+  res: ServerResponse,
+  ctx: RouteRequestContext,
+  bodiless = false,
+): void {
   const d = decide(rt, ctx);
   if (d instanceof AtiError) {
     sendRouteError(res, d);
@@ -106,7 +115,10 @@ export function forwardHttp(rt: RouteRuntime, req: IncomingMessage, res: ServerR
       if (cl !== undefined) {
         const n = Number(cl);
         if (cap > 0 && n > cap) {
-          ctx.logger.warn({ route: spec.name, content_length: n, cap }, 'request rejected: content-length exceeds max_request_bytes');
+          ctx.logger.warn(
+            { route: spec.name, content_length: n, cap },
+            'request rejected: content-length exceeds max_request_bytes',
+          );
           ex.finish();
           refuseBody(req, res, new AtiError('ATI_ERR_BODY_TOO_LARGE', TEXT.requestTooLarge));
           return;
@@ -116,7 +128,12 @@ export function forwardHttp(rt: RouteRuntime, req: IncomingMessage, res: ServerR
     }
   }
 
-  const headers = filterRequestHeaders(req.rawHeaders, d.forwardAuth ? inj.forwardAuthDrop : inj.drop, req.headers.connection, []);
+  const headers = filterRequestHeaders(
+    req.rawHeaders,
+    d.forwardAuth ? inj.forwardAuthDrop : inj.drop,
+    req.headers.connection,
+    [],
+  );
   if (bodiless) dropContentLength(headers);
   headers.push('host', spec.hostHeader);
   const add = d.forwardAuth ? inj.forwardAuthHeaders : inj.headers;
@@ -191,7 +208,10 @@ class Exchange implements Dispatcher.DispatchHandler {
   /** Called by the request-body limiter when a chunked upload crosses the cap. */
   requestTooLarge(): void {
     this.tooLarge = true;
-    this.logger.warn({ route: this.rt.spec.name, cap: this.rt.spec.maxRequestBytes }, 'request rejected: body exceeds max_request_bytes');
+    this.logger.warn(
+      { route: this.rt.spec.name, cap: this.rt.spec.maxRequestBytes },
+      'request rejected: body exceeds max_request_bytes',
+    );
   }
 
   onConnect(abort: (err?: Error) => void): void {
@@ -291,6 +311,9 @@ class Exchange implements Dispatcher.DispatchHandler {
       return;
     }
     this.logger.warn(fields, 'upstream request failed');
-    sendRouteError(this.res, upstreamError(err, { connect: spec.connectTimeoutMs, headers: spec.headersTimeoutMs }, secrets));
+    sendRouteError(
+      this.res,
+      upstreamError(err, { connect: spec.connectTimeoutMs, headers: spec.headersTimeoutMs }, secrets),
+    );
   }
 }

@@ -14,12 +14,20 @@ const seconds = (description: string) => Type.Optional(Type.Integer({ minimum: 0
 const bytes = (description: string) => Type.Optional(Type.Integer({ minimum: 0, description }));
 
 export const passthroughProviderSchema = {
-  host_match: Type.Optional(Type.String({ description: 'Claim requests whose Host (port removed) equals this, case-insensitive.' })),
-  path_prefix: Type.Optional(Type.String({ description: 'Claim requests whose path is this prefix on a segment boundary.' })),
+  host_match: Type.Optional(
+    Type.String({ description: 'Claim requests whose Host (port removed) equals this, case-insensitive.' }),
+  ),
+  path_prefix: Type.Optional(
+    Type.String({ description: 'Claim requests whose path is this prefix on a segment boundary.' }),
+  ),
   strip_prefix: Type.Optional(Type.Boolean({ default: true, description: 'Remove path_prefix before forwarding.' })),
-  path_replace: Type.Optional(Type.Array(Type.String(), { description: '[from, to]: replace a leading `from` by `to` after stripping.' })),
+  path_replace: Type.Optional(
+    Type.Array(Type.String(), { description: '[from, to]: replace a leading `from` by `to` after stripping.' }),
+  ),
   host_override: Type.Optional(Type.String({ description: 'Upstream Host header (TLS SNI still follows base_url).' })),
-  forward_websockets: Type.Optional(Type.Boolean({ default: false, description: 'Relay WebSocket upgrades on this route.' })),
+  forward_websockets: Type.Optional(
+    Type.Boolean({ default: false, description: 'Relay WebSocket upgrades on this route.' }),
+  ),
   deny_paths: Type.Optional(Type.Array(Type.String(), { description: 'Globs over the upstream path answered 403.' })),
   forward_authorization_paths: Type.Optional(
     Type.Array(Type.String(), { description: "Globs over the upstream path that keep the caller's Authorization." }),
@@ -32,7 +40,9 @@ export const passthroughProviderSchema = {
   max_request_bytes: bytes('Request body cap (413 above it); 0 = unlimited.'),
   max_response_bytes: bytes('Response body cap (502 / cut above it); 0 = unlimited.'),
   websocket_max_message_bytes: bytes('Largest WebSocket message relayed in either direction (close 1009 above it).'),
-  websocket_idle_timeout_seconds: seconds('Close a WebSocket with no message in either direction for this long; 0 = never.'),
+  websocket_idle_timeout_seconds: seconds(
+    'Close a WebSocket with no message in either direction for this long; 0 = never.',
+  ),
 } satisfies TProperties;
 
 /** Defaults of the numeric fields (ref-02 §1.2; the WebSocket ones are ours). */

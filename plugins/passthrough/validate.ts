@@ -20,7 +20,11 @@ function isCanonicalPath(p: string): boolean {
   return !p.split('/').some((s) => /^(?:\.|%2e){1,2}$/i.test(s));
 }
 
-function checkGlobs(field: 'deny_paths' | 'forward_authorization_paths', patterns: unknown, issues: PluginIssue[]): void {
+function checkGlobs(
+  field: 'deny_paths' | 'forward_authorization_paths',
+  patterns: unknown,
+  issues: PluginIssue[],
+): void {
   if (!Array.isArray(patterns)) return;
   patterns.forEach((p: unknown, i) => {
     if (typeof p !== 'string') return;
@@ -28,7 +32,10 @@ function checkGlobs(field: 'deny_paths' | 'forward_authorization_paths', pattern
       try {
         globToRegexSource(g);
       } catch (err) {
-        issues.push({ field: `provider.${field}[${i}]`, message: `bad ${field} glob '${g}': ${(err as Error).message}` });
+        issues.push({
+          field: `provider.${field}[${i}]`,
+          message: `bad ${field} glob '${g}': ${(err as Error).message}`,
+        });
         return;
       }
     }
@@ -51,12 +58,18 @@ export function validatePassthrough(m: ProviderManifest): PluginIssue[] {
   if (prefix !== undefined && !prefix.startsWith('/')) {
     add('path_prefix', `passthrough path_prefix must start with '/' (got: '${prefix}')`);
   } else if (prefix !== undefined && prefix.length > 1 && !isCanonicalPath(prefix.replace(/\/+$/, ''))) {
-    add('path_prefix', `path_prefix must be a canonical path (no empty or dot segments, spaces, '?' or '#'); got: '${prefix}'`);
+    add(
+      'path_prefix',
+      `path_prefix must be a canonical path (no empty or dot segments, spaces, '?' or '#'); got: '${prefix}'`,
+    );
   }
   if (hostMatch !== undefined) {
     if (hostMatch.trim() === '') add('host_match', 'passthrough host_match must be non-empty when set');
     else if (!HOST_NAME.test(hostMatch) && !IPV6_LITERAL.test(hostMatch)) {
-      add('host_match', `host_match must be a bare host name (no spaces, port, scheme or trailing dot); got: '${hostMatch}'`);
+      add(
+        'host_match',
+        `host_match must be a bare host name (no spaces, port, scheme or trailing dot); got: '${hostMatch}'`,
+      );
     }
   }
   if (p['forward_websockets'] === true && !/^https?:\/\//.test(p.base_url)) {
@@ -67,11 +80,14 @@ export function validatePassthrough(m: ProviderManifest): PluginIssue[] {
   }
   const replace = p['path_replace'] as unknown;
   if (Array.isArray(replace)) {
-    if (replace.length !== 2) add('path_replace', `path_replace must be [from, to] (exactly two strings); got ${replace.length}`);
+    if (replace.length !== 2)
+      add('path_replace', `path_replace must be [from, to] (exactly two strings); got ${replace.length}`);
     else {
       const [from, to] = replace as [string, string];
-      if (!from.startsWith('/')) add('path_replace', `passthrough path_replace source must start with '/' (got: '${from}')`);
-      if (to !== '' && !to.startsWith('/')) add('path_replace', `path_replace target must be empty or start with '/' (got: '${to}')`);
+      if (!from.startsWith('/'))
+        add('path_replace', `passthrough path_replace source must start with '/' (got: '${from}')`);
+      if (to !== '' && !to.startsWith('/'))
+        add('path_replace', `path_replace target must be empty or start with '/' (got: '${to}')`);
     }
   }
 
@@ -88,7 +104,10 @@ export function validatePassthrough(m: ProviderManifest): PluginIssue[] {
         add('base_url', `base_url must use http:// or https:// (got: ${url.protocol}//)`);
       }
       if (url.username || url.password) {
-        add('base_url', 'base_url must not contain credentials (user:password@); use auth_type = "basic" with a keyring entry');
+        add(
+          'base_url',
+          'base_url must not contain credentials (user:password@); use auth_type = "basic" with a keyring entry',
+        );
       }
       if (url.search || url.hash) add('base_url', 'base_url must not contain a query string or fragment');
     }
@@ -97,12 +116,19 @@ export function validatePassthrough(m: ProviderManifest): PluginIssue[] {
   checkGlobs('forward_authorization_paths', p['forward_authorization_paths'], issues);
 
   if (INJECTING_AUTH.has(p.auth_type) && !p.auth_key_name) {
-    add('auth_key_name', `auth_type = "${p.auth_type}" needs auth_key_name (the keyring entry that holds the credential)`);
+    add(
+      'auth_key_name',
+      `auth_type = "${p.auth_type}" needs auth_key_name (the keyring entry that holds the credential)`,
+    );
   }
   if (p.auth_type === 'header' && p.auth_header_name !== undefined && !HEADER_NAME.test(p.auth_header_name)) {
     add('auth_header_name', `bad header name '${p.auth_header_name}'`);
   }
-  if (p.auth_type === 'header' && p.auth_header_name !== undefined && RESERVED_EXTRA_HEADERS.has(p.auth_header_name.toLowerCase())) {
+  if (
+    p.auth_type === 'header' &&
+    p.auth_header_name !== undefined &&
+    RESERVED_EXTRA_HEADERS.has(p.auth_header_name.toLowerCase())
+  ) {
     add('auth_header_name', `header '${p.auth_header_name}' is managed by the proxy and cannot carry a credential`);
   }
   if (p.auth_value_prefix !== undefined && !isValidHeaderValue(p.auth_value_prefix)) {
@@ -122,7 +148,10 @@ export function validatePassthrough(m: ProviderManifest): PluginIssue[] {
     add('host_override', `host_override must be a host[:port] without spaces or '/'; got: '${override}'`);
   }
   if (m.tools.length > 0) {
-    issues.push({ field: 'tools', message: 'passthrough providers have no [[tools]]; move the tools to an http or openapi manifest' });
+    issues.push({
+      field: 'tools',
+      message: 'passthrough providers have no [[tools]]; move the tools to an http or openapi manifest',
+    });
   }
   return issues;
 }

@@ -32,7 +32,9 @@ import { upstreamTarget, type Decision, type RouteRuntime } from './route.js';
 
 /** Close codes a peer may send (RFC 6455 §7.4; 1004–1006 and 1015 are reserved). */
 function sendableCode(code: number): boolean {
-  return (code >= 1000 && code <= 1014 && code !== 1004 && code !== 1005 && code !== 1006) || (code >= 3000 && code <= 4999);
+  return (
+    (code >= 1000 && code <= 1014 && code !== 1004 && code !== 1005 && code !== 1006) || (code >= 3000 && code <= 4999)
+  );
 }
 
 /** Upgrade: websocket and a Connection header with the `upgrade` token (ref-02 §2.1). */
@@ -52,7 +54,10 @@ const KEY = /^[+/0-9A-Za-z]{22}==$/;
 /** The caller's handshake problems, answered before the upstream is contacted. */
 function clientHandshakeError(req: IncomingMessage): { error: AtiError; headers?: Array<[string, string]> } | null {
   if (req.method !== 'GET') {
-    return { error: new AtiError('ATI_ERR_METHOD_NOT_ALLOWED', 'websocket upgrade requires GET'), headers: [['Allow', 'GET']] };
+    return {
+      error: new AtiError('ATI_ERR_METHOD_NOT_ALLOWED', 'websocket upgrade requires GET'),
+      headers: [['Allow', 'GET']],
+    };
   }
   const key = req.headers['sec-websocket-key'];
   if (typeof key !== 'string' || !KEY.test(key.trim())) {
@@ -60,7 +65,10 @@ function clientHandshakeError(req: IncomingMessage): { error: AtiError; headers?
   }
   if (req.headers['sec-websocket-version']?.trim() !== '13') {
     return {
-      error: new AtiError('ATI_ERR_BAD_REQUEST', 'websocket handshake: missing or invalid Sec-WebSocket-Version (13 required)'),
+      error: new AtiError(
+        'ATI_ERR_BAD_REQUEST',
+        'websocket handshake: missing or invalid Sec-WebSocket-Version (13 required)',
+      ),
       headers: [['Sec-WebSocket-Version', '13']],
     };
   }
@@ -139,7 +147,13 @@ export class WebSocketRelay {
     const url = spec.wsOrigin + target;
     const logUrl = spec.wsOrigin + spec.basePath + d.upstreamPath;
 
-    const flat = filterRequestHeaders(req.rawHeaders, d.forwardAuth ? inj.forwardAuthDrop : inj.drop, req.headers.connection, [], dropWsHandshakeHeader);
+    const flat = filterRequestHeaders(
+      req.rawHeaders,
+      d.forwardAuth ? inj.forwardAuthDrop : inj.drop,
+      req.headers.connection,
+      [],
+      dropWsHandshakeHeader,
+    );
     const headers: Record<string, string | string[]> = {};
     const put = (name: string, value: string, replace: boolean) => {
       const k = name.toLowerCase();
@@ -172,7 +186,10 @@ export class WebSocketRelay {
       if (settle()) upstream.terminate();
     };
     const fail = (err: AtiError, cause: string) => {
-      logger.warn({ route: spec.name, error: redact(cause, inj.secrets), upstream: logUrl }, 'upstream websocket handshake failed');
+      logger.warn(
+        { route: spec.name, error: redact(cause, inj.secrets), upstream: logUrl },
+        'upstream websocket handshake failed',
+      );
       writeSocketError(socket, err, extra);
     };
     socket.on('error', () => socket.destroy());
@@ -182,19 +199,31 @@ export class WebSocketRelay {
         if (!settle()) return;
         upstream.terminate();
         const s = spec.connectTimeoutMs / 1000;
-        fail(new AtiError('ATI_ERR_UPSTREAM_TIMEOUT', `gateway timeout: upstream websocket handshake timed out after ${s}s`), `handshake timed out after ${s}s`);
+        fail(
+          new AtiError(
+            'ATI_ERR_UPSTREAM_TIMEOUT',
+            `gateway timeout: upstream websocket handshake timed out after ${s}s`,
+          ),
+          `handshake timed out after ${s}s`,
+        );
       }, spec.connectTimeoutMs);
     }
     upstream.on('error', (err: Error) => {
       if (!settle()) return; // after the handshake the pair handles errors; after a relay/timeout they are expected
-      fail(upstreamError(err, { connect: spec.connectTimeoutMs, headers: spec.connectTimeoutMs }, inj.secrets), err.message);
+      fail(
+        upstreamError(err, { connect: spec.connectTimeoutMs, headers: spec.connectTimeoutMs }, inj.secrets),
+        err.message,
+      );
     });
     upstream.once('unexpected-response', (upReq: http.ClientRequest, upRes: IncomingMessage) => {
       if (!settle()) {
         upReq.destroy();
         return;
       }
-      logger.info({ route: spec.name, status: upRes.statusCode, upstream: logUrl }, 'upstream refused websocket upgrade; relaying its answer');
+      logger.info(
+        { route: spec.name, status: upRes.statusCode, upstream: logUrl },
+        'upstream refused websocket upgrade; relaying its answer',
+      );
       relayHttpAnswer(socket, upRes, extra, () => upstream.terminate());
     });
     upstream.once('upgrade', (upRes: IncomingMessage) => {
@@ -210,7 +239,9 @@ export class WebSocketRelay {
         lines: [...upgradeLines, ...extra.map(([k, v]) => `${k}: ${v}`)],
       };
       this.wss.handleUpgrade(req, socket, head, (client) => {
-        const pair = new RelayPair(client, upstream, spec.wsIdleTimeoutMs, logger, spec.name, () => this.live.delete(pair));
+        const pair = new RelayPair(client, upstream, spec.wsIdleTimeoutMs, logger, spec.name, () =>
+          this.live.delete(pair),
+        );
         this.live.add(pair);
       });
     });
@@ -241,7 +272,12 @@ function headerValue(raw: readonly string[], lowerName: string): string | undefi
 }
 
 /** Writes an upstream's non-101 answer to the caller's raw socket, then closes it. */
-function relayHttpAnswer(socket: Duplex, res: IncomingMessage, extra: ReadonlyArray<readonly [string, string]>, done: () => void): void {
+function relayHttpAnswer(
+  socket: Duplex,
+  res: IncomingMessage,
+  extra: ReadonlyArray<readonly [string, string]>,
+  done: () => void,
+): void {
   const status = res.statusCode ?? 502;
   const raw = res.rawHeaders;
   const named = connectionTokens(headerValue(raw, 'connection'));

@@ -83,9 +83,10 @@ export function authGeneratorProblems(g: AuthGeneratorConfig): Array<[string, st
     }
   }
   for (const [p, t] of Object.entries(g.inject ?? {})) {
-    if (t.type === 'header' && !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(t.name)) out.push([`inject.${p}.name`, `"${t.name}" is not a valid header name`]);
+    if (t.type === 'header' && !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(t.name))
+      out.push([`inject.${p}.name`, `"${t.name}" is not a valid header name`]);
   }
-  if ((g.inject && Object.keys(g.inject).length > 0) && g.output_format !== 'json') {
+  if (g.inject && Object.keys(g.inject).length > 0 && g.output_format !== 'json') {
     out.push(['inject', 'needs output_format = "json"']);
   }
   return out;
@@ -174,7 +175,12 @@ export class AuthGenerator {
     }
   }
 
-  private spawnBounded(command: string, argv: string[], env: NodeJS.ProcessEnv, secrets: string[]): Promise<{ stdout: string }> {
+  private spawnBounded(
+    command: string,
+    argv: string[],
+    env: NodeJS.ProcessEnv,
+    secrets: string[],
+  ): Promise<{ stdout: string }> {
     return new Promise((resolve, reject) => {
       let child;
       try {
@@ -263,7 +269,8 @@ export class AuthGenerator {
     for (const [jsonPath, target] of inject) {
       const v = readDotPath(doc, jsonPath);
       if (v === undefined) throw fail(`JSON path '${jsonPath}' not found in output`);
-      const text = typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : JSON.stringify(v);
+      const text =
+        typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : JSON.stringify(v);
       if (target.type === 'header') out.headers[target.name] = text;
       else if (target.type === 'env') out.env[target.name] = text;
       else primary ??= text;

@@ -43,7 +43,12 @@ export function deniedHeaderNames(auth: AuthSettings, extraHeaderNames: Iterable
 }
 
 /** Writes `secret` where `auth.type` says (bearer/header/query/basic); `oauth2` passes its token as `secret`. */
-export function applyAuth(auth: AuthSettings, secret: string, headers: Record<string, string>, query: Array<[string, string]>): void {
+export function applyAuth(
+  auth: AuthSettings,
+  secret: string,
+  headers: Record<string, string>,
+  query: Array<[string, string]>,
+): void {
   switch (auth.type) {
     case 'bearer':
     case 'oauth2':

@@ -11,7 +11,14 @@
  * naming it, SSRF block 403, upstream error 502 with the extracted message,
  * timeout 504.
  */
-import type { CallContext, ProviderFields, ProviderManifest, ProvisionContext, ToolDefinition, ToolResult } from '../../sdk/plugin.js';
+import type {
+  CallContext,
+  ProviderFields,
+  ProviderManifest,
+  ProvisionContext,
+  ToolDefinition,
+  ToolResult,
+} from '../../sdk/plugin.js';
 import { ATI_VERSION as VERSION } from '../../sdk/plugin.js';
 import { AuthGenerator, type AuthGeneratorConfig } from './auth-generator.js';
 import { applyAuth, authSettings, deniedHeaderNames, SECRET_AUTH_TYPES } from './auth-injection.js';
@@ -60,9 +67,15 @@ export function createHttpEngine(m: ProviderManifest, pctx: ProvisionContext): H
   const settings = engineSettings(p);
   const baseTemplate = compileTemplate(p.base_url);
   const staticBase = baseTemplate.isStatic ? parseBase(p.base_url) : undefined;
-  const extraHeaders: Array<[string, Template]> = Object.entries(p.extra_headers ?? {}).map(([k, v]) => [k.toLowerCase(), compileTemplate(v)]);
+  const extraHeaders: Array<[string, Template]> = Object.entries(p.extra_headers ?? {}).map(([k, v]) => [
+    k.toLowerCase(),
+    compileTemplate(v),
+  ]);
   const auth = authSettings(p);
-  const denied = deniedHeaderNames(auth, extraHeaders.map(([k]) => k));
+  const denied = deniedHeaderNames(
+    auth,
+    extraHeaders.map(([k]) => k),
+  );
   const ssrf = ssrfModeFromEnv(process.env);
   const client = new UpstreamClient({
     connectTimeoutMs: settings.connectTimeoutSeconds * 1000,
@@ -71,7 +84,9 @@ export function createHttpEngine(m: ProviderManifest, pctx: ProvisionContext): H
     ssrf,
     logger: pctx.logger,
   });
-  const generator = p.auth_generator ? new AuthGenerator(p.auth_generator as unknown as AuthGeneratorConfig, name, pctx.logger) : undefined;
+  const generator = p.auth_generator
+    ? new AuthGenerator(p.auth_generator as unknown as AuthGeneratorConfig, name, pctx.logger)
+    : undefined;
   const oauth =
     auth.type === 'oauth2' && !generator
       ? new OAuth2TokenSource(
@@ -162,7 +177,11 @@ export function createHttpEngine(m: ProviderManifest, pctx: ProvisionContext): H
     // The client's abort signal goes straight to the upstream request; timeouts are the pool's
     // per-phase ones (connect, response headers, body) — no per-call controller or timer.
     const send = (): Promise<UpstreamResponse> =>
-      client.send({ origin: base.origin, path: buildTarget(), method: plan.method, headers, body: built.body }, ctx.signal, scrub);
+      client.send(
+        { origin: base.origin, path: buildTarget(), method: plan.method, headers, body: built.body },
+        ctx.signal,
+        scrub,
+      );
     let res = await send();
     if (res.status === 401 && oauth && token?.fromCache) {
       // The upstream refused a cached token (revoked early): fetch a fresh one and retry once.

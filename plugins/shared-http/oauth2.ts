@@ -65,7 +65,10 @@ export class OAuth2TokenSource {
   async token(keyring: KeyringAccessor, secrets: string[]): Promise<{ token: string; fromCache: boolean }> {
     const who = `provider ${this.settings.provider} (oauth2 client_id)`;
     const clientId = keyring.require(this.settings.clientIdEntry, who);
-    const secret = keyring.require(this.settings.secretEntry, `provider ${this.settings.provider} (oauth2 client_secret)`);
+    const secret = keyring.require(
+      this.settings.secretEntry,
+      `provider ${this.settings.provider} (oauth2 client_secret)`,
+    );
     secrets.push(clientId, secret);
     const key = `${clientId}\0${createHash('sha256').update(secret).digest('hex')}`;
     const c = this.cached;
@@ -94,7 +97,10 @@ export class OAuth2TokenSource {
   private async exchange(clientId: string, secret: string): Promise<Cached> {
     const url = new URL(this.settings.tokenUrl);
     const form = new URLSearchParams({ grant_type: 'client_credentials' });
-    const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' };
+    const headers: Record<string, string> = {
+      'content-type': 'application/x-www-form-urlencoded',
+      accept: 'application/json',
+    };
     if (this.settings.basicAuth) {
       headers['authorization'] = `Basic ${Buffer.from(`${clientId}:${secret}`).toString('base64')}`;
     } else {
@@ -120,7 +126,12 @@ export class OAuth2TokenSource {
     const token = (body as { access_token?: unknown })?.access_token;
     if (typeof token !== 'string' || token === '') throw fail('token endpoint answer has no string "access_token"');
     const expiresIn = (body as { expires_in?: unknown }).expires_in;
-    const seconds = typeof expiresIn === 'number' && Number.isFinite(expiresIn) && expiresIn >= 0 ? expiresIn : DEFAULT_EXPIRES_IN_S;
-    return { key: `${clientId}\0${createHash('sha256').update(secret).digest('hex')}`, token, expiresAt: Date.now() + seconds * 1000 };
+    const seconds =
+      typeof expiresIn === 'number' && Number.isFinite(expiresIn) && expiresIn >= 0 ? expiresIn : DEFAULT_EXPIRES_IN_S;
+    return {
+      key: `${clientId}\0${createHash('sha256').update(secret).digest('hex')}`,
+      token,
+      expiresAt: Date.now() + seconds * 1000,
+    };
   }
 }

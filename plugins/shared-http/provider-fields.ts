@@ -15,14 +15,23 @@ export const EngineProviderFields = {
     Type.Integer({
       minimum: 0,
       default: DEFAULT_TIMEOUT_SECONDS,
-      description: 'Time allowed for the response headers, and again for reading the whole body (per request, redirects included); 0 disables it. Timeouts answer 504.',
+      description:
+        'Time allowed for the response headers, and again for reading the whole body (per request, redirects included); 0 disables it. Timeouts answer 504.',
     }),
   ),
   connect_timeout_seconds: Type.Optional(
-    Type.Integer({ minimum: 0, default: DEFAULT_CONNECT_TIMEOUT_SECONDS, description: 'TCP/TLS connect timeout; 0 disables it.' }),
+    Type.Integer({
+      minimum: 0,
+      default: DEFAULT_CONNECT_TIMEOUT_SECONDS,
+      description: 'TCP/TLS connect timeout; 0 disables it.',
+    }),
   ),
   max_response_bytes: Type.Optional(
-    Type.Integer({ minimum: 0, default: DEFAULT_MAX_RESPONSE_BYTES, description: 'Largest upstream body read into a result; larger answers 502. 0 = unlimited.' }),
+    Type.Integer({
+      minimum: 0,
+      default: DEFAULT_MAX_RESPONSE_BYTES,
+      description: 'Largest upstream body read into a result; larger answers 502. 0 = unlimited.',
+    }),
   ),
 } satisfies TProperties;
 

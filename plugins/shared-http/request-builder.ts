@@ -118,7 +118,9 @@ export function mergeArgs(plan: RequestPlan, args: Record<string, unknown>): Rec
   }
   const missing = plan.required.filter((r) => merged[r] === undefined);
   if (missing.length > 0) {
-    throw argsError(`missing required argument${missing.length > 1 ? 's' : ''} ${missing.map((m) => `'${m}'`).join(', ')}`);
+    throw argsError(
+      `missing required argument${missing.length > 1 ? 's' : ''} ${missing.map((m) => `'${m}'`).join(', ')}`,
+    );
   }
   return merged;
 }
@@ -177,7 +179,8 @@ export function buildRequest(plan: RequestPlan, rawArgs: unknown, deniedHeaders:
     }
     const value = pathValues.get(part.param);
     if (value !== undefined) path += value;
-    else if (plan.params.get(part.param)?.location === 'path') throw argsError(`missing path parameter '${part.param}'`);
+    else if (plan.params.get(part.param)?.location === 'path')
+      throw argsError(`missing path parameter '${part.param}'`);
     else path += `%7B${encodePathValue(part.param)}%7D`;
   }
 
@@ -185,7 +188,9 @@ export function buildRequest(plan: RequestPlan, rawArgs: unknown, deniedHeaders:
   if (body && plan.method !== 'GET' && plan.method !== 'DELETE') {
     if (plan.formBody) {
       headers['content-type'] = 'application/x-www-form-urlencoded';
-      out.body = new URLSearchParams(Object.entries(body).map(([k, v]): [string, string] => [k, valueToText(v)])).toString();
+      out.body = new URLSearchParams(
+        Object.entries(body).map(([k, v]): [string, string] => [k, valueToText(v)]),
+      ).toString();
     } else {
       headers['content-type'] = 'application/json';
       out.body = JSON.stringify(body);

@@ -73,7 +73,11 @@ export function splitEndpoint(endpoint: string): EndpointPart[] {
 }
 
 /** Compiles the plan of one tool. Unknown location values are reported by `validate`, and treated as `body` here. */
-export function compileRequestPlan(method: HttpMethod, endpoint: string, inputSchema: Record<string, unknown> | null | undefined): RequestPlan {
+export function compileRequestPlan(
+  method: HttpMethod,
+  endpoint: string,
+  inputSchema: Record<string, unknown> | null | undefined,
+): RequestPlan {
   const props = isRecord(inputSchema?.['properties']) ? (inputSchema['properties'] as Record<string, unknown>) : {};
   const params = new Map<string, ParamSpec>();
   const defaults: Array<readonly [string, unknown]> = [];
@@ -89,7 +93,9 @@ export function compileRequestPlan(method: HttpMethod, endpoint: string, inputSc
     });
     if ('default' in raw && !isEmptyDefault(raw['default'])) defaults.push([name, raw['default']]);
   }
-  const required = Array.isArray(inputSchema?.['required']) ? (inputSchema['required'] as unknown[]).filter((r): r is string => typeof r === 'string') : [];
+  const required = Array.isArray(inputSchema?.['required'])
+    ? (inputSchema['required'] as unknown[]).filter((r): r is string => typeof r === 'string')
+    : [];
   return {
     method,
     endpoint: encodeLiteralPath(endpoint),
@@ -115,11 +121,17 @@ export function inputSchemaProblems(inputSchema: Record<string, unknown> | undef
     if (!isRecord(raw)) continue;
     const loc = raw['x-ati-param-location'];
     if (loc !== undefined && !(PARAM_LOCATIONS as readonly unknown[]).includes(loc)) {
-      out.push([`properties.${name}.x-ati-param-location`, `must be one of ${PARAM_LOCATIONS.map((l) => `"${l}"`).join(', ')} (found ${JSON.stringify(loc)})`]);
+      out.push([
+        `properties.${name}.x-ati-param-location`,
+        `must be one of ${PARAM_LOCATIONS.map((l) => `"${l}"`).join(', ')} (found ${JSON.stringify(loc)})`,
+      ]);
     }
     const cf = raw['x-ati-collection-format'];
     if (cf !== undefined && !(COLLECTION_FORMATS as readonly unknown[]).includes(cf)) {
-      out.push([`properties.${name}.x-ati-collection-format`, `must be one of ${COLLECTION_FORMATS.map((l) => `"${l}"`).join(', ')} (found ${JSON.stringify(cf)})`]);
+      out.push([
+        `properties.${name}.x-ati-collection-format`,
+        `must be one of ${COLLECTION_FORMATS.map((l) => `"${l}"`).join(', ')} (found ${JSON.stringify(cf)})`,
+      ]);
     }
   }
   const enc = inputSchema['x-ati-body-encoding'];

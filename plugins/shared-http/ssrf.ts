@@ -46,7 +46,13 @@ export function isPrivateAddress(ip: string): boolean {
 
 function blockedName(host: string): boolean {
   const h = host.toLowerCase().replace(/\.$/, '');
-  return h === 'localhost' || h === 'metadata.google.internal' || h.endsWith('.internal') || h.endsWith('.local') || h.endsWith('.localhost');
+  return (
+    h === 'localhost' ||
+    h === 'metadata.google.internal' ||
+    h.endsWith('.internal') ||
+    h.endsWith('.local') ||
+    h.endsWith('.localhost')
+  );
 }
 
 function blockMessage(url: string): string {
@@ -65,7 +71,11 @@ export function checkSsrfHost(mode: SsrfMode, hostname: string, shownUrl: string
   throw new AtiError('ATI_ERR_FORBIDDEN', blockMessage(shownUrl));
 }
 
-type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | dns.LookupAddress[], family?: number) => void;
+type LookupCallback = (
+  err: NodeJS.ErrnoException | null,
+  address: string | dns.LookupAddress[],
+  family?: number,
+) => void;
 
 /**
  * A `lookup` for the connection pool that refuses (block) or logs (warn)
@@ -82,7 +92,11 @@ export function ssrfLookup(mode: SsrfMode, logger: Logger) {
         e.code = 'ATI_SSRF_BLOCKED';
         return callback(e, []);
       }
-      if (bad) logger.warn({ host: hostname, address: bad.address }, 'SSRF protection (warn): host resolves to a private/internal address');
+      if (bad)
+        logger.warn(
+          { host: hostname, address: bad.address },
+          'SSRF protection (warn): host resolves to a private/internal address',
+        );
       if (options.all) return callback(null, list);
       const first = list[0];
       if (!first) return callback(Object.assign(new Error(`no address for ${hostname}`), { code: 'ENOTFOUND' }), []);

@@ -81,14 +81,25 @@ export class UpstreamClient {
    * (504) for timeouts, ATI_ERR_UPSTREAM (502) otherwise; `scrub` removes
    * secrets from transport error texts.
    */
-  async send(req: UpstreamRequest, signal: AbortSignal | undefined, scrub: (s: string) => string): Promise<UpstreamResponse> {
+  async send(
+    req: UpstreamRequest,
+    signal: AbortSignal | undefined,
+    scrub: (s: string) => string,
+  ): Promise<UpstreamResponse> {
     try {
       let method = req.method;
       let path = req.path;
       let body = req.body;
       let headers = req.headers;
       for (let hop = 0; ; hop++) {
-        const res = await this.agent.request({ origin: req.origin, path, method: method as Dispatcher.HttpMethod, headers, body: body ?? null, signal: signal ?? null });
+        const res = await this.agent.request({
+          origin: req.origin,
+          path,
+          method: method as Dispatcher.HttpMethod,
+          headers,
+          body: body ?? null,
+          signal: signal ?? null,
+        });
         const location = res.headers['location'];
         if (!REDIRECTS.has(res.statusCode) || typeof location !== 'string' || hop >= MAX_REDIRECTS) {
           const text = await this.readBody(res);
@@ -97,7 +108,10 @@ export class UpstreamClient {
         const next = new URL(location, req.origin + path);
         if (next.origin !== req.origin) {
           const text = await this.readBody(res);
-          this.opts.logger.warn({ status: res.statusCode, to_origin: next.origin }, 'upstream redirect to another origin not followed (it would carry the credential)');
+          this.opts.logger.warn(
+            { status: res.statusCode, to_origin: next.origin },
+            'upstream redirect to another origin not followed (it would carry the credential)',
+          );
           return { status: res.statusCode, headers: res.headers, text };
         }
         await res.body.dump();
@@ -168,13 +182,18 @@ export class UpstreamClient {
     if (signal?.aborted) {
       const reason = signal.reason as { name?: string } | undefined;
       if (reason?.name === 'TimeoutError') return upstreamTimeout('request timed out');
-      return new AtiError('ATI_ERR_UPSTREAM', 'request aborted: the client disconnected', { details: { aborted: true } });
+      return new AtiError('ATI_ERR_UPSTREAM', 'request aborted: the client disconnected', {
+        details: { aborted: true },
+      });
     }
     const e = err as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException };
     const code = e.code ?? e.cause?.code;
-    if (code === 'UND_ERR_CONNECT_TIMEOUT') return upstreamTimeout(`connect timed out after ${secs(this.opts.connectTimeoutMs)}`);
-    if (code === 'UND_ERR_HEADERS_TIMEOUT') return upstreamTimeout(`no response within ${secs(this.opts.readTimeoutMs)}`);
-    if (code === 'UND_ERR_BODY_TIMEOUT') return upstreamTimeout(`response body stalled for ${secs(this.opts.readTimeoutMs)}`);
+    if (code === 'UND_ERR_CONNECT_TIMEOUT')
+      return upstreamTimeout(`connect timed out after ${secs(this.opts.connectTimeoutMs)}`);
+    if (code === 'UND_ERR_HEADERS_TIMEOUT')
+      return upstreamTimeout(`no response within ${secs(this.opts.readTimeoutMs)}`);
+    if (code === 'UND_ERR_BODY_TIMEOUT')
+      return upstreamTimeout(`response body stalled for ${secs(this.opts.readTimeoutMs)}`);
     if (code === 'ATI_SSRF_BLOCKED') return new AtiError('ATI_ERR_FORBIDDEN', scrub(e.message));
     const message = e.cause?.message && e.cause.message !== e.message ? `${e.message}: ${e.cause.message}` : e.message;
     return upstreamError(`HTTP request failed: ${scrub(message)}`);

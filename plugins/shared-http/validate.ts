@@ -15,7 +15,8 @@ import { inputSchemaProblems } from './request-plan.js';
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 function baseUrlProblem(baseUrl: string): string | undefined {
-  if (baseUrl.trim() === '') return 'is required for this handler (the upstream root URL, e.g. "https://api.example.com/v1")';
+  if (baseUrl.trim() === '')
+    return 'is required for this handler (the upstream root URL, e.g. "https://api.example.com/v1")';
   const t = templateProblem(baseUrl);
   if (t) return t;
   // Placeholders may stand for any part; check the shape with them replaced by a harmless token.
@@ -26,7 +27,8 @@ function baseUrlProblem(baseUrl: string): string | undefined {
   } catch {
     return `"${baseUrl}" is not a valid URL`;
   }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') return `must be an http:// or https:// URL (found "${u.protocol}")`;
+  if (u.protocol !== 'http:' && u.protocol !== 'https:')
+    return `must be an http:// or https:// URL (found "${u.protocol}")`;
   if (u.hash) return 'must not contain a "#fragment"';
   return undefined;
 }
@@ -47,8 +49,13 @@ export function providerProblems(p: ProviderFields): PluginIssue[] {
   }
   if (p.auth_type === 'oauth2') {
     if (gen) issue('auth_generator', 'cannot be combined with auth_type = "oauth2"');
-    if (!p.auth_key_name) issue('auth_key_name', 'is required with auth_type = "oauth2" (the keyring entry that holds the client_id)');
-    if (!p.auth_secret_name) issue('auth_secret_name', 'is required with auth_type = "oauth2" (the keyring entry that holds the client_secret)');
+    if (!p.auth_key_name)
+      issue('auth_key_name', 'is required with auth_type = "oauth2" (the keyring entry that holds the client_id)');
+    if (!p.auth_secret_name)
+      issue(
+        'auth_secret_name',
+        'is required with auth_type = "oauth2" (the keyring entry that holds the client_secret)',
+      );
     if (!p.oauth2_token_url) issue('oauth2_token_url', 'is required with auth_type = "oauth2"');
     else if (!b) {
       const why = tokenUrlProblem(resolveTokenUrl(p.oauth2_token_url, p.base_url));

@@ -53,7 +53,9 @@ describe('proxy client', () => {
     });
 
     it('ati run calls a tool through the proxy, signing requests when ATI_SANDBOX_SIGNING_SECRET is set', async () => {
-      const upstream = http.createServer((req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ got: req.url })));
+      const upstream = http.createServer((req, res) =>
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ got: req.url })),
+      );
       await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
       try {
         const base = `http://127.0.0.1:${(upstream.address() as net.AddressInfo).port}`;
@@ -63,7 +65,9 @@ describe('proxy client', () => {
           credentials: JSON.stringify({ sandbox_signing_shared_secret: secret }),
         });
         proxy = await startProxy({ atiDir: dir.dir, args: ['--no-watch', '--sig-verify-mode', 'enforce'] });
-        const signed = await runAti(['--output', 'text', 'run', 'u_get', '--q', 'hello'], { env: { ATI_PROXY_URL: proxy.url, ATI_SANDBOX_SIGNING_SECRET: secret } });
+        const signed = await runAti(['--output', 'text', 'run', 'u_get', '--q', 'hello'], {
+          env: { ATI_PROXY_URL: proxy.url, ATI_SANDBOX_SIGNING_SECRET: secret },
+        });
         expect(signed.stderr).toBe('');
         expect(signed.code).toBe(0);
         expect(JSON.parse(signed.stdout)).toEqual({ got: '/item?q=hello' });

@@ -43,7 +43,13 @@ describe('manifest loader', () => {
     const r = parseManifests([src('/m/a.toml', GOOD)], registry('test'));
     expect(r.errors).toEqual([]);
     const m = r.manifests[0]!;
-    expect(m.provider).toMatchObject({ name: 'alpha', handler: 'test', base_url: '', internal: false, auth_type: 'none' });
+    expect(m.provider).toMatchObject({
+      name: 'alpha',
+      handler: 'test',
+      base_url: '',
+      internal: false,
+      auth_type: 'none',
+    });
     expect(m.tools[0]).toMatchObject({ name: 'alpha_one', method: 'POST', endpoint: '', tags: [] });
   });
 
@@ -69,13 +75,20 @@ describe('manifest loader', () => {
     const b = '[provider]\nname = "beta"\ndescription = "B"\nhandler = "test"\nauth_type = "magic"\ninternal = "yes"\n';
     const r = parseManifests([src('/m/a.toml', a), src('/m/b.toml', b)], registry('test'));
     const texts = r.errors.map((e) => e.describe());
-    expect(texts).toContain('/m/a.toml:10: tools[0].descripton: unknown key "descripton" (did you mean "description"?)');
-    expect(texts.some((t) => t.startsWith('/m/b.toml:5: provider.auth_type: must be one of "none", "bearer"'))).toBe(true);
+    expect(texts).toContain(
+      '/m/a.toml:10: tools[0].descripton: unknown key "descripton" (did you mean "description"?)',
+    );
+    expect(texts.some((t) => t.startsWith('/m/b.toml:5: provider.auth_type: must be one of "none", "bearer"'))).toBe(
+      true,
+    );
     expect(texts.some((t) => t.startsWith('/m/b.toml:6: provider.internal: must be a boolean'))).toBe(true);
   });
 
   it('accepts the deprecated provider key `tags` with a warning', () => {
-    const r = parseManifests([src('/m/a.toml', GOOD.replace('handler = "test"', 'handler = "test"\ntags = ["a"]'))], registry('test'));
+    const r = parseManifests(
+      [src('/m/a.toml', GOOD.replace('handler = "test"', 'handler = "test"\ntags = ["a"]'))],
+      registry('test'),
+    );
     expect(r.errors).toEqual([]);
     expect(r.warnings[0]).toMatch(/provider\.tags: accepted for compatibility/);
   });
@@ -83,8 +96,15 @@ describe('manifest loader', () => {
   it('names the handler that owns a field used under another handler', () => {
     const r = registry('test');
     const other = makeTestPlugin(undefined, 'other');
-    r.register({ ...other, name: 'remote', providerSchema: { ...other.providerSchema, remote_url: Type.Optional(Type.String()) } });
-    const res = parseManifests([src('/m/a.toml', GOOD.replace('handler = "test"', 'handler = "test"\nremote_url = "x"'))], r);
+    r.register({
+      ...other,
+      name: 'remote',
+      providerSchema: { ...other.providerSchema, remote_url: Type.Optional(Type.String()) },
+    });
+    const res = parseManifests(
+      [src('/m/a.toml', GOOD.replace('handler = "test"', 'handler = "test"\nremote_url = "x"'))],
+      r,
+    );
     expect(res.errors).toHaveLength(1);
     expect(res.errors[0]!.message).toBe('"remote_url" is a field of handler "remote", not of handler "test"');
   });
@@ -114,23 +134,36 @@ describe('manifest loader', () => {
 
   it('rejects duplicate provider and tool names across files, naming both files', () => {
     const dupTool = GOOD.replace('name = "alpha"', 'name = "gamma"');
-    const r = parseManifests([src('/m/a.toml', GOOD), src('/m/b.toml', GOOD), src('/m/c.toml', dupTool)], registry('test'));
+    const r = parseManifests(
+      [src('/m/a.toml', GOOD), src('/m/b.toml', GOOD), src('/m/c.toml', dupTool)],
+      registry('test'),
+    );
     const texts = r.errors.map((e) => e.describe());
     expect(texts).toContain('/m/b.toml:2: provider.name: duplicate provider name "alpha" (also defined in /m/a.toml)');
     expect(texts).toContain('/m/c.toml:7: tools[0].name: duplicate tool name "alpha_one" (also defined in /m/a.toml)');
   });
 
   it('runs the plugin validate hook and locates its issues', () => {
-    const r = parseManifests([src('/m/a.toml', GOOD.replace('handler = "test"', 'handler = "test"\nroute_prefix = "x"'))], registry('test'));
+    const r = parseManifests(
+      [src('/m/a.toml', GOOD.replace('handler = "test"', 'handler = "test"\nroute_prefix = "x"'))],
+      registry('test'),
+    );
     expect(r.errors[0]!.describe()).toBe('/m/a.toml:5: provider.route_prefix: must start with "/"');
   });
 
   it('reads *.toml in filename order and fails clearly on a missing directory', async () => {
-    const d = await makeAtiDir({ 'manifests/b.toml': GOOD, 'manifests/a.toml': GOOD, 'manifests/notes.txt': 'x', 'manifests/sub/c.toml': GOOD });
+    const d = await makeAtiDir({
+      'manifests/b.toml': GOOD,
+      'manifests/a.toml': GOOD,
+      'manifests/notes.txt': 'x',
+      'manifests/sub/c.toml': GOOD,
+    });
     dirs.push(d);
     const sources = await readManifestSources(d.manifests);
     expect(sources.map((s) => path.basename(s.file))).toEqual(['a.toml', 'b.toml']);
-    await expect(readManifestSources(path.join(d.dir, 'nope'))).rejects.toThrow(/No manifests directory found at .*nope/);
+    await expect(readManifestSources(path.join(d.dir, 'nope'))).rejects.toThrow(
+      /No manifests directory found at .*nope/,
+    );
   });
 
   it('reads many files concurrently yet returns them in filename order; a vanished file is skipped, an unreadable one fails', async () => {
@@ -140,7 +173,9 @@ describe('manifest loader', () => {
     dirs.push(d);
     await symlink(path.join(d.dir, 'gone.toml'), path.join(d.manifests, 'm30a.toml')); // dangling: ENOENT on read
     const sources = await readManifestSources(d.manifests);
-    expect(sources.map((s) => path.basename(s.file))).toEqual(Array.from({ length: 60 }, (_, i) => `m${String(i).padStart(2, '0')}.toml`));
+    expect(sources.map((s) => path.basename(s.file))).toEqual(
+      Array.from({ length: 60 }, (_, i) => `m${String(i).padStart(2, '0')}.toml`),
+    );
     for (const s of sources) expect(s.text.startsWith(`# ${Number(path.basename(s.file).slice(1, 3))}\n`)).toBe(true);
     expect(sources[7]!.hash).toBe(sha256(sources[7]!.text));
     // A symlink to a directory passes the listing but cannot be read: the first such file (name order) is the error.

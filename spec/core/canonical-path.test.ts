@@ -22,7 +22,17 @@ describe('canonicalTarget (PRODUCT §3.3)', () => {
   });
 
   it('rejects dot segments, also percent-encoded in any case and mix, also at the end', () => {
-    for (const p of ['/api/../config', '/api/./config', '/api/%2e%2e/config', '/api/%2E%2E/config', '/api/.%2e/x', '/api/%2e./x', '/api/..', '/api/%2e', '/..']) {
+    for (const p of [
+      '/api/../config',
+      '/api/./config',
+      '/api/%2e%2e/config',
+      '/api/%2E%2E/config',
+      '/api/.%2e/x',
+      '/api/%2e./x',
+      '/api/..',
+      '/api/%2e',
+      '/..',
+    ]) {
       expect(reject(p), p).toThrow(/dot segment/);
     }
   });

@@ -12,7 +12,9 @@ describe('error table', () => {
     }
   });
   it('formats located errors as file:line:col: field: message', () => {
-    expect(formatLocated('bad', { file: 'a.toml', line: 3, column: 7, field: 'provider.x' })).toBe('a.toml:3:7: provider.x: bad');
+    expect(formatLocated('bad', { file: 'a.toml', line: 3, column: 7, field: 'provider.x' })).toBe(
+      'a.toml:3:7: provider.x: bad',
+    );
     expect(formatLocated('bad', { file: 'a.toml' })).toBe('a.toml: bad');
     const e = new AtiError('ATI_ERR_UPSTREAM', 'boom');
     expect(e.status).toBe(502);

@@ -42,7 +42,8 @@ describe('glob dialect (globset defaults, ref-02 §1.7)', () => {
     expect(m('/a.b', '/axb')).toBe(false);
   });
   it('refuses malformed globs', () => {
-    for (const g of ['/[abc', '/{a,b', '/{a,{b}}', '/[z-a]', '/a\\']) expect(() => compileGlob(g), g).toThrow(/invalid glob/);
+    for (const g of ['/[abc', '/{a,b', '/{a,{b}}', '/[z-a]', '/a\\'])
+      expect(() => compileGlob(g), g).toThrow(/invalid glob/);
   });
   it('expands deny/forward-auth patterns as ref-02 §1.8 tabulates', () => {
     const t = (p: string, yes: string[], no: string[]) => {

@@ -85,13 +85,20 @@ describe('host', () => {
 
   it('reload with a broken manifest keeps serving the old generation and reports the error', async () => {
     const { url, host } = await start({ 'manifests/a.toml': manifest('a') });
-    await writeFile(path.join(dir.manifests, 'a.toml'), manifest('a').replace('handler = "test"', 'handler = "test"\nbse_url = "x"'));
+    await writeFile(
+      path.join(dir.manifests, 'a.toml'),
+      manifest('a').replace('handler = "test"', 'handler = "test"\nbse_url = "x"'),
+    );
     const r = await host.reload('test');
     expect(r.status).toBe('rejected');
     expect(host.current.id).toBe(1);
-    const health = (await (await fetch(`${url}/health`)).json()) as { reload: { generation: number; last_error: string } };
+    const health = (await (await fetch(`${url}/health`)).json()) as {
+      reload: { generation: number; last_error: string };
+    };
     expect(health.reload.generation).toBe(1);
-    expect(health.reload.last_error).toMatch(/a\.toml:5: provider\.bse_url: unknown key "bse_url" \(did you mean "base_url"\?\)/);
+    expect(health.reload.last_error).toMatch(
+      /a\.toml:5: provider\.bse_url: unknown key "bse_url" \(did you mean "base_url"\?\)/,
+    );
     expect((await fetch(`${url}/tools/a_t0`)).status).toBe(200);
     // fixing it clears the error
     await writeFile(path.join(dir.manifests, 'a.toml'), manifest('a', '', 2));
@@ -108,7 +115,10 @@ describe('host', () => {
     await writeFile(path.join(dir.manifests, 'c.toml'), manifest('c', 'fail_provision = true'));
     const r = await host.reload('test');
     expect(r.status).toBe('rejected');
-    if (r.status === 'rejected') expect(r.errors[0]!.message).toMatch(/provider "c" \(handler test\) failed to provision: provision failed on purpose/);
+    if (r.status === 'rejected')
+      expect(r.errors[0]!.message).toMatch(
+        /provider "c" \(handler test\) failed to provision: provision failed on purpose/,
+      );
     expect(probe.provisions).toContain('b');
     expect(probe.closes).toEqual(['b']);
     expect(host.current.id).toBe(1);
@@ -139,7 +149,10 @@ describe('host', () => {
   });
 
   it('a request keeps the generation it started on across a swap; the old one closes after it finishes', async () => {
-    const { url, host } = await start({ 'manifests/a.toml': manifest('a', 'route_prefix = "/slow"\ndelay_ms = 300\nsecret_key = "tok"'), credentials: '{"tok":"old"}' });
+    const { url, host } = await start({
+      'manifests/a.toml': manifest('a', 'route_prefix = "/slow"\ndelay_ms = 300\nsecret_key = "tok"'),
+      credentials: '{"tok":"old"}',
+    });
     const slow = fetch(`${url}/slow/x`).then((r) => r.json());
     await new Promise((r) => setTimeout(r, 50)); // let the request arrive
     await writeFile(path.join(dir.dir, 'credentials.tmp'), '{"tok":"new"}');

@@ -14,7 +14,13 @@ describe('hot metric cells', () => {
   it('a HotHistogram exposes exactly what prom-client observe() would', async () => {
     const refReg = new Registry();
     const hotReg = new Registry();
-    const ref = new Histogram({ name: 'ref_seconds', help: 'h', labelNames: ['route'], buckets: BUCKETS, registers: [refReg] });
+    const ref = new Histogram({
+      name: 'ref_seconds',
+      help: 'h',
+      labelNames: ['route'],
+      buckets: BUCKETS,
+      registers: [refReg],
+    });
     const cells: { h?: HotHistogram<'route'> } = {};
     const hist = new Histogram({
       name: 'hot_seconds',
@@ -54,7 +60,12 @@ describe('hot metric cells', () => {
       collect: (): void => cells.c!.flush(),
     });
     cells.c = new HotCounter(counter);
-    const hits: Array<[string, number]> = [['GET', 200], ['GET', 200], ['POST', 404], ['GET', 500]];
+    const hits: Array<[string, number]> = [
+      ['GET', 200],
+      ['GET', 200],
+      ['POST', 404],
+      ['GET', 500],
+    ];
     for (const [method, status] of hits) {
       ref.inc({ method, status });
       cells.c.inc(`${status} ${method}`, { method, status });

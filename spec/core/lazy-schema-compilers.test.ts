@@ -11,12 +11,21 @@ import { REPO_ROOT } from '../helpers/proxy-process.js';
 const HELP_LIKE = {
   type: 'object',
   required: ['query'],
-  properties: { query: { type: 'string' }, tool: { type: 'string' }, n: { type: 'integer', default: 3 }, tags: { type: 'array', items: { type: 'string' } } },
+  properties: {
+    query: { type: 'string' },
+    tool: { type: 'string' },
+    n: { type: 'integer', default: 3 },
+    tags: { type: 'array', items: { type: 'string' } },
+  },
 };
 
 function app(lazy: boolean): FastifyInstance {
   const a = Fastify({ logger: false, ...(lazy ? { schemaController: lazySchemaController } : {}) });
-  a.post('/x', { schema: { body: HELP_LIKE, querystring: { type: 'object', properties: { page: { type: 'integer' } } } } }, async (req) => ({ body: req.body, query: req.query }));
+  a.post(
+    '/x',
+    { schema: { body: HELP_LIKE, querystring: { type: 'object', properties: { page: { type: 'integer' } } } } },
+    async (req) => ({ body: req.body, query: req.query }),
+  );
   a.post('/typed', { schema: { body: { type: 'string' } } }, async (req) => ({ body: req.body }));
   return a;
 }
@@ -43,15 +52,24 @@ describe('lazy schema compilers', () => {
     ];
     // Twice over: the lazy validator compiles on the first request of each route.
     for (const r of [...requests, ...requests]) {
-      const [a, b] = await Promise.all([lazy, eager].map((f) => f.inject({ method: 'POST', url: r.url, payload: r.payload as string })));
-      expect({ status: a!.statusCode, body: a!.json() as unknown }, `${r.url} ${JSON.stringify(r.payload)}`).toEqual({ status: b!.statusCode, body: b!.json() as unknown });
+      const [a, b] = await Promise.all(
+        [lazy, eager].map((f) => f.inject({ method: 'POST', url: r.url, payload: r.payload as string })),
+      );
+      expect({ status: a!.statusCode, body: a!.json() as unknown }, `${r.url} ${JSON.stringify(r.payload)}`).toEqual({
+        status: b!.statusCode,
+        body: b!.json() as unknown,
+      });
     }
   });
 
   it('concurrent first requests share one compilation', async () => {
     const lazy = app(true);
     apps.push(lazy);
-    const res = await Promise.all([1, 2, 3].map((i) => lazy.inject({ method: 'POST', url: '/x', payload: i === 2 ? { tool: 'x' } : { query: `q${i}` } })));
+    const res = await Promise.all(
+      [1, 2, 3].map((i) =>
+        lazy.inject({ method: 'POST', url: '/x', payload: i === 2 ? { tool: 'x' } : { query: `q${i}` } }),
+      ),
+    );
     expect(res.map((r) => r.statusCode)).toEqual([200, 400, 200]);
     expect(res[1]!.json()).toMatchObject({ message: "body must have required property 'query'" });
   });
@@ -71,7 +89,9 @@ describe('lazy schema compilers', () => {
       console.log(JSON.stringify({ before, after: loaded(), status: r.statusCode }));
       await app.close();
     `;
-    const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], { cwd: REPO_ROOT });
+    const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], {
+      cwd: REPO_ROOT,
+    });
     expect(JSON.parse(stdout)).toEqual({ before: false, after: true, status: 400 });
   });
 });

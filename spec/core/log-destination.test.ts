@@ -8,15 +8,21 @@ const OUTPUT = fileURLToPath(new URL('../../dist/cli/output.js', import.meta.url
 /** Runs an ESM snippet with the built logger imported as `L` (and cli/output as `O`); returns its stderr lines. */
 function run(body: string): { lines: string[]; status: number | null } {
   const src = `import * as L from ${JSON.stringify(LOGGER)}; import * as O from ${JSON.stringify(OUTPUT)};\n${body}`;
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e', src], { encoding: 'utf8', env: { ...process.env, ATI_LOG: 'info' } });
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', src], {
+    encoding: 'utf8',
+    env: { ...process.env, ATI_LOG: 'info' },
+  });
   return { lines: r.stderr.split('\n').filter(Boolean), status: r.status };
 }
 
-const messages = (lines: string[]) => lines.map((l) => (l.startsWith('{"level"') ? (JSON.parse(l) as { message: string }).message : l));
+const messages = (lines: string[]) =>
+  lines.map((l) => (l.startsWith('{"level"') ? (JSON.parse(l) as { message: string }).message : l));
 
 describe('stderr log destination (batched per event-loop turn)', () => {
   it('writes the lines of a turn that ends in process.exit, in order', () => {
-    const r = run(`const log = L.createLogger(); for (let i = 0; i < 500; i++) log.info({ i }, 'line ' + i); process.exit(3);`);
+    const r = run(
+      `const log = L.createLogger(); for (let i = 0; i < 500; i++) log.info({ i }, 'line ' + i); process.exit(3);`,
+    );
     expect(r.status).toBe(3);
     expect(messages(r.lines)).toEqual(Array.from({ length: 500 }, (_, i) => `line ${i}`));
   });
@@ -29,12 +35,16 @@ describe('stderr log destination (batched per event-loop turn)', () => {
   });
 
   it('keeps the order of log lines and direct stderr writes (fatal report after its log line)', () => {
-    const r = run(`const log = L.createLogger(); log.info('first'); process.exitCode = O.reportFatal(new Error('bad thing'), 'json', log);`);
+    const r = run(
+      `const log = L.createLogger(); log.info('first'); process.exitCode = O.reportFatal(new Error('bad thing'), 'json', log);`,
+    );
     expect(messages(r.lines)).toEqual(['first', 'ati command failed', expect.stringContaining('"error":{"code"')]);
   });
 
   it('delivers lines while the process keeps running (no exit needed)', () => {
-    const r = run(`const log = L.createLogger(); log.info('early'); setTimeout(() => { process.stderr.write('after a timer\\n'); }, 20);`);
+    const r = run(
+      `const log = L.createLogger(); log.info('early'); setTimeout(() => { process.stderr.write('after a timer\\n'); }, 20);`,
+    );
     expect(messages(r.lines)).toEqual(['early', 'after a timer']);
   });
 });

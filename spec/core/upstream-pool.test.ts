@@ -24,7 +24,9 @@ describe('ProvisionContext.createPool (createUpstreamPool)', () => {
     try {
       const ok = await pool.request({ path: '/', method: 'GET' });
       expect(await ok.body.text()).toBe('ok');
-      await expect(pool.request({ path: '/hang', method: 'GET' })).rejects.toMatchObject({ code: 'UND_ERR_HEADERS_TIMEOUT' });
+      await expect(pool.request({ path: '/hang', method: 'GET' })).rejects.toMatchObject({
+        code: 'UND_ERR_HEADERS_TIMEOUT',
+      });
     } finally {
       await pool.close();
     }

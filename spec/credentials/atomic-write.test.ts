@@ -31,7 +31,12 @@ describe('writeFileAtomic', () => {
       process.stdout.write(JSON.stringify({ ...seen, final }));
     `;
     const out = await new Promise<string>((resolve, reject) => {
-      const p = spawn('sh', ['-c', `umask 000; exec "${process.execPath}" --input-type=module -e "$0" "$1"`, script, target]);
+      const p = spawn('sh', [
+        '-c',
+        `umask 000; exec "${process.execPath}" --input-type=module -e "$0" "$1"`,
+        script,
+        target,
+      ]);
       let o = '';
       let e = '';
       p.stdout.on('data', (d: Buffer) => (o += d.toString()));

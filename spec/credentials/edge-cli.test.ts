@@ -26,10 +26,19 @@ describe('ati edge (real process, fake op)', { timeout: 90_000 }, () => {
     tmp = undefined;
   });
 
-  const edge = (cmd: 'bootstrap-keyring' | 'rotate-keyring', atiDir: string, fixture: string, extra: string[] = [], env: NodeJS.ProcessEnv = {}) =>
-    runAti(['edge', cmd, '--vault', 'edge-vault', '--item', 'ati item', '--op-path', FAKE_OP, '--ati-dir', atiDir, ...extra], {
-      env: { FAKE_OP_FIXTURE: fixture, ...env },
-    });
+  const edge = (
+    cmd: 'bootstrap-keyring' | 'rotate-keyring',
+    atiDir: string,
+    fixture: string,
+    extra: string[] = [],
+    env: NodeJS.ProcessEnv = {},
+  ) =>
+    runAti(
+      ['edge', cmd, '--vault', 'edge-vault', '--item', 'ati item', '--op-path', FAKE_OP, '--ati-dir', atiDir, ...extra],
+      {
+        env: { FAKE_OP_FIXTURE: fixture, ...env },
+      },
+    );
 
   it('bootstrap: exact op argv, 0600 files, decryptable keyring; a re-run reuses .keyring-key', async () => {
     tmp = await makeAtiDir({}, { manifestsDir: false });
@@ -37,9 +46,14 @@ describe('ati edge (real process, fake op)', { timeout: 90_000 }, () => {
     const argsSink = path.join(tmp.dir, 'args');
     const r = await edge('bootstrap-keyring', atiDir, FIX('bootstrap'), [], { FAKE_OP_ARGS_SINK: argsSink });
     expect(r.code, r.stderr).toBe(0);
-    expect(await readFile(argsSink, 'utf8')).toBe(['item', 'get', '--vault', 'edge-vault', 'ati item', '--format', 'json', ''].join('\n'));
-    expect(r.stdout).toMatch(new RegExp(`^wrote ${atiDir}/keyring\\.enc \\(\\d+ bytes\\) and ${atiDir}/\\.keyring-key \\(session key\\)\\n$`));
-    for (const f of ['keyring.enc', '.keyring-key']) expect((await stat(path.join(atiDir, f))).mode & 0o777, f).toBe(0o600);
+    expect(await readFile(argsSink, 'utf8')).toBe(
+      ['item', 'get', '--vault', 'edge-vault', 'ati item', '--format', 'json', ''].join('\n'),
+    );
+    expect(r.stdout).toMatch(
+      new RegExp(`^wrote ${atiDir}/keyring\\.enc \\(\\d+ bytes\\) and ${atiDir}/\\.keyring-key \\(session key\\)\\n$`),
+    );
+    for (const f of ['keyring.enc', '.keyring-key'])
+      expect((await stat(path.join(atiDir, f))).mode & 0o777, f).toBe(0o600);
     expect(await readdir(atiDir)).toEqual(expect.arrayContaining(['keyring.enc', '.keyring-key']));
     expect(await readdir(atiDir)).toHaveLength(2); // no temp files left
     expect(await entries(atiDir)).toEqual({
@@ -65,7 +79,9 @@ describe('ati edge (real process, fake op)', { timeout: 90_000 }, () => {
 
     const rot = await edge('rotate-keyring', atiDir, FIX('rotated'), ['--no-signal']);
     expect(rot.code, rot.stderr).toBe(0);
-    expect(rot.stdout).toMatch(new RegExp(`^rotated ${atiDir}/keyring\\.enc \\(\\d+ bytes\\)\\n--no-signal set; skipping SIGHUP to ati\\n$`));
+    expect(rot.stdout).toMatch(
+      new RegExp(`^rotated ${atiDir}/keyring\\.enc \\(\\d+ bytes\\)\\n--no-signal set; skipping SIGHUP to ati\\n$`),
+    );
     const after = await readFile(path.join(atiDir, 'keyring.enc'));
     expect(after.equals(before)).toBe(false);
     expect((await readFile(path.join(atiDir, '.keyring-key'))).equals(key)).toBe(true);
@@ -76,7 +92,9 @@ describe('ati edge (real process, fake op)', { timeout: 90_000 }, () => {
     expect(failed.stderr).toContain(`\`${FAKE_OP} item get\` failed (exit 1)`);
     const noFields = await edge('rotate-keyring', atiDir, FIX('no-fields'), ['--no-signal']);
     expect(noFields.code).not.toBe(0);
-    expect(noFields.stderr).toContain("1Password item 'ati item' in vault 'edge-vault' has no labeled fields with values");
+    expect(noFields.stderr).toContain(
+      "1Password item 'ati item' in vault 'edge-vault' has no labeled fields with values",
+    );
     const corrupt = await edge('rotate-keyring', atiDir, FIX('corrupt'), ['--no-signal']);
     expect(corrupt.code).not.toBe(0);
     expect(corrupt.stderr).toContain('could not parse `op` output as JSON: invalid JSON');
@@ -88,10 +106,19 @@ describe('ati edge (real process, fake op)', { timeout: 90_000 }, () => {
     tmp = await makeAtiDir({}, { manifestsDir: false });
     const tokenFile = await tmp.write('op-token', '\n  ops_service_token_value  \n');
     const sink = path.join(tmp.dir, 'token-sink');
-    const r = await edge('bootstrap-keyring', path.join(tmp.dir, 'ati'), FIX('bootstrap'), ['--op-token-file', tokenFile], { FAKE_OP_TOKEN_SINK: sink });
+    const r = await edge(
+      'bootstrap-keyring',
+      path.join(tmp.dir, 'ati'),
+      FIX('bootstrap'),
+      ['--op-token-file', tokenFile],
+      { FAKE_OP_TOKEN_SINK: sink },
+    );
     expect(r.code, r.stderr).toBe(0);
     expect(await readFile(sink, 'utf8')).toBe('ops_service_token_value');
-    const missing = await edge('bootstrap-keyring', path.join(tmp.dir, 'ati2'), FIX('bootstrap'), ['--op-token-file', path.join(tmp.dir, 'nope')]);
+    const missing = await edge('bootstrap-keyring', path.join(tmp.dir, 'ati2'), FIX('bootstrap'), [
+      '--op-token-file',
+      path.join(tmp.dir, 'nope'),
+    ]);
     expect(missing.code).not.toBe(0);
     expect(missing.stderr).toContain(`failed to read --op-token-file '${path.join(tmp.dir, 'nope')}': ENOENT`);
   });
@@ -101,7 +128,9 @@ describe('ati edge (real process, fake op)', { timeout: 90_000 }, () => {
     const atiDir = path.join(tmp.dir, 'missing');
     const rot = await edge('rotate-keyring', atiDir, FIX('rotated'), ['--no-signal']);
     expect(rot.code).not.toBe(0);
-    expect(rot.stderr).toContain(`no existing keyring at ${atiDir}/keyring.enc — run \`ati edge bootstrap-keyring\` first`);
+    expect(rot.stderr).toContain(
+      `no existing keyring at ${atiDir}/keyring.enc — run \`ati edge bootstrap-keyring\` first`,
+    );
     await expect(stat(atiDir)).rejects.toMatchObject({ code: 'ENOENT' });
     const boot = await edge('bootstrap-keyring', atiDir, '__fail__');
     expect(boot.code).not.toBe(0);
@@ -113,10 +142,27 @@ describe('ati edge (real process, fake op)', { timeout: 90_000 }, () => {
     const atiDir = path.join(tmp.dir, 'ati');
     const boot = await runAti(['edge', 'bootstrap-keyring', '--from-json', FIX('bootstrap'), '--ati-dir', atiDir]);
     expect(boot.code, boot.stderr).toBe(0);
-    const rot = await runAti(['edge', 'rotate-keyring', '--from-json', FIX('rotated'), '--ati-dir', atiDir, '--no-signal']);
+    const rot = await runAti([
+      'edge',
+      'rotate-keyring',
+      '--from-json',
+      FIX('rotated'),
+      '--ati-dir',
+      atiDir,
+      '--no-signal',
+    ]);
     expect(rot.code, rot.stderr).toBe(0);
     expect((await entries(atiDir))['bb_api_key']).toBe('bb-rotated-key-0002');
-    const both = await runAti(['edge', 'rotate-keyring', '--from-json', FIX('rotated'), '--vault', 'v', '--ati-dir', atiDir]);
+    const both = await runAti([
+      'edge',
+      'rotate-keyring',
+      '--from-json',
+      FIX('rotated'),
+      '--vault',
+      'v',
+      '--ati-dir',
+      atiDir,
+    ]);
     expect(both.code).toBe(2);
     expect(both.stderr).toContain('--from-json cannot be combined with --vault');
   });
@@ -124,12 +170,20 @@ describe('ati edge (real process, fake op)', { timeout: 90_000 }, () => {
   it('rotate sends SIGHUP to the systemd MainPID (fake systemctl on PATH); MainPID 0 is a warning, exit 0', async () => {
     tmp = await makeAtiDir({}, { manifestsDir: false });
     const atiDir = path.join(tmp.dir, 'ati');
-    expect((await runAti(['edge', 'bootstrap-keyring', '--from-json', FIX('bootstrap'), '--ati-dir', atiDir])).code).toBe(0);
+    expect(
+      (await runAti(['edge', 'bootstrap-keyring', '--from-json', FIX('bootstrap'), '--ati-dir', atiDir])).code,
+    ).toBe(0);
     const bin = path.join(tmp.dir, 'bin');
-    await tmp.write('bin/systemctl', '#!/bin/sh\n[ "$*" = "show -p MainPID --value $FAKE_UNIT" ] || { echo "unexpected: $*" >&2; exit 4; }\necho "$FAKE_MAINPID"\n');
+    await tmp.write(
+      'bin/systemctl',
+      '#!/bin/sh\n[ "$*" = "show -p MainPID --value $FAKE_UNIT" ] || { echo "unexpected: $*" >&2; exit 4; }\necho "$FAKE_MAINPID"\n',
+    );
     await chmod(path.join(bin, 'systemctl'), 0o755);
     // A stand-in proxy that reports SIGHUP.
-    child = spawn(process.execPath, ['-e', 'process.on("SIGHUP",()=>{process.stdout.write("hup\\n")});process.stdout.write("ready\\n");setInterval(()=>{},1000)']);
+    child = spawn(process.execPath, [
+      '-e',
+      'process.on("SIGHUP",()=>{process.stdout.write("hup\\n")});process.stdout.write("ready\\n");setInterval(()=>{},1000)',
+    ]);
     const lines: string[] = [];
     const waitFor = (word: string) =>
       new Promise<void>((resolve) => {
@@ -142,17 +196,30 @@ describe('ati edge (real process, fake op)', { timeout: 90_000 }, () => {
       });
     await waitFor('ready');
     const env = { PATH: `${bin}:${process.env['PATH']}`, FAKE_UNIT: 'ati-proxy', FAKE_MAINPID: String(child.pid) };
-    const r = await runAti(['edge', 'rotate-keyring', '--from-json', FIX('rotated'), '--ati-dir', atiDir, '--service', 'ati-proxy'], { env });
+    const r = await runAti(
+      ['edge', 'rotate-keyring', '--from-json', FIX('rotated'), '--ati-dir', atiDir, '--service', 'ati-proxy'],
+      { env },
+    );
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain(`SIGHUP sent to ati-proxy (pid ${child.pid})`);
     await waitFor('hup');
 
-    const stopped = await runAti(['edge', 'rotate-keyring', '--from-json', FIX('rotated'), '--ati-dir', atiDir, '--service', 'ati-proxy'], { env: { ...env, FAKE_MAINPID: '0' } });
+    const stopped = await runAti(
+      ['edge', 'rotate-keyring', '--from-json', FIX('rotated'), '--ati-dir', atiDir, '--service', 'ati-proxy'],
+      { env: { ...env, FAKE_MAINPID: '0' } },
+    );
     expect(stopped.code, stopped.stderr).toBe(0);
-    expect(stopped.stderr).toContain("warning: service 'ati-proxy' has no active MainPID — proxy will read the new keyring on next start");
+    expect(stopped.stderr).toContain(
+      "warning: service 'ati-proxy' has no active MainPID — proxy will read the new keyring on next start",
+    );
 
-    const junk = await runAti(['edge', 'rotate-keyring', '--from-json', FIX('rotated'), '--ati-dir', atiDir, '--service', 'ati-proxy'], { env: { ...env, FAKE_MAINPID: 'n/a' } });
+    const junk = await runAti(
+      ['edge', 'rotate-keyring', '--from-json', FIX('rotated'), '--ati-dir', atiDir, '--service', 'ati-proxy'],
+      { env: { ...env, FAKE_MAINPID: 'n/a' } },
+    );
     expect(junk.code).not.toBe(0);
-    expect(junk.stderr).toContain(`${atiDir}/keyring.enc was rotated, but the proxy was not signalled: could not query service 'ati-proxy': unparseable MainPID 'n/a'`);
+    expect(junk.stderr).toContain(
+      `${atiDir}/keyring.enc was rotated, but the proxy was not signalled: could not query service 'ati-proxy': unparseable MainPID 'n/a'`,
+    );
   });
 });

@@ -39,7 +39,10 @@ describe('ati init (real process)', { timeout: 90_000 }, () => {
     expect(first.stderr).not.toContain(secret); // printed for the operator, never logged
     const file = path.join(tmp.dir, 'config.toml');
     expect((await stat(file)).mode & 0o777).toBe(0o600);
-    const doc = parseToml(await readFile(file, 'utf8')) as { plugins: unknown; proxy: { port: number; bind: string; jwt: Record<string, string> } };
+    const doc = parseToml(await readFile(file, 'utf8')) as {
+      plugins: unknown;
+      proxy: { port: number; bind: string; jwt: Record<string, string> };
+    };
     expect(doc.plugins).toEqual({ extra: 'kept' });
     expect(doc.proxy).toMatchObject({ port: 8090, bind: '127.0.0.1', jwt: { algorithm: 'HS256', secret } });
 
@@ -78,7 +81,9 @@ describe('ati init (real process)', { timeout: 90_000 }, () => {
     const key = createPrivateKey(privPem);
     expect(key.asymmetricKeyDetails?.namedCurve).toBe('prime256v1');
     expect(createPublicKey(key).export({ type: 'spki', format: 'pem' })).toBe(pubPem);
-    expect((parseToml(await readFile(path.join(tmp.dir, 'config.toml'), 'utf8')) as { proxy: { jwt: unknown } }).proxy.jwt).toEqual({
+    expect(
+      (parseToml(await readFile(path.join(tmp.dir, 'config.toml'), 'utf8')) as { proxy: { jwt: unknown } }).proxy.jwt,
+    ).toEqual({
       algorithm: 'ES256',
       private_key: 'jwt-private.pem',
       public_key: 'jwt-public.pem',

@@ -53,7 +53,9 @@ describe('keyring interop with Python cryptography (real files, real processes)'
     try {
       execFileSync('python3', ['-c', 'import cryptography.hazmat.primitives.ciphers.aead'], { stdio: 'pipe' });
     } catch {
-      throw new Error('python3 with the cryptography package is required (Debian: apt-get install python3-cryptography)');
+      throw new Error(
+        'python3 with the cryptography package is required (Debian: apt-get install python3-cryptography)',
+      );
     }
   });
   afterEach(async () => {
@@ -80,7 +82,9 @@ describe('keyring interop with Python cryptography (real files, real processes)'
     await dir.write('run/.placeholder', '');
     python(PY_WRITE, [path.join(dir.dir, 'keyring.enc'), sealed, JSON.stringify(ENTRIES)]);
     proxy = await startProxy({ atiDir: dir.dir, env: { ATI_KEY_FILE: sealed } });
-    expect(proxy.logs.find((l) => l.message === 'ATI proxy server starting')!['keyring']).toBe('keyring.enc (sealed key)');
+    expect(proxy.logs.find((l) => l.message === 'ATI proxy server starting')!['keyring']).toBe(
+      'keyring.enc (sealed key)',
+    );
     await expect(stat(sealed)).rejects.toMatchObject({ code: 'ENOENT' });
     await proxy.stop();
 
@@ -100,9 +104,23 @@ describe('keyring interop with Python cryptography (real files, real processes)'
   it('a keyring written by `ati edge bootstrap-keyring` is decrypted by Python, byte for byte the pretty sorted JSON', async () => {
     dir = await makeAtiDir({}, { manifestsDir: false });
     const target = path.join(dir.dir, 'edge');
-    const r = await runAti(['edge', 'bootstrap-keyring', '--vault', 'edge', '--item', 'ati-edge', '--op-path', path.join(REPO_ROOT, 'spec/fixtures/fake-op'), '--ati-dir', target], {
-      env: { FAKE_OP_FIXTURE: path.join(REPO_ROOT, 'spec/fixtures/op/bootstrap.json') },
-    });
+    const r = await runAti(
+      [
+        'edge',
+        'bootstrap-keyring',
+        '--vault',
+        'edge',
+        '--item',
+        'ati-edge',
+        '--op-path',
+        path.join(REPO_ROOT, 'spec/fixtures/fake-op'),
+        '--ati-dir',
+        target,
+      ],
+      {
+        env: { FAKE_OP_FIXTURE: path.join(REPO_ROOT, 'spec/fixtures/op/bootstrap.json') },
+      },
+    );
     expect(r.code, r.stderr).toBe(0);
     const plain = python(PY_READ, [path.join(target, 'keyring.enc'), path.join(target, '.keyring-key')]);
     expect(plain).toBe(
@@ -113,6 +131,8 @@ describe('keyring interop with Python cryptography (real files, real processes)'
         '  "upstream_bearer": "sk-test-bootstrap-token"\n' +
         '}',
     );
-    expect(r.stdout).toBe(`wrote ${target}/keyring.enc (${12 + Buffer.byteLength(plain) + 16} bytes) and ${target}/.keyring-key (session key)\n`);
+    expect(r.stdout).toBe(
+      `wrote ${target}/keyring.enc (${12 + Buffer.byteLength(plain) + 16} bytes) and ${target}/.keyring-key (session key)\n`,
+    );
   });
 });

@@ -17,11 +17,15 @@ describe('ati key (real process)', { timeout: 90_000 }, () => {
     dir = await makeAtiDir({}, { manifestsDir: false });
     const atiDir = path.join(dir.dir, 'nested', 'ati');
     const code = await new Promise<number | null>((resolve) => {
-      const p = spawn('sh', ['-c', `umask 000; exec "${process.execPath}" "${ATI_BIN}" key set zeta sk-zeta-value-000001`], {
-        env: { ...baseEnv(), ATI_DIR: atiDir },
-        cwd: REPO_ROOT,
-        stdio: 'ignore',
-      });
+      const p = spawn(
+        'sh',
+        ['-c', `umask 000; exec "${process.execPath}" "${ATI_BIN}" key set zeta sk-zeta-value-000001`],
+        {
+          env: { ...baseEnv(), ATI_DIR: atiDir },
+          cwd: REPO_ROOT,
+          stdio: 'ignore',
+        },
+      );
       p.on('close', resolve);
     });
     expect(code).toBe(0);
@@ -29,9 +33,15 @@ describe('ati key (real process)', { timeout: 90_000 }, () => {
     expect((await stat(file)).mode & 0o777).toBe(0o600);
     const r = await runAti(['key', 'set', 'alpha', 'sk-alpha-value-00002'], { env: { ATI_DIR: atiDir } });
     expect(r.code, r.stderr).toBe(0);
-    expect(JSON.parse(r.stderr.trim().split('\n').pop()!)).toMatchObject({ level: 'INFO', message: 'saved key', name: 'alpha' });
+    expect(JSON.parse(r.stderr.trim().split('\n').pop()!)).toMatchObject({
+      level: 'INFO',
+      message: 'saved key',
+      name: 'alpha',
+    });
     expect(r.stderr).not.toContain('sk-alpha-value-00002');
-    expect(await readFile(file, 'utf8')).toBe('{\n  "alpha": "sk-alpha-value-00002",\n  "zeta": "sk-zeta-value-000001"\n}');
+    expect(await readFile(file, 'utf8')).toBe(
+      '{\n  "alpha": "sk-alpha-value-00002",\n  "zeta": "sk-zeta-value-000001"\n}',
+    );
     expect((await stat(file)).mode & 0o777).toBe(0o600);
   });
 
@@ -46,12 +56,20 @@ describe('ati key (real process)', { timeout: 90_000 }, () => {
     expect((await runAti(['key', 'set', 'unicode'], { env, input: 'ключ-секрет-длинный' })).code).toBe(0);
     const list = await runAti(['key', 'list'], { env });
     expect(list.code).toBe(0);
-    expect(list.stdout).toBe(`openai${' '.repeat(24)} sk-t...2345\npin${' '.repeat(27)} ***\nunicode${' '.repeat(23)} ключ...нный\n`);
-    expect(JSON.parse(await readFile(path.join(dir.dir, 'credentials'), 'utf8'))).toMatchObject({ pin: 'abc', unicode: 'ключ-секрет-длинный' });
+    expect(list.stdout).toBe(
+      `openai${' '.repeat(24)} sk-t...2345\npin${' '.repeat(27)} ***\nunicode${' '.repeat(23)} ключ...нный\n`,
+    );
+    expect(JSON.parse(await readFile(path.join(dir.dir, 'credentials'), 'utf8'))).toMatchObject({
+      pin: 'abc',
+      unicode: 'ключ-секрет-длинный',
+    });
   });
 
   it('remove: a missing key fails non-zero with "not found" and leaves the file alone; an existing one keeps the others', async () => {
-    dir = await makeAtiDir({ credentials: '{\n  "a": "value-a-123456",\n  "b": "@file:/etc/b"\n}' }, { manifestsDir: false });
+    dir = await makeAtiDir(
+      { credentials: '{\n  "a": "value-a-123456",\n  "b": "@file:/etc/b"\n}' },
+      { manifestsDir: false },
+    );
     const env = { ATI_DIR: dir.dir };
     const file = path.join(dir.dir, 'credentials');
     const before = await readFile(file);

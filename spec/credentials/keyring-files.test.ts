@@ -12,8 +12,19 @@ import {
   sealKeyringBytes,
   writeKeyringFile,
 } from '../../config/keyring-enc.js';
-import { decodeKeyFile, encodeKey, readPersistentKey, readSealedKey, writePersistentKey } from '../../config/keyring-key.js';
-import { loadCredentialsKeyring, readCredentials, removeCredential, setCredential } from '../../config/credentials-file.js';
+import {
+  decodeKeyFile,
+  encodeKey,
+  readPersistentKey,
+  readSealedKey,
+  writePersistentKey,
+} from '../../config/keyring-key.js';
+import {
+  loadCredentialsKeyring,
+  readCredentials,
+  removeCredential,
+  setCredential,
+} from '../../config/credentials-file.js';
 import { prettySortedJson } from '../../config/secret-json.js';
 import { maskSecret, formatKeyList } from '../../config/secret-mask.js';
 import { compareUtf8 } from '../../config/secret-json.js';
@@ -68,8 +79,16 @@ describe('keyring.enc format', () => {
   it('each failure is its own clear error naming the file, never quoting the plaintext', () => {
     const good = encryptKeyring(new Map([['k', SECRET]]), key);
     const cases: Array<[string, () => unknown, RegExp]> = [
-      ['too small', () => decryptKeyring(good.subarray(0, MIN_KEYRING_BYTES - 1), key, FILE), /keyring file \/x\/keyring\.enc is too small \(27 bytes; need at least nonce \+ tag = 28\)/],
-      ['wrong key', () => decryptKeyring(good, randomBytes(32), FILE), /keyring file \/x\/keyring\.enc could not be decrypted: wrong key or corrupted file/],
+      [
+        'too small',
+        () => decryptKeyring(good.subarray(0, MIN_KEYRING_BYTES - 1), key, FILE),
+        /keyring file \/x\/keyring\.enc is too small \(27 bytes; need at least nonce \+ tag = 28\)/,
+      ],
+      [
+        'wrong key',
+        () => decryptKeyring(good, randomBytes(32), FILE),
+        /keyring file \/x\/keyring\.enc could not be decrypted: wrong key or corrupted file/,
+      ],
       [
         'flipped byte',
         () => {
@@ -79,15 +98,40 @@ describe('keyring.enc format', () => {
         },
         /could not be decrypted: wrong key or corrupted file/,
       ],
-      ['flipped tag byte', () => {
-        const bad = Buffer.from(good);
-        bad[bad.length - 1]! ^= 0x80;
-        return decryptKeyring(bad, key, FILE);
-      }, /could not be decrypted/],
-      ['invalid JSON', () => decryptKeyring(sealKeyringBytes(Buffer.from(`{"k": ${SECRET}}`), key), key, FILE), /decrypted, but is not a keyring: invalid JSON/],
-      ['non-object', () => decryptKeyring(sealKeyringBytes(Buffer.from(`["${SECRET}"]`), key), key, FILE), /expected a JSON object of strings, found an array/],
-      ['non-string value', () => decryptKeyring(sealKeyringBytes(Buffer.from(`{"ok":"${SECRET}","n":42}`), key), key, FILE), /entry 'n' must be a string, found a number/],
-      ['invalid UTF-8', () => decryptKeyring(sealKeyringBytes(Buffer.from([0x7b, 0x22, 0xff, 0x22, 0x3a, 0x22, 0x22, 0x7d]), key), key, FILE), /not valid UTF-8/],
+      [
+        'flipped tag byte',
+        () => {
+          const bad = Buffer.from(good);
+          bad[bad.length - 1]! ^= 0x80;
+          return decryptKeyring(bad, key, FILE);
+        },
+        /could not be decrypted/,
+      ],
+      [
+        'invalid JSON',
+        () => decryptKeyring(sealKeyringBytes(Buffer.from(`{"k": ${SECRET}}`), key), key, FILE),
+        /decrypted, but is not a keyring: invalid JSON/,
+      ],
+      [
+        'non-object',
+        () => decryptKeyring(sealKeyringBytes(Buffer.from(`["${SECRET}"]`), key), key, FILE),
+        /expected a JSON object of strings, found an array/,
+      ],
+      [
+        'non-string value',
+        () => decryptKeyring(sealKeyringBytes(Buffer.from(`{"ok":"${SECRET}","n":42}`), key), key, FILE),
+        /entry 'n' must be a string, found a number/,
+      ],
+      [
+        'invalid UTF-8',
+        () =>
+          decryptKeyring(
+            sealKeyringBytes(Buffer.from([0x7b, 0x22, 0xff, 0x22, 0x3a, 0x22, 0x22, 0x7d]), key),
+            key,
+            FILE,
+          ),
+        /not valid UTF-8/,
+      ],
     ];
     const messages = new Set<string>();
     for (const [name, fn, re] of cases) {
@@ -162,7 +206,9 @@ describe('key files and credentials (real files)', () => {
     const r = await readSealedKey(file);
     expect(r.key.equals(key)).toBe(true);
     await expect(stat(file)).rejects.toMatchObject({ code: 'ENOENT' });
-    await expect(readSealedKey(file)).rejects.toThrow(`sealed key file not found at ${file} — was it already consumed?`);
+    await expect(readSealedKey(file)).rejects.toThrow(
+      `sealed key file not found at ${file} — was it already consumed?`,
+    );
     await writeFile(file, 'not base64!');
     await expect(readSealedKey(file)).rejects.toThrow(/invalid base64/);
     await expect(stat(file)).rejects.toMatchObject({ code: 'ENOENT' });
@@ -181,7 +227,10 @@ describe('key files and credentials (real files)', () => {
   it('writeKeyringFile writes 0600 and reads back; the returned size is 12 + plaintext + 16', async () => {
     const file = path.join(dir, 'keyring.enc');
     const key = randomBytes(32);
-    const entries = new Map([['b', '2'], ['a', '1']]);
+    const entries = new Map([
+      ['b', '2'],
+      ['a', '1'],
+    ]);
     const n = await writeKeyringFile(file, entries, key);
     expect(n).toBe(12 + prettySortedJson(entries).length + 16);
     expect((await stat(file)).mode & 0o777).toBe(0o600);
@@ -194,11 +243,18 @@ describe('key files and credentials (real files)', () => {
     await writeFile(target, '\n  file-secret-value \n');
     const cred = path.join(dir, 'credentials');
     await writeFile(cred, JSON.stringify({ a: 'plain', b: `@file:  ${target}  ` }));
-    expect(await loadCredentialsKeyring(cred)).toEqual(new Map([['a', 'plain'], ['b', 'file-secret-value']]));
+    expect(await loadCredentialsKeyring(cred)).toEqual(
+      new Map([
+        ['a', 'plain'],
+        ['b', 'file-secret-value'],
+      ]),
+    );
     // `ati key` reads the reference text, unresolved.
     expect((await readCredentials(cred)).get('b')).toBe(`@file:  ${target}  `);
     await writeFile(cred, JSON.stringify({ a: 'plain', b: `@file:${dir}/missing.txt` }));
-    await expect(loadCredentialsKeyring(cred)).rejects.toThrow(`entry 'b' refers to @file:${dir}/missing.txt, which could not be read (ENOENT)`);
+    await expect(loadCredentialsKeyring(cred)).rejects.toThrow(
+      `entry 'b' refers to @file:${dir}/missing.txt, which could not be read (ENOENT)`,
+    );
   });
 
   it('credentials: bad JSON is an error that does not quote the file', async () => {
@@ -217,7 +273,9 @@ describe('key files and credentials (real files)', () => {
     await setCredential(cred, 'zed', 'z-value');
     await setCredential(cred, 'alpha', 'a-value');
     await setCredential(cred, '__proto__', 'proto-value');
-    expect(await readFile(cred, 'utf8')).toBe('{\n  "__proto__": "proto-value",\n  "alpha": "a-value",\n  "zed": "z-value"\n}');
+    expect(await readFile(cred, 'utf8')).toBe(
+      '{\n  "__proto__": "proto-value",\n  "alpha": "a-value",\n  "zed": "z-value"\n}',
+    );
     expect((await stat(cred)).mode & 0o777).toBe(0o600);
     await removeCredential(cred, 'alpha');
     expect([...(await readCredentials(cred)).keys()]).toEqual(['__proto__', 'zed']);
@@ -235,6 +293,14 @@ describe('key files and credentials (real files)', () => {
     expect(maskSecret('ключ-секрет-длинный')).toBe('ключ...нный');
     expect(maskSecret('🔑🔑🔑🔑🔑')).toBe('🔑🔑...🔑🔑');
     expect(maskSecret('@file:/etc/ati/token')).toBe('@file:/etc/ati/token');
-    expect(formatKeyList(new Map([['b', 'secret1234'], ['a', 'abc']]), compareUtf8)).toEqual([`a${' '.repeat(29)} ***`, `b${' '.repeat(29)} se...34`]);
+    expect(
+      formatKeyList(
+        new Map([
+          ['b', 'secret1234'],
+          ['a', 'abc'],
+        ]),
+        compareUtf8,
+      ),
+    ).toEqual([`a${' '.repeat(29)} ***`, `b${' '.repeat(29)} se...34`]);
   });
 });

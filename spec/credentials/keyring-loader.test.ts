@@ -5,7 +5,12 @@ import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { writeKeyringFile } from '../../config/keyring-enc.js';
 import { encodeKey } from '../../config/keyring-key.js';
-import { createKeyringLoader, keyringFileRefsExtension, keyringFromEnv, loadKeyring } from '../../config/keyring-loader.js';
+import {
+  createKeyringLoader,
+  keyringFileRefsExtension,
+  keyringFromEnv,
+  loadKeyring,
+} from '../../config/keyring-loader.js';
 import { createLogger } from '../../core/logger.js';
 import { currentSecretMatcher, setRedactionValues } from '../../core/redact.js';
 import { makeAtiDir, type TempAtiDir } from '../helpers/ati-dir.js';
@@ -16,7 +21,8 @@ function memoryLogger() {
   const lines: Array<Record<string, unknown>> = [];
   const stream = new Writable({
     write(chunk: Buffer, _e, cb) {
-      for (const l of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(l) as Record<string, unknown>);
+      for (const l of chunk.toString().split('\n').filter(Boolean))
+        lines.push(JSON.parse(l) as Record<string, unknown>);
       cb();
     },
   });
@@ -33,7 +39,11 @@ describe('keyring load cascade (ref-03 §2.6)', () => {
     setRedactionValues([]);
   });
 
-  const cfg = (env: NodeJS.ProcessEnv = {}) => ({ atiDir: dir.dir, envKeys: false, env: { ATI_KEY_FILE: path.join(dir.dir, 'no-sealed-key'), ...env } });
+  const cfg = (env: NodeJS.ProcessEnv = {}) => ({
+    atiDir: dir.dir,
+    envKeys: false,
+    env: { ATI_KEY_FILE: path.join(dir.dir, 'no-sealed-key'), ...env },
+  });
 
   async function withPersistentKeyring(entries: Record<string, string>) {
     const key = randomBytes(32);
@@ -43,9 +53,19 @@ describe('keyring load cascade (ref-03 §2.6)', () => {
   }
 
   it('--env-keys: ATI_KEY_* only, prefix stripped, lower-cased, empty skipped, ATI_KEY_FILE is not a key', () => {
-    const k = keyringFromEnv({ ATI_KEY_FINNHUB_API_KEY: 'abc', ATI_KEY_EMPTY: '', ATI_KEY_FILE: '/run/x', ATI_KEYX: 'no', OTHER: 'no', ATI_KEY_Mixed_Case: ' raw ' });
+    const k = keyringFromEnv({
+      ATI_KEY_FINNHUB_API_KEY: 'abc',
+      ATI_KEY_EMPTY: '',
+      ATI_KEY_FILE: '/run/x',
+      ATI_KEYX: 'no',
+      OTHER: 'no',
+      ATI_KEY_Mixed_Case: ' raw ',
+    });
     expect(k.source).toBe('env-vars (ATI_KEY_*)');
-    expect(Object.fromEntries(k.names().map((n) => [n, k.get(n)]))).toEqual({ finnhub_api_key: 'abc', mixed_case: ' raw ' });
+    expect(Object.fromEntries(k.names().map((n) => [n, k.get(n)]))).toEqual({
+      finnhub_api_key: 'abc',
+      mixed_case: ' raw ',
+    });
   });
 
   it('--env-keys consults no file, even a broken keyring.enc', async () => {
@@ -61,7 +81,10 @@ describe('keyring load cascade (ref-03 §2.6)', () => {
     const k = await loadKeyring(cfg(), { logger });
     expect(k.source).toBe('empty (no auth)');
     expect(k.size).toBe(0);
-    expect(lines.map((l) => l['message'])).toEqual(['no keyring.enc or credentials found — running without API keys', 'tools requiring authentication will fail']);
+    expect(lines.map((l) => l['message'])).toEqual([
+      'no keyring.enc or credentials found — running without API keys',
+      'tools requiring authentication will fail',
+    ]);
   });
 
   it('credentials (plaintext) when there is no keyring.enc', async () => {
@@ -105,7 +128,9 @@ describe('keyring load cascade (ref-03 §2.6)', () => {
     const k = await loadKeyring(cfg({ ATI_KEY_FILE: sealed }), { logger });
     expect(k.source).toBe('keyring.enc (persistent key)');
     await expect(stat(sealed)).rejects.toMatchObject({ code: 'ENOENT' });
-    expect(lines.some((l) => l['message'] === 'the sealed key did not decrypt keyring.enc; trying the persistent key')).toBe(true);
+    expect(
+      lines.some((l) => l['message'] === 'the sealed key did not decrypt keyring.enc; trying the persistent key'),
+    ).toBe(true);
   });
 
   it('keyring.enc that cannot be decrypted is an error naming the file and why each key failed — never an empty keyring', async () => {
@@ -119,7 +144,9 @@ describe('keyring load cascade (ref-03 §2.6)', () => {
       `keyring.enc at ${enc} exists but could not be decrypted (no sealed key at ${path.join(dir.dir, 'no-sealed-key')}; persistent key ${path.join(dir.dir, '.keyring-key')}: wrong key or corrupted file (GCM authentication failed))`,
     );
     await unlink(path.join(dir.dir, '.keyring-key'));
-    await expect(loadKeyring(cfg())).rejects.toThrow(/exists but could not be decrypted \(no sealed key at .*; no persistent key at .*\.keyring-key\)/);
+    await expect(loadKeyring(cfg())).rejects.toThrow(
+      /exists but could not be decrypted \(no sealed key at .*; no persistent key at .*\.keyring-key\)/,
+    );
     await dir.write('.keyring-key', 'short');
     await expect(loadKeyring(cfg())).rejects.toThrow(/invalid base64 in key file .*\.keyring-key/);
   });
@@ -127,7 +154,9 @@ describe('keyring load cascade (ref-03 §2.6)', () => {
   it('a truncated keyring.enc is rejected before any key is touched (the sealed key survives)', async () => {
     dir = await makeAtiDir({ 'keyring.enc': 'tiny' });
     const sealed = await dir.write('run/.key', encodeKey(randomBytes(32)));
-    await expect(loadKeyring(cfg({ ATI_KEY_FILE: sealed }))).rejects.toThrow(`keyring file ${path.join(dir.dir, 'keyring.enc')} is too small (4 bytes; need at least nonce + tag = 28)`);
+    await expect(loadKeyring(cfg({ ATI_KEY_FILE: sealed }))).rejects.toThrow(
+      `keyring file ${path.join(dir.dir, 'keyring.enc')} is too small (4 bytes; need at least nonce + tag = 28)`,
+    );
     await stat(sealed);
   });
 
@@ -136,12 +165,16 @@ describe('keyring load cascade (ref-03 §2.6)', () => {
     const key = await withPersistentKeyring({});
     const { sealKeyringBytes } = await import('../../config/keyring-enc.js');
     await writeFile(path.join(dir.dir, 'keyring.enc'), sealKeyringBytes(Buffer.from('{"a":1}'), key));
-    await expect(loadKeyring(cfg())).rejects.toThrow(/decrypted, but is not a keyring: entry 'a' must be a string, found a number/);
+    await expect(loadKeyring(cfg())).rejects.toThrow(
+      /decrypted, but is not a keyring: entry 'a' must be a string, found a number/,
+    );
   });
 
   it('credentials errors are errors (bad JSON, missing @file target)', async () => {
     dir = await makeAtiDir({ credentials: '{"a": "@file:/nonexistent/ati-token"}' });
-    await expect(loadKeyring(cfg())).rejects.toThrow(`credentials file ${path.join(dir.dir, 'credentials')} entry 'a' refers to @file:/nonexistent/ati-token, which could not be read (ENOENT)`);
+    await expect(loadKeyring(cfg())).rejects.toThrow(
+      `credentials file ${path.join(dir.dir, 'credentials')} entry 'a' refers to @file:/nonexistent/ati-token, which could not be read (ENOENT)`,
+    );
     await dir.write('credentials', '{"a": nope}');
     await expect(loadKeyring(cfg())).rejects.toThrow(/could not be parsed: invalid JSON/);
   });
@@ -171,7 +204,10 @@ describe('keyring load cascade (ref-03 §2.6)', () => {
   });
 
   it('reload: a corrupt keyring.enc keeps the serving generation and its keyring; a good one swaps in', async () => {
-    dir = await makeAtiDir({ 'manifests/a.toml': '[provider]\nname = "a"\ndescription = "a"\nhandler = "test"\nroute_prefix = "/a"\nsecret_key = "upstream"\n' });
+    dir = await makeAtiDir({
+      'manifests/a.toml':
+        '[provider]\nname = "a"\ndescription = "a"\nhandler = "test"\nroute_prefix = "/a"\nsecret_key = "upstream"\n',
+    });
     const key = await withPersistentKeyring({ upstream: 'first-upstream-secret' });
     th = await startHost(dir.dir, [makeTestPlugin()], { loadKeyring: createKeyringLoader(cfg()) });
     const body = async () => (await (await fetch(`${th!.url}/a/x`)).json()) as { secret: string };
@@ -196,10 +232,16 @@ describe('keyring load cascade (ref-03 §2.6)', () => {
   });
 
   it('reload notices a changed @file: target although credentials did not change', async () => {
-    dir = await makeAtiDir({ 'manifests/a.toml': '[provider]\nname = "a"\ndescription = "a"\nhandler = "test"\nroute_prefix = "/a"\nsecret_key = "upstream"\n' });
+    dir = await makeAtiDir({
+      'manifests/a.toml':
+        '[provider]\nname = "a"\ndescription = "a"\nhandler = "test"\nroute_prefix = "/a"\nsecret_key = "upstream"\n',
+    });
     const target = await dir.write('secrets/upstream', 'mounted-secret-v1\n');
     await dir.write('credentials', JSON.stringify({ upstream: `@file:${target}` }));
-    th = await startHost(dir.dir, [makeTestPlugin()], { loadKeyring: createKeyringLoader(cfg()), extensions: [keyringFileRefsExtension(cfg())] });
+    th = await startHost(dir.dir, [makeTestPlugin()], {
+      loadKeyring: createKeyringLoader(cfg()),
+      extensions: [keyringFileRefsExtension(cfg())],
+    });
     expect(th.host.current.keyring.get('upstream')).toBe('mounted-secret-v1');
     expect((await th.host.reload('test')).status).toBe('unchanged');
     await writeFile(target, 'mounted-secret-v2\n');

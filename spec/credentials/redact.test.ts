@@ -77,14 +77,19 @@ describe('redaction', () => {
     expect(redactUrl('https://h/p?api_key=abc&page=2&access_token=t&X-Amz-Signature=s&sig=z#frag')).toBe(
       `https://h/p?api_key=${REDACTED}&page=2&access_token=${REDACTED}&X-Amz-Signature=${REDACTED}&sig=${REDACTED}#frag`,
     );
-    expect(redactUrl('https://h/p?appid=abc&assignee=bob', ['appid'])).toBe(`https://h/p?appid=${REDACTED}&assignee=bob`);
+    expect(redactUrl('https://h/p?appid=abc&assignee=bob', ['appid'])).toBe(
+      `https://h/p?appid=${REDACTED}&assignee=bob`,
+    );
     expect(redactUrl('https://h/p')).toBe('https://h/p');
   });
 
   it('redactText handles URLs inside messages and keyring values anywhere', () => {
     setRedactionValues(['keyring-value-42xyz']);
-    const msg = 'fetch failed: connect ECONNREFUSED https://bob:hunter22@10.0.0.1:9/v1/x?token=abc&x=1 (key keyring-value-42xyz)';
-    expect(redactText(msg)).toBe(`fetch failed: connect ECONNREFUSED https://${REDACTED}@10.0.0.1:9/v1/x?token=${REDACTED}&x=1 (key ${REDACTED})`);
+    const msg =
+      'fetch failed: connect ECONNREFUSED https://bob:hunter22@10.0.0.1:9/v1/x?token=abc&x=1 (key keyring-value-42xyz)';
+    expect(redactText(msg)).toBe(
+      `fetch failed: connect ECONNREFUSED https://${REDACTED}@10.0.0.1:9/v1/x?token=${REDACTED}&x=1 (key ${REDACTED})`,
+    );
   });
 
   it('redactHeaders hides credential headers and keyring values in others', () => {
@@ -139,12 +144,15 @@ describe('redaction', () => {
       expect(l).not.toContain('letmein');
       expect(l).not.toContain('password=pw');
     }
-    expect(JSON.parse(lines[3]!)).toMatchObject({ url: `https://${REDACTED}@db.internal:5432/x?password=${REDACTED}&db=main` });
+    expect(JSON.parse(lines[3]!)).toMatchObject({
+      url: `https://${REDACTED}@db.internal:5432/x?password=${REDACTED}&db=main`,
+    });
   });
 
   it('scrubLogLine is a no-op for ordinary lines', () => {
     setRedactionValues(SECRETS);
-    const line = '{"level":"INFO","timestamp":"2026-01-01T00:00:00.000Z","path":"/health","status":200,"message":"request"}\n';
+    const line =
+      '{"level":"INFO","timestamp":"2026-01-01T00:00:00.000Z","path":"/health","status":200,"message":"request"}\n';
     expect(scrubLogLine(line)).toBe(line);
   });
 });

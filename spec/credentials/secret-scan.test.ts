@@ -65,36 +65,50 @@ describe('secret hygiene across the product (real process)', { timeout: 120_000 
     const enc = path.join(dir.dir, 'keyring.enc');
     await dir.write('.keyring-key', encodeKey(key));
     await writeKeyringFile(enc, new Map(Object.entries(FIRST)), key);
-    const scan = new SecretScan({ ...FIRST, ...Object.fromEntries(Object.entries(ROTATED).map(([k, v]) => [`rotated_${k}`, v])) });
+    const scan = new SecretScan({
+      ...FIRST,
+      ...Object.fromEntries(Object.entries(ROTATED).map(([k, v]) => [`rotated_${k}`, v])),
+    });
 
     proxy = await startProxy({ atiDir: dir.dir, env: { ATI_KEY_FILE: path.join(dir.dir, 'none') } });
     scan.watch(proxy);
     const u = proxy.url;
 
     // Requests in which the caller itself sends keyring values: echoes must be redacted.
-    expect((await scan.fetch(`${u}/health`, { headers: { authorization: `Bearer ${FIRST.upstream_bearer}` } })).status).toBe(200);
+    expect(
+      (await scan.fetch(`${u}/health`, { headers: { authorization: `Bearer ${FIRST.upstream_bearer}` } })).status,
+    ).toBe(200);
     expect((await scan.fetch(`${u}/tools`)).status).toBe(200);
     const echoed = await scan.fetch(`${u}/tools/${encodeURIComponent(FIRST.upstream_bearer)}`);
     expect(echoed.status).toBe(404);
     expect(JSON.parse(echoed.body)).toEqual({ error: "Tool '[REDACTED]' not found", code: 'ATI_ERR_UNKNOWN_TOOL' });
     expect((await scan.fetch(`${u}/tools/${encodeURIComponent(FIRST.unicode)}`)).status).toBe(404);
-    expect((await scan.fetch(`${u}/nowhere?api_key=${encodeURIComponent(FIRST.query_api_key)}&x=${FIRST.numeric}`)).status).toBe(404);
+    expect(
+      (await scan.fetch(`${u}/nowhere?api_key=${encodeURIComponent(FIRST.query_api_key)}&x=${FIRST.numeric}`)).status,
+    ).toBe(404);
     expect((await scan.fetch(`${u}/health`, { method: 'POST', body: JSON.stringify(FIRST) })).status).toBe(405);
     const bad = await rawRequest(u, `/x/%2e%2e/y?token=${FIRST.base64ish}`);
     expect(bad.status).toBe(400);
     scan.record('raw response /x/%2e%2e/y', bad.body);
 
     // Reload error 1: an operator pasted a secret into the wrong manifest field.
-    await dir.manifest('pasted', `[provider]\nname = "pasted"\ndescription = "x"\nhandler = "http"\ninternal = "${FIRST.upstream_bearer}"\n`);
+    await dir.manifest(
+      'pasted',
+      `[provider]\nname = "pasted"\ndescription = "x"\nhandler = "http"\ninternal = "${FIRST.upstream_bearer}"\n`,
+    );
     proxy.proc.kill('SIGHUP');
     await proxy.waitForLog((l) => l.message === 'reload rejected');
     const h1 = await scan.fetch(`${u}/health`);
     expect((JSON.parse(h1.body) as { reload: { last_error: string } }).reload.last_error).toContain('[REDACTED]');
-    const check = await runAti(['--output', 'json', 'proxy', '--check', '--ati-dir', dir.dir], { env: { ATI_KEY_FILE: path.join(dir.dir, 'none') } });
+    const check = await runAti(['--output', 'json', 'proxy', '--check', '--ati-dir', dir.dir], {
+      env: { ATI_KEY_FILE: path.join(dir.dir, 'none') },
+    });
     expect(check.code).toBe(1);
     expect(check.stdout).toContain('[REDACTED]');
     scan.recordCli('ati proxy --check', check);
-    const fatal = await runAti(['proxy', '--port', '0', '--ati-dir', dir.dir], { env: { ATI_KEY_FILE: path.join(dir.dir, 'none') } });
+    const fatal = await runAti(['proxy', '--port', '0', '--ati-dir', dir.dir], {
+      env: { ATI_KEY_FILE: path.join(dir.dir, 'none') },
+    });
     expect(fatal.code).not.toBe(0);
     expect(fatal.stderr).toContain('[REDACTED]');
     scan.recordCli('ati proxy (fatal)', fatal);
@@ -107,13 +121,30 @@ describe('secret hygiene across the product (real process)', { timeout: 120_000 
     await writeFile(enc, corrupt);
     const rejectedBefore = proxy.logs.filter((l) => l.message === 'reload rejected').length;
     proxy.proc.kill('SIGHUP');
-    await proxy.waitForLog((l) => l.message === 'reload rejected' && proxy!.logs.filter((x) => x.message === 'reload rejected').length > rejectedBefore);
-    const h2 = JSON.parse((await scan.fetch(`${u}/health`)).body) as { reload: { generation: number; last_error: string } };
+    await proxy.waitForLog(
+      (l) =>
+        l.message === 'reload rejected' &&
+        proxy!.logs.filter((x) => x.message === 'reload rejected').length > rejectedBefore,
+    );
+    const h2 = JSON.parse((await scan.fetch(`${u}/health`)).body) as {
+      reload: { generation: number; last_error: string };
+    };
     expect(h2.reload.generation).toBe(1);
     expect(h2.reload.last_error).toContain(`keyring.enc at ${enc} exists but could not be decrypted`);
 
     // Rotation: new values are served; the rotated-out ones are still redacted.
-    await runAti(['edge', 'rotate-keyring', '--from-json', await dir.write('rotated.json', JSON.stringify({ fields: Object.entries(ROTATED).map(([label, value]) => ({ label, value })) })), '--ati-dir', dir.dir, '--no-signal']).then((r) => {
+    await runAti([
+      'edge',
+      'rotate-keyring',
+      '--from-json',
+      await dir.write(
+        'rotated.json',
+        JSON.stringify({ fields: Object.entries(ROTATED).map(([label, value]) => ({ label, value })) }),
+      ),
+      '--ati-dir',
+      dir.dir,
+      '--no-signal',
+    ]).then((r) => {
       expect(r.code, r.stderr).toBe(0);
       scan.recordCli('ati edge rotate-keyring', r);
     });
@@ -136,7 +167,9 @@ describe('secret hygiene across the product (real process)', { timeout: 120_000 
     const closed = await closedPort();
     const upstream = http.createServer((req, res) => {
       if (req.url?.startsWith('/echo-url')) {
-        res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ error: `upstream saw ${req.url}` }));
+        res
+          .writeHead(500, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ error: `upstream saw ${req.url}` }));
         return;
       }
       if (req.url?.startsWith('/hang')) return;
@@ -149,7 +182,11 @@ describe('secret hygiene across the product (real process)', { timeout: 120_000 
         `[provider]\nname = "${name}"\ndescription = "q"\nbase_url = "${base}"\nauth_type = "query"\nauth_query_name = "api_key"\nauth_key_name = "query_api_key"\ntimeout_seconds = 1\n\n${tools}`;
       const tool = (n: string, ep: string) => `[[tools]]\nname = "${n}"\ndescription = "t"\nendpoint = "${ep}"\n\n`;
       dir = await makeAtiDir({
-        'manifests/q.toml': q('qup', up, tool('q_echo', '/echo-url') + tool('q_hang', '/hang') + tool('q_missing', '/nothing')),
+        'manifests/q.toml': q(
+          'qup',
+          up,
+          tool('q_echo', '/echo-url') + tool('q_hang', '/hang') + tool('q_missing', '/nothing'),
+        ),
         'manifests/dead.toml': q('qdead', `http://127.0.0.1:${closed}`, tool('q_dead', '/x')),
         'manifests/pt.toml': `[provider]\nname = "pt"\ndescription = "pt"\nhandler = "passthrough"\nbase_url = "${up}"\npath_prefix = "/pt"\nauth_type = "bearer"\nauth_key_name = "upstream_bearer"\nforward_websockets = true\n`,
         'manifests/ptq.toml': `[provider]\nname = "ptq"\ndescription = "pt"\nhandler = "passthrough"\nbase_url = "http://127.0.0.1:${closed}"\npath_prefix = "/ptq"\nauth_type = "query"\nauth_query_name = "key"\nauth_key_name = "query_api_key"\nforward_websockets = true\n`,
@@ -159,16 +196,36 @@ describe('secret hygiene across the product (real process)', { timeout: 120_000 
       proxy = await startProxy({ atiDir: dir.dir, args: ['--enable-passthrough', '--no-watch'] });
       scan.watch(proxy);
       for (const name of ['q_echo', 'q_hang', 'q_missing', 'q_dead']) {
-        const r = await scan.fetch(`${proxy.url}/call`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ tool_name: name, args: {} }) });
+        const r = await scan.fetch(`${proxy.url}/call`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ tool_name: name, args: {} }),
+        });
         expect(r.status, `${name}: ${r.body}`).toBeGreaterThanOrEqual(400);
       }
-      const mcp = await scan.fetch(`${proxy.url}/mcp`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'q_echo', arguments: {} } }) });
+      const mcp = await scan.fetch(`${proxy.url}/mcp`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          jsonrpc: '2.0',
+          id: 1,
+          method: 'tools/call',
+          params: { name: 'q_echo', arguments: {} },
+        }),
+      });
       expect(mcp.status).toBe(200);
       const pt = await scan.fetch(`${proxy.url}/pt/echo-url?x=1`);
       expect(pt.status).toBe(500);
       const ptDead = await scan.fetch(`${proxy.url}/ptq/anything?y=2`);
       expect(ptDead.status).toBe(502);
-      const wsFail = await rawRequest(proxy.url, '/ptq/socket', { headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==' } }).catch((e: Error) => ({ status: 0, body: e.message, headers: {} }));
+      const wsFail = await rawRequest(proxy.url, '/ptq/socket', {
+        headers: {
+          connection: 'Upgrade',
+          upgrade: 'websocket',
+          'sec-websocket-version': '13',
+          'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==',
+        },
+      }).catch((e: Error) => ({ status: 0, body: e.message, headers: {} }));
       scan.record('websocket failure', wsFail.body);
       await proxy.stop('SIGTERM');
       scan.assertClean();

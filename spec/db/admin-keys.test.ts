@@ -11,7 +11,10 @@ import { DRIVERS } from '../helpers/db.js';
 import { startDbHost, useDbHost, type DbTestHost } from '../helpers/db-host.js';
 
 const ADMIN = 'admin-token-0123456789abcdef';
-const FILES = { 'manifests/a.toml': '[provider]\nname = "a"\ndescription = "a"\nhandler = "test"\n\n[[tools]]\nname = "a_t0"\ndescription = "t"\n' };
+const FILES = {
+  'manifests/a.toml':
+    '[provider]\nname = "a"\ndescription = "a"\nhandler = "test"\n\n[[tools]]\nname = "a_t0"\ndescription = "t"\n',
+};
 const ROW_KEYS = [
   'blocked',
   'categories',
@@ -75,7 +78,12 @@ describe('admin keys without a database', () => {
 describe.each(DRIVERS)('admin keys on %s', (driver) => {
   const ctx = useDbHost(driver, FILES, ADMIN);
 
-  const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Res> => {
+  const call = async (
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<Res> => {
     const res = await fetch(`${ctx.h.url}${path}`, {
       method,
       headers: {
@@ -100,9 +108,14 @@ describe.each(DRIVERS)('admin keys on %s', (driver) => {
     return r.body as { raw_key: string; hash: string; alias: string; expires_at: string | null };
   };
   const audit = () =>
-    ctx.t.db.rows<{ actor: string; action: string; target_table: string; target_id: string; before_value: unknown; after_value: unknown }>(
-      sql`SELECT actor, action, target_table, target_id, before_value, after_value FROM ati_audit_log ORDER BY id`,
-    );
+    ctx.t.db.rows<{
+      actor: string;
+      action: string;
+      target_table: string;
+      target_id: string;
+      before_value: unknown;
+      after_value: unknown;
+    }>(sql`SELECT actor, action, target_table, target_id, before_value, after_value FROM ati_audit_log ORDER BY id`);
 
   it('enforces the admin bearer: no header, another scheme or a wrong token → 401 JSON; the right one passes', async () => {
     const cases: Array<[Record<string, string>, number]> = [
@@ -124,12 +137,22 @@ describe.each(DRIVERS)('admin keys on %s', (driver) => {
       ['GET', `/admin/keys/${'0'.repeat(64)}`],
       ['DELETE', `/admin/keys/${'0'.repeat(64)}`],
     ] as const) {
-      expect((await call(method, path, method === 'POST' ? {} : undefined, { authorization: 'Bearer wrong' })).status).toBe(401);
+      expect(
+        (await call(method, path, method === 'POST' ? {} : undefined, { authorization: 'Bearer wrong' })).status,
+      ).toBe(401);
     }
   });
 
   it('issues a key: 201 with the reference shape; the row, its audit row, and no raw key stored anywhere', async () => {
-    const r = await call('POST', '/admin/keys/issue', { user_id: 'u1', alias: 'job-1', tools: ['a_t0'], skills: ['s'], expires_in_secs: 3600, created_by: 'orchestrator', unknown_field: 1 });
+    const r = await call('POST', '/admin/keys/issue', {
+      user_id: 'u1',
+      alias: 'job-1',
+      tools: ['a_t0'],
+      skills: ['s'],
+      expires_in_secs: 3600,
+      created_by: 'orchestrator',
+      unknown_field: 1,
+    });
     expect(r.status).toBe(201);
     expect(Object.keys(r.body).sort()).toEqual(['alias', 'expires_at', 'hash', 'raw_key']);
     const k = r.body as { raw_key: string; hash: string; alias: string; expires_at: string };
@@ -140,7 +163,21 @@ describe.each(DRIVERS)('admin keys on %s', (driver) => {
     const got = await call('GET', `/admin/keys/${k.hash}`);
     expect(got.status).toBe(200);
     expect(Object.keys(got.body).sort()).toEqual(ROW_KEYS);
-    expect(got.body).toMatchObject({ token_hash: k.hash, key_alias: 'job-1', user_id: 'u1', tools: ['a_t0'], skills: ['s'], providers: [], categories: [], blocked: false, request_count: 0, error_count: 0, last_used_at: null, metadata: {}, created_by: 'orchestrator' });
+    expect(got.body).toMatchObject({
+      token_hash: k.hash,
+      key_alias: 'job-1',
+      user_id: 'u1',
+      tools: ['a_t0'],
+      skills: ['s'],
+      providers: [],
+      categories: [],
+      blocked: false,
+      request_count: 0,
+      error_count: 0,
+      last_used_at: null,
+      metadata: {},
+      created_by: 'orchestrator',
+    });
     expect(got.body['created_at']).toMatch(/Z$/);
     expect(got.text).not.toContain(k.raw_key);
 
@@ -152,7 +189,15 @@ describe.each(DRIVERS)('admin keys on %s', (driver) => {
         target_table: 'ati_keys',
         target_id: k.hash,
         before_value: null,
-        after_value: { alias: 'job-1', user_id: 'u1', tools: ['a_t0'], providers: [], categories: [], skills: ['s'], expires_at: k.expires_at },
+        after_value: {
+          alias: 'job-1',
+          user_id: 'u1',
+          tools: ['a_t0'],
+          providers: [],
+          categories: [],
+          skills: ['s'],
+          expires_at: k.expires_at,
+        },
       },
     ]);
     const dump = await ctx.t.db.rows<{ j: string }>(sql`
@@ -162,14 +207,29 @@ describe.each(DRIVERS)('admin keys on %s', (driver) => {
   });
 
   it('validates issue bodies with the reference statuses (400 blank, 422 missing/mistyped, 415, 400 bad JSON)', async () => {
-    expect(await call('POST', '/admin/keys/issue', { user_id: '  ', alias: 'a' })).toMatchObject({ status: 400, body: { error: 'user_id is required' } });
-    expect(await call('POST', '/admin/keys/issue', { user_id: 'u', alias: '' })).toMatchObject({ status: 400, body: { error: 'key_alias is required' } });
+    expect(await call('POST', '/admin/keys/issue', { user_id: '  ', alias: 'a' })).toMatchObject({
+      status: 400,
+      body: { error: 'user_id is required' },
+    });
+    expect(await call('POST', '/admin/keys/issue', { user_id: 'u', alias: '' })).toMatchObject({
+      status: 400,
+      body: { error: 'key_alias is required' },
+    });
     expect((await call('POST', '/admin/keys/issue', { alias: 'a' })).status).toBe(422);
     expect((await call('POST', '/admin/keys/issue', { user_id: 'u', alias: 'a', tools: 'a_t0' })).status).toBe(422);
-    expect((await call('POST', '/admin/keys/issue', { user_id: 'u', alias: 'a', expires_in_secs: -1 })).status).toBe(422);
-    expect((await call('POST', '/admin/keys/issue', { user_id: 'u', alias: 'a', expires_in_secs: 1.5 })).status).toBe(422);
-    expect(await call('POST', '/admin/keys/issue', { user_id: 'u', alias: 'a', expires_in_secs: 9e15 })).toMatchObject({ status: 400, body: { error: expect.stringMatching(/at most/) } });
-    expect((await call('POST', '/admin/keys/issue', '{"user_id":', { 'content-type': 'application/json' })).status).toBe(400);
+    expect((await call('POST', '/admin/keys/issue', { user_id: 'u', alias: 'a', expires_in_secs: -1 })).status).toBe(
+      422,
+    );
+    expect((await call('POST', '/admin/keys/issue', { user_id: 'u', alias: 'a', expires_in_secs: 1.5 })).status).toBe(
+      422,
+    );
+    expect(await call('POST', '/admin/keys/issue', { user_id: 'u', alias: 'a', expires_in_secs: 9e15 })).toMatchObject({
+      status: 400,
+      body: { error: expect.stringMatching(/at most/) },
+    });
+    expect(
+      (await call('POST', '/admin/keys/issue', '{"user_id":', { 'content-type': 'application/json' })).status,
+    ).toBe(400);
     expect((await call('POST', '/admin/keys/issue', 'user_id=u', { 'content-type': 'text/plain' })).status).toBe(415);
     expect((await call('GET', '/admin/keys/issue')).status).toBe(405);
     expect((await call('DELETE', '/admin/keys/issue')).status).toBe(405);
@@ -194,7 +254,9 @@ describe.each(DRIVERS)('admin keys on %s', (driver) => {
     const r = await call('DELETE', `/admin/keys/${k.hash}?by=ops`);
     expect(r).toMatchObject({ status: 200, body: { revoked: true } });
     expect((await call('GET', `/admin/keys/${k.hash}`)).status).toBe(404);
-    const archived = await ctx.t.db.rows<{ snapshot: Record<string, unknown>; deleted_by: string }>(sql`SELECT snapshot, deleted_by FROM ati_deleted_keys`);
+    const archived = await ctx.t.db.rows<{ snapshot: Record<string, unknown>; deleted_by: string }>(
+      sql`SELECT snapshot, deleted_by FROM ati_deleted_keys`,
+    );
     expect(archived).toHaveLength(1);
     expect(archived[0]!.deleted_by).toBe('ops');
     expect(Object.keys(archived[0]!.snapshot).sort()).toEqual(ROW_KEYS);
@@ -203,12 +265,21 @@ describe.each(DRIVERS)('admin keys on %s', (driver) => {
     const rows = await audit();
     expect(rows[1]).toMatchObject({ actor: 'ops', action: 'key.revoke', target_id: k.hash, after_value: null });
     expect(rows[1]!.before_value).toEqual(archived[0]!.snapshot);
-    expect(await call('DELETE', `/admin/keys/${k.hash}`)).toMatchObject({ status: 404, body: { error: 'no such key' } });
+    expect(await call('DELETE', `/admin/keys/${k.hash}`)).toMatchObject({
+      status: 404,
+      body: { error: 'no such key' },
+    });
 
     const k2 = await issue('u1', 'job2');
     await call('DELETE', `/admin/keys/${k2.hash}`);
     expect((await audit()).at(-1)).toMatchObject({ actor: 'admin', action: 'key.revoke' });
-    expect((await ctx.t.db.rows<{ deleted_by: string }>(sql`SELECT deleted_by FROM ati_deleted_keys WHERE token_hash = ${k2.hash}`))[0]!.deleted_by).toBe('admin');
+    expect(
+      (
+        await ctx.t.db.rows<{ deleted_by: string }>(
+          sql`SELECT deleted_by FROM ati_deleted_keys WHERE token_hash = ${k2.hash}`,
+        )
+      )[0]!.deleted_by,
+    ).toBe('admin');
   });
 
   it('bulk-revokes by user, alias prefix (LIKE-escaped) and hashes, ANDed; refuses an empty filter', async () => {
@@ -219,29 +290,50 @@ describe.each(DRIVERS)('admin keys on %s', (driver) => {
     const pct = await issue('u3', '%literal');
 
     for (const body of [{}, { user_id: ' ', alias_prefix: '' }, { hashes: [] }, { by: 'ops' }]) {
-      expect(await call('POST', '/admin/keys/bulk-revoke', body)).toMatchObject({ status: 400, body: { error: 'bulk_revoke requires at least one filter field' } });
+      expect(await call('POST', '/admin/keys/bulk-revoke', body)).toMatchObject({
+        status: 400,
+        body: { error: 'bulk_revoke requires at least one filter field' },
+      });
     }
     expect((await call('POST', '/admin/keys/bulk-revoke', { user_id: 5 })).status).toBe(422);
     // `%` and `_` match literally.
-    expect(await call('POST', '/admin/keys/bulk-revoke', { alias_prefix: '_' })).toMatchObject({ status: 200, body: { revoked: 0 } });
-    expect(await call('POST', '/admin/keys/bulk-revoke', { alias_prefix: '%', user_id: 'u1' })).toMatchObject({ body: { revoked: 0 } });
+    expect(await call('POST', '/admin/keys/bulk-revoke', { alias_prefix: '_' })).toMatchObject({
+      status: 200,
+      body: { revoked: 0 },
+    });
+    expect(await call('POST', '/admin/keys/bulk-revoke', { alias_prefix: '%', user_id: 'u1' })).toMatchObject({
+      body: { revoked: 0 },
+    });
     // AND of user and prefix.
-    expect(await call('POST', '/admin/keys/bulk-revoke', { user_id: 'u1', alias_prefix: 'job-', by: 'cleanup' })).toMatchObject({ status: 200, body: { revoked: 2 } });
-    const left = (await ctx.t.db.rows<{ token_hash: string }>(sql`SELECT token_hash FROM ati_keys ORDER BY key_alias`)).map((r) => r.token_hash);
+    expect(
+      await call('POST', '/admin/keys/bulk-revoke', { user_id: 'u1', alias_prefix: 'job-', by: 'cleanup' }),
+    ).toMatchObject({ status: 200, body: { revoked: 2 } });
+    const left = (
+      await ctx.t.db.rows<{ token_hash: string }>(sql`SELECT token_hash FROM ati_keys ORDER BY key_alias`)
+    ).map((r) => r.token_hash);
     expect(left.sort()).toEqual([u1c.hash, u2a.hash, pct.hash].sort());
     const bulkAudit = (await audit()).filter((r) => r.action === 'key.bulk_revoke');
     expect(bulkAudit.map((r) => r.target_id).sort()).toEqual([u1a.hash, u1b.hash].sort());
     expect(bulkAudit.every((r) => r.actor === 'cleanup' && r.before_value !== null)).toBe(true);
     // Hashes, and `%` matching an alias that literally starts with it; deleted_by defaults to "admin".
-    expect(await call('POST', '/admin/keys/bulk-revoke', { hashes: [u2a.hash, 'f'.repeat(64)] })).toMatchObject({ body: { revoked: 1 } });
-    expect(await call('POST', '/admin/keys/bulk-revoke', { alias_prefix: '%' })).toMatchObject({ body: { revoked: 1 } });
-    const deletedBy = await ctx.t.db.rows<{ token_hash: string; deleted_by: string }>(sql`SELECT token_hash, deleted_by FROM ati_deleted_keys`);
+    expect(await call('POST', '/admin/keys/bulk-revoke', { hashes: [u2a.hash, 'f'.repeat(64)] })).toMatchObject({
+      body: { revoked: 1 },
+    });
+    expect(await call('POST', '/admin/keys/bulk-revoke', { alias_prefix: '%' })).toMatchObject({
+      body: { revoked: 1 },
+    });
+    const deletedBy = await ctx.t.db.rows<{ token_hash: string; deleted_by: string }>(
+      sql`SELECT token_hash, deleted_by FROM ati_deleted_keys`,
+    );
     expect(deletedBy.find((r) => r.token_hash === u2a.hash)!.deleted_by).toBe('admin');
     expect((await ctx.t.db.rows(sql`SELECT 1 FROM ati_deleted_keys`)).length).toBe(4);
   });
 
   it('lists a user’s keys newest first (expired and blocked included); user_id is required', async () => {
-    expect(await call('GET', '/admin/keys')).toMatchObject({ status: 400, body: { error: 'user_id query param required' } });
+    expect(await call('GET', '/admin/keys')).toMatchObject({
+      status: 400,
+      body: { error: 'user_id query param required' },
+    });
     expect(await call('GET', '/admin/keys?user_id=')).toMatchObject({ status: 200, body: { sessions: [] } });
     await issue('u1', 'first', { expires_in_secs: 0 });
     await new Promise((r) => setTimeout(r, 5));
@@ -257,7 +349,10 @@ describe.each(DRIVERS)('admin keys on %s', (driver) => {
 
   it('records block and unblock with before/after snapshots; unknown hashes are 404', async () => {
     const k = await issue('u1', 'b');
-    expect(await call('POST', `/admin/keys/${k.hash}/block?by=sec`)).toMatchObject({ status: 200, body: { blocked: true } });
+    expect(await call('POST', `/admin/keys/${k.hash}/block?by=sec`)).toMatchObject({
+      status: 200,
+      body: { blocked: true },
+    });
     expect(await call('POST', `/admin/keys/${'e'.repeat(64)}/block`)).toMatchObject({ status: 404 });
     const row = (await audit()).at(-1)!;
     expect(row).toMatchObject({ actor: 'sec', action: 'key.block', target_id: k.hash });
@@ -267,7 +362,15 @@ describe.each(DRIVERS)('admin keys on %s', (driver) => {
 
   it('reports db connected and db_reachable in /health, and readiness follows the database', async () => {
     const health = (await (await fetch(`${ctx.h.url}/health`)).json()) as Record<string, unknown>;
-    expect(Object.keys(health).slice(0, 7)).toEqual(['status', 'version', 'tools', 'providers', 'skills', 'auth', 'db']);
+    expect(Object.keys(health).slice(0, 7)).toEqual([
+      'status',
+      'version',
+      'tools',
+      'providers',
+      'skills',
+      'auth',
+      'db',
+    ]);
     expect(health).toMatchObject({ db: 'connected', db_reachable: true });
     expect(await ctx.h.host.services.ready!()).toBe(true);
   });

@@ -1,10 +1,31 @@
 /** The call log's argument redaction and truncation (core/db/arg-redaction.ts). */
 import { describe, expect, it } from 'vitest';
-import { isSecretName, redactArgs, truncateChars, REDACTED, TRUNCATED_SUFFIX, DEFAULT_LIMITS } from '../../core/db/arg-redaction.js';
+import {
+  isSecretName,
+  redactArgs,
+  truncateChars,
+  REDACTED,
+  TRUNCATED_SUFFIX,
+  DEFAULT_LIMITS,
+} from '../../core/db/arg-redaction.js';
 
 describe('call-log argument redaction', () => {
   it('recognises secret names by word, not by substring', () => {
-    for (const n of ['password', 'api_key', 'apiKey', 'X-Api-Key', 'accessToken', 'client_secret', 'Authorization', 'auth', 'db.password', 'PRIVATE_KEY', 'apikey', 'session_token', 'cookie']) {
+    for (const n of [
+      'password',
+      'api_key',
+      'apiKey',
+      'X-Api-Key',
+      'accessToken',
+      'client_secret',
+      'Authorization',
+      'auth',
+      'db.password',
+      'PRIVATE_KEY',
+      'apikey',
+      'session_token',
+      'cookie',
+    ]) {
       expect(isSecretName(n), n).toBe(true);
     }
     for (const n of ['keyword', 'author', 'monkey', 'max_tokens', 'query', 'keyboard', 'authorId', 'passage']) {
@@ -30,7 +51,18 @@ describe('call-log argument redaction', () => {
   });
 
   it('redacts CLI-style argument arrays: flag values, --flag=value and NAME=value', () => {
-    expect(redactArgs(['--api-key', 'sk-abc', '--verbose', '--password=hunter2', 'GITHUB_TOKEN=ghp_x', 'plain', '--token', '--next'])).toEqual([
+    expect(
+      redactArgs([
+        '--api-key',
+        'sk-abc',
+        '--verbose',
+        '--password=hunter2',
+        'GITHUB_TOKEN=ghp_x',
+        'plain',
+        '--token',
+        '--next',
+      ]),
+    ).toEqual([
       '--api-key',
       REDACTED,
       '--verbose',
@@ -44,7 +76,13 @@ describe('call-log argument redaction', () => {
 
   it('redacts values that look like credentials whatever their field is called', () => {
     const jwt = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl';
-    const out = redactArgs({ header: 'Bearer abc.def', text: jwt, note: `ati-key_${'a'.repeat(22)}`, gh: 'ghp_0123456789abcdefghij0123', fine: 'hello world' });
+    const out = redactArgs({
+      header: 'Bearer abc.def',
+      text: jwt,
+      note: `ati-key_${'a'.repeat(22)}`,
+      gh: 'ghp_0123456789abcdefghij0123',
+      fine: 'hello world',
+    });
     expect(out).toEqual({ header: REDACTED, text: REDACTED, note: REDACTED, gh: REDACTED, fine: 'hello world' });
   });
 

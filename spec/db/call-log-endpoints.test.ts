@@ -11,8 +11,10 @@ import { useDbHost } from '../helpers/db-host.js';
 
 const ADMIN = 'admin-token-0123456789abcdef';
 const FILES = {
-  'manifests/a.toml': '[provider]\nname = "a"\ndescription = "a"\nhandler = "test"\n\n[[tools]]\nname = "a_t0"\ndescription = "t"\n\n[[tools]]\nname = "a_t1"\ndescription = "t"\n',
-  'manifests/llm.toml': '[provider]\nname = "llm"\ndescription = "llm"\nhandler = "test"\ninternal = true\n\n[[tools]]\nname = "_chat_completion"\ndescription = "llm"\n',
+  'manifests/a.toml':
+    '[provider]\nname = "a"\ndescription = "a"\nhandler = "test"\n\n[[tools]]\nname = "a_t0"\ndescription = "t"\n\n[[tools]]\nname = "a_t1"\ndescription = "t"\n',
+  'manifests/llm.toml':
+    '[provider]\nname = "llm"\ndescription = "llm"\nhandler = "test"\ninternal = true\n\n[[tools]]\nname = "_chat_completion"\ndescription = "llm"\n',
 };
 
 interface Row {
@@ -39,8 +41,13 @@ describe.each(DRIVERS)('call log rows per endpoint on %s', (driver) => {
       body: JSON.stringify({ user_id: 'agent-9', alias: 'job', tools: ['a_t0', '_chat_completion', 'help'] }),
     });
     const key = (await issued.json()) as { raw_key: string; hash: string };
-    const headers = { authorization: `Ati-Key ${key.raw_key}`, 'content-type': 'application/json', 'user-agent': 'agent-sdk/2.0' };
-    const call = (tool: string, args: unknown) => fetch(`${ctx.h.url}/call`, { method: 'POST', headers, body: JSON.stringify({ tool_name: tool, args }) });
+    const headers = {
+      authorization: `Ati-Key ${key.raw_key}`,
+      'content-type': 'application/json',
+      'user-agent': 'agent-sdk/2.0',
+    };
+    const call = (tool: string, args: unknown) =>
+      fetch(`${ctx.h.url}/call`, { method: 'POST', headers, body: JSON.stringify({ tool_name: tool, args }) });
 
     expect((await call('a_t0', { q: 'weather', api_key: 'sk-should-not-be-stored' })).status).toBe(200);
     expect((await call('a_t1', {})).status).toBe(403);
@@ -48,13 +55,26 @@ describe.each(DRIVERS)('call log rows per endpoint on %s', (driver) => {
     const mcp = await fetch(`${ctx.h.url}/mcp`, {
       method: 'POST',
       headers,
-      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'a_t0', arguments: { password: 'hunter2', n: 1 } } }),
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'tools/call',
+        params: { name: 'a_t0', arguments: { password: 'hunter2', n: 1 } },
+      }),
     });
     expect(mcp.status).toBe(200);
     // A virtual key's grants are tool:/skill:/category: scopes; /help needs the bare `help` scope, so it is denied (and logged).
-    const help = await fetch(`${ctx.h.url}/help`, { method: 'POST', headers, body: JSON.stringify({ query: 'how do I search?' }) });
+    const help = await fetch(`${ctx.h.url}/help`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ query: 'how do I search?' }),
+    });
     expect(help.status).toBe(403);
-    const devHelp = await fetch(`${ctx.h.url}/help`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: 'hi', tool: 'a' }) });
+    const devHelp = await fetch(`${ctx.h.url}/help`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: 'hi', tool: 'a' }),
+    });
     expect(devHelp.status).toBe(200);
 
     await ctx.h.persistence!.parts.writer.flush();
@@ -70,14 +90,35 @@ describe.each(DRIVERS)('call log rows per endpoint on %s', (driver) => {
       ['/help', '_chat_completion', 'success'],
     ]);
     for (const r of rows.slice(0, 5)) {
-      expect(r).toMatchObject({ token_hash: key.hash, user_id: 'agent-9', requester_ip: '127.0.0.1', user_agent: 'agent-sdk/2.0' });
+      expect(r).toMatchObject({
+        token_hash: key.hash,
+        user_id: 'agent-9',
+        requester_ip: '127.0.0.1',
+        user_agent: 'agent-sdk/2.0',
+      });
     }
-    expect(rows[0]).toMatchObject({ provider: 'a', handler: 'test', request_args: { q: 'weather', api_key: '[REDACTED]' } });
+    expect(rows[0]).toMatchObject({
+      provider: 'a',
+      handler: 'test',
+      request_args: { q: 'weather', api_key: '[REDACTED]' },
+    });
     expect(rows[1]).toMatchObject({ error_class: 'ATI_ERR_FORBIDDEN' });
     expect(rows[3]!.request_args).toEqual({ password: '[REDACTED]', n: 1 });
-    expect(rows[4]).toMatchObject({ provider: 'llm', request_args: { query: 'how do I search?' }, error_class: 'ATI_ERR_FORBIDDEN' });
-    expect(rows[5]).toMatchObject({ provider: 'llm', handler: 'test', token_hash: null, user_id: 'dev', request_args: { query: 'hi', tool: 'a' } });
-    const dump = await ctx.t.db.rows<{ j: string }>(sql`SELECT coalesce(json_agg(c)::text, '') AS j FROM ati_call_log c`);
+    expect(rows[4]).toMatchObject({
+      provider: 'llm',
+      request_args: { query: 'how do I search?' },
+      error_class: 'ATI_ERR_FORBIDDEN',
+    });
+    expect(rows[5]).toMatchObject({
+      provider: 'llm',
+      handler: 'test',
+      token_hash: null,
+      user_id: 'dev',
+      request_args: { query: 'hi', tool: 'a' },
+    });
+    const dump = await ctx.t.db.rows<{ j: string }>(
+      sql`SELECT coalesce(json_agg(c)::text, '') AS j FROM ati_call_log c`,
+    );
     expect(dump[0]!.j).not.toContain('sk-should-not-be-stored');
     expect(dump[0]!.j).not.toContain('hunter2');
 

@@ -11,7 +11,14 @@ import { parseDbUrl } from '../../core/db/db-url.js';
 import { migrate } from '../../core/db/migrate.js';
 import { silentLogger } from '../../core/logger.js';
 import type { CallRecord } from '../../core/call-log.js';
-import { adminQuery, createPgDatabase, createTestDatabase, DB_SETUP_TIMEOUT, DRIVERS, type TestDatabase } from '../helpers/db.js';
+import {
+  adminQuery,
+  createPgDatabase,
+  createTestDatabase,
+  DB_SETUP_TIMEOUT,
+  DRIVERS,
+  type TestDatabase,
+} from '../helpers/db.js';
 
 const rec = (i: number, extra: Partial<CallRecord> = {}): CallRecord => ({
   endpoint: 'call',
@@ -32,7 +39,8 @@ async function until(cond: () => Promise<boolean>, ms = 5_000): Promise<void> {
   }
 }
 
-const count = async (db: Database) => (await db.rows<{ n: number }>(sql`SELECT count(*)::int AS n FROM ati_call_log`))[0]!.n;
+const count = async (db: Database) =>
+  (await db.rows<{ n: number }>(sql`SELECT count(*)::int AS n FROM ati_call_log`))[0]!.n;
 
 describe.each(DRIVERS)('call log on %s', (driver) => {
   let t: TestDatabase;
@@ -103,7 +111,11 @@ describe.each(DRIVERS)('call log on %s', (driver) => {
       latency_ms: 1235,
       span_ms: 1235,
     });
-    expect(rows[0]!['request_args']).toEqual({ q: 'x', api_key: '[REDACTED]', long: `${'é'.repeat(200)}...[truncated]` });
+    expect(rows[0]!['request_args']).toEqual({
+      q: 'x',
+      api_key: '[REDACTED]',
+      long: `${'é'.repeat(200)}...[truncated]`,
+    });
     expect((rows[0]!['error_message'] as string).length).toBeLessThanOrEqual(2_000 + '...[truncated]'.length);
     expect(rows[1]).toMatchObject({ endpoint: '/help', tool_name: null, ip: null, status: 'success' });
   });
@@ -133,7 +145,9 @@ describe.each(DRIVERS)('call log on %s', (driver) => {
     await w.flush();
     expect(await count(t.db)).toBe(4);
     expect(w.stats.dropped).toBe(0);
-    const ids = await t.db.rows<{ id: string }>(sql`SELECT request_id::text AS id FROM ati_call_log WHERE tool_name = 'tool_1'`);
+    const ids = await t.db.rows<{ id: string }>(
+      sql`SELECT request_id::text AS id FROM ati_call_log WHERE tool_name = 'tool_1'`,
+    );
     expect(ids[0]!.id).toBe(id);
   });
 
@@ -181,7 +195,9 @@ describe.each(DRIVERS)('call log on %s', (driver) => {
         await w.flush();
         expect(w.stats).toMatchObject({ buffered: 0, written: 11, dropped: 15 });
         const tools = await db.rows<{ tool_name: string }>(sql`SELECT tool_name FROM ati_call_log ORDER BY tool_name`);
-        expect(tools.map((r) => r.tool_name).sort()).toEqual(Array.from({ length: 10 }, (_, i) => `tool_${i + 16}`).sort());
+        expect(tools.map((r) => r.tool_name).sort()).toEqual(
+          Array.from({ length: 10 }, (_, i) => `tool_${i + 16}`).sort(),
+        );
       } finally {
         await db?.close().catch(() => undefined);
         await created.drop();

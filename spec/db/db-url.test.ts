@@ -11,13 +11,21 @@ describe('ATI_DB_URL', () => {
   });
 
   it('accepts postgres:// and postgresql://, labelled without the password', () => {
-    expect(parseDbUrl('postgres://ati:pw@db:5432/ati')).toEqual({ kind: 'postgres', url: 'postgres://ati:pw@db:5432/ati', label: 'postgres://[REDACTED]@db:5432/ati' });
+    expect(parseDbUrl('postgres://ati:pw@db:5432/ati')).toEqual({
+      kind: 'postgres',
+      url: 'postgres://ati:pw@db:5432/ati',
+      label: 'postgres://[REDACTED]@db:5432/ati',
+    });
     expect(parseDbUrl('postgresql://db/ati?sslmode=require')).toMatchObject({ kind: 'postgres' });
     expect(redactDbUrl('postgres://u@h/db?password=secret')).not.toContain('secret');
   });
 
   it('pglite:<dir> resolves against the current directory; pglite:memory is in memory', () => {
-    expect(parseDbUrl('pglite:data/db', '/srv/ati')).toEqual({ kind: 'pglite', dir: path.resolve('/srv/ati/data/db'), label: `pglite:${path.resolve('/srv/ati/data/db')}` });
+    expect(parseDbUrl('pglite:data/db', '/srv/ati')).toEqual({
+      kind: 'pglite',
+      dir: path.resolve('/srv/ati/data/db'),
+      label: `pglite:${path.resolve('/srv/ati/data/db')}`,
+    });
     expect(parseDbUrl('pglite:///var/lib/ati')).toMatchObject({ dir: '/var/lib/ati' });
     expect(parseDbUrl('pglite:memory')).toMatchObject({ kind: 'pglite', dir: null });
     expect(() => parseDbUrl('pglite:')).toThrow(/needs a directory/);
@@ -50,6 +58,7 @@ describe('raw virtual keys', () => {
     expect(isWellFormedRawKey(raw)).toBe(true);
     expect(hashRawKey('ati-key_AAAAAAAAAAAAAAAAAAAAAA')).toMatch(/^[0-9a-f]{64}$/);
     expect(hashRawKey('abc')).toBe('ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
-    for (const bad of [`${raw} `, raw.slice(0, -1), raw.replace('ati-key_', 'ati_key_'), `${raw}=`]) expect(isWellFormedRawKey(bad)).toBe(false);
+    for (const bad of [`${raw} `, raw.slice(0, -1), raw.replace('ati-key_', 'ati_key_'), `${raw}=`])
+      expect(isWellFormedRawKey(bad)).toBe(false);
   });
 });

@@ -84,12 +84,20 @@ describe.each(DRIVERS)('virtual keys on %s', (driver) => {
   };
 
   it('issues a key whose Ati-Key caller gets its scopes: tools, every tool of a provider, every tool of a category', async () => {
-    const k = await issue({ user_id: 'u1', alias: 'job-1', tools: ['gamma_t0'], providers: ['alpha'], categories: ['mail'] });
+    const k = await issue({
+      user_id: 'u1',
+      alias: 'job-1',
+      tools: ['gamma_t0'],
+      providers: ['alpha'],
+      categories: ['mail'],
+    });
     expect(k.raw_key).toMatch(/^ati-key_[A-Za-z0-9_-]{22}$/);
     expect(k.hash).toBe(hashRawKey(k.raw_key));
     // alpha's tools are not named `alpha:…`: the reference's `tool:alpha:*` alone would miss them.
     expect(await toolsSeen(k.raw_key)).toEqual(['alpha_t0', 'alpha_t1', 'beta_t0', 'gamma_t0']);
-    const hidden = await fetch(`${ctx.h.url}/tools/gamma:prefixed`, { headers: { authorization: `Ati-Key ${k.raw_key}` } });
+    const hidden = await fetch(`${ctx.h.url}/tools/gamma:prefixed`, {
+      headers: { authorization: `Ati-Key ${k.raw_key}` },
+    });
     expect(hidden.status).toBe(404);
 
     const caller = await parts.store.lookup(k.raw_key);
@@ -118,17 +126,27 @@ describe.each(DRIVERS)('virtual keys on %s', (driver) => {
 
     const k = await issue({ user_id: 'u1', alias: 'blockme', tools: ['gamma_t0'] });
     expect(await parts.store.lookup(k.raw_key)).toBeDefined();
-    const res = await fetch(`${ctx.h.url}/admin/keys/${k.hash}/block?by=ops`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}` } });
+    const res = await fetch(`${ctx.h.url}/admin/keys/${k.hash}/block?by=ops`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN}` },
+    });
     expect(res.status).toBe(200);
     expect(await parts.store.lookup(k.raw_key)).toBeUndefined();
-    const unblock = await fetch(`${ctx.h.url}/admin/keys/${k.hash}/unblock`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}` } });
+    const unblock = await fetch(`${ctx.h.url}/admin/keys/${k.hash}/unblock`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN}` },
+    });
     expect(unblock.status).toBe(200);
     expect(await parts.store.lookup(k.raw_key)).toBeDefined();
   });
 
   it('checks expiry on every lookup, not only when the row is fetched', async () => {
     let now = Date.now();
-    const store = new DbKeyStore(ctx.t.db, { generation: () => ctx.h.host.current, logger: silentLogger(), now: () => now });
+    const store = new DbKeyStore(ctx.t.db, {
+      generation: () => ctx.h.host.current,
+      logger: silentLogger(),
+      now: () => now,
+    });
     const k = await issue({ user_id: 'u1', alias: 'short', tools: ['gamma_t0'], expires_in_secs: 10 });
     expect(await store.lookup(k.raw_key)).toBeDefined();
     now += 11_000; // the row is still cached (30 s), the key is not valid any more
@@ -149,7 +167,13 @@ describe.each(DRIVERS)('virtual keys on %s', (driver) => {
     for (let i = 0; i < 3; i++) expect(await toolsSeen(k.raw_key)).toEqual(['gamma_t0']);
     const caller = await parts.store.lookup(k.raw_key); // 4th request
     ctx.h.host.services.callLog.record({ endpoint: 'call', tool: 'gamma_t0', caller, status: 'denied', durationMs: 1 });
-    ctx.h.host.services.callLog.record({ endpoint: 'call', tool: 'gamma_t0', caller, status: 'success', durationMs: 1 });
+    ctx.h.host.services.callLog.record({
+      endpoint: 'call',
+      tool: 'gamma_t0',
+      caller,
+      status: 'success',
+      durationMs: 1,
+    });
     let row = await parts.admin.get(k.hash);
     expect(row).toMatchObject({ requestCount: 0, errorCount: 0, lastUsedAt: null }); // not written per request
     await parts.usage.flush();
@@ -176,7 +200,10 @@ describe.each(DRIVERS)('virtual keys on %s', (driver) => {
     const b = await replica();
     const k = await issue({ user_id: 'u1', alias: 'rev', tools: ['gamma_t0'] });
     expect(await b.store.lookup(k.raw_key)).toBeDefined(); // B's cache is warm (30 s TTL)
-    const res = await fetch(`${ctx.h.url}/admin/keys/${k.hash}`, { method: 'DELETE', headers: { authorization: `Bearer ${ADMIN}` } });
+    const res = await fetch(`${ctx.h.url}/admin/keys/${k.hash}`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${ADMIN}` },
+    });
     expect(await res.json()).toEqual({ revoked: true });
     expect(await parts.store.lookup(k.raw_key)).toBeUndefined(); // at once on A
     const ms = await within(1_000, async () => (await b.store.lookup(k.raw_key)) === undefined);
@@ -238,7 +265,10 @@ describe.each(DRIVERS)('virtual keys on %s', (driver) => {
 
     it('answers 503 when the database cannot be reached at all (connection refused)', async () => {
       const port = await closedPort();
-      const pool = new pg.Pool({ connectionString: `postgres://postgres@127.0.0.1:${port}/none`, connectionTimeoutMillis: 500 });
+      const pool = new pg.Pool({
+        connectionString: `postgres://postgres@127.0.0.1:${port}/none`,
+        connectionTimeoutMillis: 500,
+      });
       pool.on('error', () => undefined);
       const down: Database = {
         kind: 'postgres',

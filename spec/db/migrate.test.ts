@@ -8,10 +8,23 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { sql } from 'drizzle-orm';
-import { defaultMigrationsDir, loadMigrations, migrate, schemaStatus, MIGRATIONS_TABLE } from '../../core/db/migrate.js';
+import {
+  defaultMigrationsDir,
+  loadMigrations,
+  migrate,
+  schemaStatus,
+  MIGRATIONS_TABLE,
+} from '../../core/db/migrate.js';
 import { openDatabase } from '../../core/db/client.js';
 import { parseDbUrl } from '../../core/db/db-url.js';
-import { createTestDatabase, describeSchema, DB_SETUP_TIMEOUT, DRIVERS, runScript, type TestDatabase } from '../helpers/db.js';
+import {
+  createTestDatabase,
+  describeSchema,
+  DB_SETUP_TIMEOUT,
+  DRIVERS,
+  runScript,
+  type TestDatabase,
+} from '../helpers/db.js';
 
 const REFERENCE_SQL = readFileSync(new URL('../fixtures/reference-migration.sql', import.meta.url), 'utf8');
 const TAGS = loadMigrations().map((m) => m.tag);
@@ -99,11 +112,16 @@ describe.each(DRIVERS)('migrations on %s', (driver) => {
       const journal = JSON.parse(readFileSync(journalFile, 'utf8')) as { entries: Array<Record<string, unknown>> };
       journal.entries.push({ idx: 99, version: '7', when: 9_000_000_000_000, tag: '9999_broken', breakpoints: true });
       writeFileSync(journalFile, JSON.stringify(journal));
-      writeFileSync(path.join(dir, '9999_broken.sql'), 'CREATE TABLE ati_broken_probe (a int);\n--> statement-breakpoint\nSELECT no_such_function();');
+      writeFileSync(
+        path.join(dir, '9999_broken.sql'),
+        'CREATE TABLE ati_broken_probe (a int);\n--> statement-breakpoint\nSELECT no_such_function();',
+      );
       await expect(migrate(t.db, { dir })).rejects.toThrow(/migration 9999_broken failed/);
       // Earlier migrations committed; the broken one left nothing behind.
       expect(await schemaStatus(t.db)).toMatchObject({ state: 'current' });
-      const probe = await t.db.rows<{ t: string | null }>(sql`SELECT to_regclass('public.ati_broken_probe')::text AS t`);
+      const probe = await t.db.rows<{ t: string | null }>(
+        sql`SELECT to_regclass('public.ati_broken_probe')::text AS t`,
+      );
       expect(probe[0]!.t).toBeNull();
     } finally {
       rmSync(dir, { recursive: true, force: true });

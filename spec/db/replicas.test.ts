@@ -14,7 +14,8 @@ import { runAti, startProxy, type ProxyProcess } from '../helpers/proxy-process.
 
 const ADMIN = 'admin-token-0123456789abcdef';
 /** Two CLI providers: each is one tool named after its provider (scope `tool:<name>`). */
-const cliManifest = (name: string) => `[provider]\nname = "${name}"\ndescription = "${name}"\nhandler = "cli"\ncli_command = "true"\n`;
+const cliManifest = (name: string) =>
+  `[provider]\nname = "${name}"\ndescription = "${name}"\nhandler = "cli"\ncli_command = "true"\n`;
 
 async function within(ms: number, cond: () => Promise<boolean>): Promise<number> {
   const t0 = performance.now();
@@ -31,7 +32,10 @@ describe('two proxy processes sharing PostgreSQL', { timeout: 120_000 }, () => {
   let db: Database;
   const procs: ProxyProcess[] = [];
   beforeAll(async () => {
-    dir = await makeAtiDir({ 'manifests/svc_read.toml': cliManifest('svc_read'), 'manifests/svc_write.toml': cliManifest('svc_write') });
+    dir = await makeAtiDir({
+      'manifests/svc_read.toml': cliManifest('svc_read'),
+      'manifests/svc_write.toml': cliManifest('svc_write'),
+    });
     pgdb = await createPgDatabase();
     db = await openDatabase(parseDbUrl(pgdb.url)!);
     const m = await runAti(['db', 'migrate'], { env: { ATI_DB_URL: pgdb.url } });
@@ -65,10 +69,15 @@ describe('two proxy processes sharing PostgreSQL', { timeout: 120_000 }, () => {
     const listed = await onB(k.raw_key);
     expect(listed.status).toBe(200);
     expect(((await listed.json()) as Array<{ name: string }>).map((t) => t.name)).toEqual(['svc_read']);
-    expect((await fetch(`${b.url}/tools/svc_write`, { headers: { authorization: `Ati-Key ${k.raw_key}` } })).status).toBe(404);
+    expect(
+      (await fetch(`${b.url}/tools/svc_write`, { headers: { authorization: `Ati-Key ${k.raw_key}` } })).status,
+    ).toBe(404);
     expect((await onB(`ati-key_${'x'.repeat(22)}`)).status).toBe(401);
 
-    const del = await fetch(`${a.url}/admin/keys/${k.hash}`, { method: 'DELETE', headers: { authorization: `Bearer ${ADMIN}` } });
+    const del = await fetch(`${a.url}/admin/keys/${k.hash}`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${ADMIN}` },
+    });
     expect(del.status).toBe(200);
     const ms = await within(1_000, async () => (await onB(k.raw_key)).status === 401);
     expect(ms).toBeLessThan(1_000);
@@ -91,6 +100,10 @@ describe('two proxy processes sharing PostgreSQL', { timeout: 120_000 }, () => {
     for (let i = 0; i < 3; i++) expect((await onB(k3.raw_key)).status).toBe(200);
     expect(await b.stop('SIGTERM')).toBe(0);
     const row = await fetch(`${a.url}/admin/keys/${k3.hash}`, { headers: { authorization: `Bearer ${ADMIN}` } });
-    expect(await row.json()).toMatchObject({ request_count: 3, error_count: 0, last_used_at: expect.stringMatching(/Z$/) });
+    expect(await row.json()).toMatchObject({
+      request_count: 3,
+      error_count: 0,
+      last_used_at: expect.stringMatching(/Z$/),
+    });
   });
 });

@@ -29,7 +29,8 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
-const lastError = (stderr: string) => JSON.parse(stderr.trim().split('\n').pop()!) as { error: { code: string; message: string; exit_code: number } };
+const lastError = (stderr: string) =>
+  JSON.parse(stderr.trim().split('\n').pop()!) as { error: { code: string; message: string; exit_code: number } };
 
 describe('ati proxy startup with a database (real process)', { timeout: 120_000 }, () => {
   let dir: TempAtiDir;
@@ -69,18 +70,24 @@ describe('ati proxy startup with a database (real process)', { timeout: 120_000 
 
   it('unreachable database: refuses to start, non-zero exit, clear message, no password shown, port never bound', async () => {
     const port = await closedPort();
-    const r = await runAti(['proxy', '--port', '0', '--ati-dir', dir.dir], { env: { ATI_DB_URL: `postgres://ati:s3cretpw@127.0.0.1:${port}/ati` } });
+    const r = await runAti(['proxy', '--port', '0', '--ati-dir', dir.dir], {
+      env: { ATI_DB_URL: `postgres://ati:s3cretpw@127.0.0.1:${port}/ati` },
+    });
     expect(r.code).toBe(1);
     const e = lastError(r.stderr);
     expect(e.error.code).toBe('ATI_ERR_DB');
-    expect(e.error.message).toMatch(new RegExp(`database postgres://\\[REDACTED\\]@127\\.0\\.0\\.1:${port}/ati is unreachable: .*ECONNREFUSED`));
+    expect(e.error.message).toMatch(
+      new RegExp(`database postgres://\\[REDACTED\\]@127\\.0\\.0\\.1:${port}/ati is unreachable: .*ECONNREFUSED`),
+    );
     expect(r.stderr).not.toContain('s3cretpw');
     expect(r.stderr).not.toContain('ATI proxy server starting');
     expect(r.stderr).toContain('ati command failed');
   });
 
   it('an unsupported ATI_DB_URL is a configuration error', async () => {
-    const r = await runAti(['proxy', '--port', '0', '--ati-dir', dir.dir], { env: { ATI_DB_URL: 'mysql://x@localhost/db' } });
+    const r = await runAti(['proxy', '--port', '0', '--ati-dir', dir.dir], {
+      env: { ATI_DB_URL: 'mysql://x@localhost/db' },
+    });
     expect(r.code).toBe(2);
     expect(lastError(r.stderr).error.message).toMatch(/scheme "mysql:" is not supported/);
   });
@@ -121,7 +128,9 @@ describe('ati proxy startup with a database (real process)', { timeout: 120_000 
 
   it('a database migrated by the reference is accepted: `ati db migrate` records the baseline, the proxy serves its keys', async () => {
     await runScript(db, REFERENCE_SQL);
-    await db.orm.execute(sql`INSERT INTO ati_keys (token_hash, key_alias, user_id, tools) VALUES (${'d'.repeat(64)}, 'ref-key', 'u-ref', '{t1}')`);
+    await db.orm.execute(
+      sql`INSERT INTO ati_keys (token_hash, key_alias, user_id, tools) VALUES (${'d'.repeat(64)}, 'ref-key', 'u-ref', '{t1}')`,
+    );
     const status = await runAti(['db', 'status'], { env: { ATI_DB_URL: pgdb.url } });
     expect(status.code).toBe(0);
     expect(status.stdout).toMatch(/pending \(pending: 0001_key_change_notify\)/);
@@ -133,7 +142,10 @@ describe('ati proxy startup with a database (real process)', { timeout: 120_000 
     expect(p.logs.some((l) => l.level === 'WARN' && /schema|migrations pending/.test(l.message))).toBe(false);
     const res = await fetch(`${p.url}/admin/keys/${'d'.repeat(64)}`, { headers: { authorization: `Bearer ${ADMIN}` } });
     expect(await res.json()).toMatchObject({ key_alias: 'ref-key', user_id: 'u-ref', tools: ['t1'], metadata: {} });
-    const del = await fetch(`${p.url}/admin/keys/${'d'.repeat(64)}`, { method: 'DELETE', headers: { authorization: `Bearer ${ADMIN}` } });
+    const del = await fetch(`${p.url}/admin/keys/${'d'.repeat(64)}`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${ADMIN}` },
+    });
     expect(del.status).toBe(200);
   });
 
@@ -145,9 +157,28 @@ describe('ati proxy startup with a database (real process)', { timeout: 120_000 
     expect((await runAti(['db', 'migrate'], { env: { ATI_DB_URL: pgdb.url } })).code).toBe(0);
     const w = new CallLogWriter(db, silentLogger());
     const old = new Date(Date.now() - 3 * 3600_000);
-    w.record({ endpoint: 'call', tool: 'github:old', status: 'success', durationMs: 5, startedAt: old, caller: { sub: 'a1', scopes: [], unrestricted: false } });
-    w.record({ endpoint: 'call', tool: 'github:search', status: 'success', durationMs: 7, caller: { sub: 'a1', scopes: [], unrestricted: false } });
-    w.record({ endpoint: 'mcp', tool: 'linear:issue', status: 'denied', durationMs: 1, error: "Access denied: 'linear:issue' is not in your scopes" });
+    w.record({
+      endpoint: 'call',
+      tool: 'github:old',
+      status: 'success',
+      durationMs: 5,
+      startedAt: old,
+      caller: { sub: 'a1', scopes: [], unrestricted: false },
+    });
+    w.record({
+      endpoint: 'call',
+      tool: 'github:search',
+      status: 'success',
+      durationMs: 7,
+      caller: { sub: 'a1', scopes: [], unrestricted: false },
+    });
+    w.record({
+      endpoint: 'mcp',
+      tool: 'linear:issue',
+      status: 'denied',
+      durationMs: 1,
+      error: "Access denied: 'linear:issue' is not in your scopes",
+    });
     await w.close();
 
     const text = await runAti(['audit', 'tail'], { env: { ATI_DB_URL: pgdb.url } });
@@ -157,7 +188,9 @@ describe('ati proxy startup with a database (real process)', { timeout: 120_000 
     expect(lines[0]).toMatch(/^\S+Z \[OK\] github:old \(5ms\) agent=a1$/);
     expect(lines[2]).toMatch(/\[ERR\] linear:issue \(1ms\) agent= Access denied/);
 
-    const json = await runAti(['audit', 'tail', '--json', '--since', '1h', '--tool', 'github:*'], { env: { ATI_DB_URL: pgdb.url } });
+    const json = await runAti(['audit', 'tail', '--json', '--since', '1h', '--tool', 'github:*'], {
+      env: { ATI_DB_URL: pgdb.url },
+    });
     const entries = JSON.parse(json.stdout) as Array<Record<string, unknown>>;
     expect(entries.map((e) => e['tool'])).toEqual(['github:search']);
     expect(entries[0]).toMatchObject({ endpoint: '/call', status: 'success', ok: true, agent: 'a1' });
@@ -186,7 +219,11 @@ describe('ati with an embedded PGlite database (real processes)', { timeout: 400
     const m = await runAti(['db', 'migrate'], { env: { ATI_DB_URL: url }, timeoutMs: 170_000 });
     expect(m.code, m.stderr).toBe(0);
     expect(m.stdout).toContain('applied: 0000_init_persistence');
-    const p = await startProxy({ atiDir: dir.dir, env: { ATI_DB_URL: url, ATI_ADMIN_TOKEN: ADMIN }, timeoutMs: 120_000 });
+    const p = await startProxy({
+      atiDir: dir.dir,
+      env: { ATI_DB_URL: url, ATI_ADMIN_TOKEN: ADMIN },
+      timeoutMs: 120_000,
+    });
     procs.push(p);
     expect(p.logs.find((l) => l.message === 'ATI proxy server starting')).toMatchObject({ db: 'connected' });
     const res = await fetch(`${p.url}/admin/keys/issue`, {
@@ -195,7 +232,10 @@ describe('ati with an embedded PGlite database (real processes)', { timeout: 400
       body: JSON.stringify({ user_id: 'u', alias: 'a' }),
     });
     expect(res.status).toBe(201);
-    const second = await runAti(['proxy', '--port', '0', '--ati-dir', dir.dir], { env: { ATI_DB_URL: url }, timeoutMs: 60_000 });
+    const second = await runAti(['proxy', '--port', '0', '--ati-dir', dir.dir], {
+      env: { ATI_DB_URL: url },
+      timeoutMs: 60_000,
+    });
     expect(second.code).toBe(1);
     expect(lastError(second.stderr).error.message).toMatch(/in use by process \d+; PGlite serves one process only/);
     expect(await p.stop('SIGTERM')).toBe(0);

@@ -40,7 +40,12 @@ describe('cli handler (real process)', () => {
     expect(text.stderr).toMatch(/keyring entry 'google_workspace_credentials'/);
     const json = await runAti(['--output', 'json', 'proxy', '--check', '--ati-dir', dir.dir]);
     expect(json.code).toBe(0);
-    expect(JSON.parse(json.stdout)).toMatchObject({ ok: true, providers: { cli: ['google_workspace'] }, tools: 1, errors: [] });
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      ok: true,
+      providers: { cli: ['google_workspace'] },
+      tools: 1,
+      errors: [],
+    });
   });
 
   it('ati proxy serves the google_workspace tool in /tools', async () => {
@@ -49,27 +54,39 @@ describe('cli handler (real process)', () => {
     const res = await fetch(`${proxy.url}/tools?provider=google_workspace`);
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual([
-      expect.objectContaining({ name: 'google_workspace', provider: 'google_workspace', method: 'GET', skills: ['google-workspace'] }),
+      expect.objectContaining({
+        name: 'google_workspace',
+        provider: 'google_workspace',
+        method: 'GET',
+        skills: ['google-workspace'],
+      }),
     ]);
   });
 
-  it.skipIf(onPath('gws'))('calling google_workspace without gws installed is a clear "command not found" 502', async () => {
-    const h = await provisionCli(GOOGLE_WORKSPACE, { keys: { google_workspace_credentials: '{"type":"service_account"}' } });
-    try {
-      await expect(h.call(['drive', 'files', 'list'])).rejects.toMatchObject({
-        code: 'ATI_ERR_UPSTREAM',
-        status: 502,
-        message: `CLI command not found: 'gws' (cli_command of provider "google_workspace"); install it or put it on the proxy's PATH`,
+  it.skipIf(onPath('gws'))(
+    'calling google_workspace without gws installed is a clear "command not found" 502',
+    async () => {
+      const h = await provisionCli(GOOGLE_WORKSPACE, {
+        keys: { google_workspace_credentials: '{"type":"service_account"}' },
       });
-      // The credential file written for the call is gone too.
-      expect(readdirSync(os.tmpdir()).filter((n) => n.startsWith(`ati-cli-${process.pid}-`))).toEqual([]);
-    } finally {
-      await h.provisioned.close();
-    }
-  });
+      try {
+        await expect(h.call(['drive', 'files', 'list'])).rejects.toMatchObject({
+          code: 'ATI_ERR_UPSTREAM',
+          status: 502,
+          message: `CLI command not found: 'gws' (cli_command of provider "google_workspace"); install it or put it on the proxy's PATH`,
+        });
+        // The credential file written for the call is gone too.
+        expect(readdirSync(os.tmpdir()).filter((n) => n.startsWith(`ati-cli-${process.pid}-`))).toEqual([]);
+      } finally {
+        await h.provisioned.close();
+      }
+    },
+  );
 
   it('a file_manager manifest is refused with the file and line named', async () => {
-    dir = await makeAtiDir({ 'manifests/uploads.toml': '[provider]\nname = "files"\ndescription = "f"\nhandler = "file_manager"\n' });
+    dir = await makeAtiDir({
+      'manifests/uploads.toml': '[provider]\nname = "files"\ndescription = "f"\nhandler = "file_manager"\n',
+    });
     const r = await runAti(['proxy', '--check', '--ati-dir', dir.dir]);
     expect(r.code).toBe(1);
     expect(r.stdout).toContain(
@@ -88,7 +105,9 @@ describe('cli call directories on crash paths (real process)', () => {
   `;
   const run = (code: string) =>
     new Promise<{ file: string; exit: number | null }>((resolve, reject) => {
-      const child = spawn(process.execPath, ['--input-type=module', '-e', code], { stdio: ['ignore', 'pipe', 'ignore'] });
+      const child = spawn(process.execPath, ['--input-type=module', '-e', code], {
+        stdio: ['ignore', 'pipe', 'ignore'],
+      });
       let out = '';
       child.stdout.on('data', (d: Buffer) => (out += d.toString()));
       child.on('error', reject);

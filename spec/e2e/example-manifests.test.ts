@@ -22,14 +22,28 @@ describe('example manifests', () => {
     proxy = await startProxy({ atiDir: REPO_ROOT, args: ['--no-watch'] });
     const tools = (await (await fetch(`${proxy.url}/tools`)).json()) as Array<{ name: string; method: string }>;
     const names = tools.map((t) => t.name);
-    for (const n of ['httpbin_get', 'httpbin_status', 'httpbin_post_form', 'petstore:getPetById', 'petstore:addPet', 'petstore:findPetsByStatus']) {
+    for (const n of [
+      'httpbin_get',
+      'httpbin_status',
+      'httpbin_post_form',
+      'petstore:getPetById',
+      'petstore:addPet',
+      'petstore:findPetsByStatus',
+    ]) {
       expect(names).toContain(n);
     }
     expect(names).not.toContain('petstore:getUserByName');
     const one = (await (await fetch(`${proxy.url}/tools/petstore:findPetsByStatus`)).json()) as Record<string, unknown>;
-    expect(one).toMatchObject({ method: 'GET', hint: 'status is one of available, pending, sold', tags: ['pet', 'search'] });
+    expect(one).toMatchObject({
+      method: 'GET',
+      hint: 'status is one of available, pending, sold',
+      tags: ['pet', 'search'],
+    });
     // A bad argument is refused before any network use.
-    const bad = await fetch(`${proxy.url}/call`, { method: 'POST', body: JSON.stringify({ tool_name: 'petstore:getPetById', args: { petId: '../x' } }) });
+    const bad = await fetch(`${proxy.url}/call`, {
+      method: 'POST',
+      body: JSON.stringify({ tool_name: 'petstore:getPetById', args: { petId: '../x' } }),
+    });
     expect(bad.status).toBe(400);
     const line = await proxy.waitForLog((l) => l.message === 'tool call');
     expect(line).toMatchObject({ tool: 'petstore:getPetById', status: 400, args: ['petId'] });

@@ -28,7 +28,8 @@ describe('ati proxy with an MCP provider (real process)', () => {
   it('serves MCP tools over /mcp and /call-equivalent semantics, logs stderr, keeps the child across an unrelated reload', async () => {
     dir = await makeAtiDir({
       'manifests/fx.toml': stdioManifest('fx'),
-      'manifests/other.toml': '[provider]\nname = "other"\ndescription = "d"\nhandler = "mcp"\nmcp_transport = "http"\nmcp_url = "http://127.0.0.1:9/mcp"\nmcp_discovery_timeout_secs = 2\n',
+      'manifests/other.toml':
+        '[provider]\nname = "other"\ndescription = "d"\nhandler = "mcp"\nmcp_transport = "http"\nmcp_url = "http://127.0.0.1:9/mcp"\nmcp_discovery_timeout_secs = 2\n',
     });
     proxy = await startProxy({ atiDir: dir.dir, args: ['--no-watch'] });
     const start = proxy.logs.find((l) => l.message === 'ATI proxy server starting')!;
@@ -39,13 +40,21 @@ describe('ati proxy with an MCP provider (real process)', () => {
     await client.connect(new StreamableHTTPClientTransport(new URL(`${proxy.url}/mcp`)));
     const names = (await client.listTools()).tools.map((t) => t.name);
     expect(names).toContain('fx:echo');
-    expect(await client.callTool({ name: 'fx:echo', arguments: { text: 'e2e' } })).toMatchObject({ content: [{ type: 'text', text: 'e2e' }], isError: false });
+    expect(await client.callTool({ name: 'fx:echo', arguments: { text: 'e2e' } })).toMatchObject({
+      content: [{ type: 'text', text: 'e2e' }],
+      isError: false,
+    });
     const pid = Number(((await client.callTool({ name: 'fx:pid' })).content as Array<{ text: string }>)[0]!.text);
     await client.callTool({ name: 'fx:stderr', arguments: { lines: 2 } });
-    await proxy.waitForLog((l) => l.message === 'MCP server stderr' && l['line'] === 'stderr line 1' && l.level === 'WARN');
+    await proxy.waitForLog(
+      (l) => l.message === 'MCP server stderr' && l['line'] === 'stderr line 1' && l.level === 'WARN',
+    );
 
     // An unrelated edit + SIGHUP: fx is reused (same child); "other" is retried (its discovery failed).
-    await dir.manifest('zz', '[provider]\nname = "zz"\ndescription = "d"\nhandler = "mcp"\nmcp_command = "/nonexistent"\n');
+    await dir.manifest(
+      'zz',
+      '[provider]\nname = "zz"\ndescription = "d"\nhandler = "mcp"\nmcp_command = "/nonexistent"\n',
+    );
     proxy.proc.kill('SIGHUP');
     const applied = await proxy.waitForLog((l) => l.message === 'reload applied');
     expect(applied['reused']).toEqual(['fx']);

@@ -16,10 +16,30 @@ describe('ati proxy (real process)', () => {
     dir = await makeAtiDir();
     proxy = await startProxy({ atiDir: dir.dir });
     const line = proxy.logs.find((l) => l.message === 'ATI proxy server starting')!;
-    for (const f of ['version', 'addr', 'auth', 'ati_dir', 'tools', 'providers', 'mcp', 'openapi', 'skills', 'keyring', 'db', 'passthrough', 'sig_verify_mode', 'sig_verify_secret']) {
+    for (const f of [
+      'version',
+      'addr',
+      'auth',
+      'ati_dir',
+      'tools',
+      'providers',
+      'mcp',
+      'openapi',
+      'skills',
+      'keyring',
+      'db',
+      'passthrough',
+      'sig_verify_mode',
+      'sig_verify_secret',
+    ]) {
       expect(line, f).toHaveProperty(f);
     }
-    expect(line).toMatchObject({ level: 'INFO', sig_verify_mode: 'Log', auth: 'DISABLED (no JWT keys configured)', db: 'disabled' });
+    expect(line).toMatchObject({
+      level: 'INFO',
+      sig_verify_mode: 'Log',
+      auth: 'DISABLED (no JWT keys configured)',
+      db: 'disabled',
+    });
     expect(typeof line['timestamp']).toBe('string');
     const res = await fetch(`${proxy.url}/health`);
     expect(res.status).toBe(200);
@@ -32,7 +52,9 @@ describe('ati proxy (real process)', () => {
     dir = await makeAtiDir({}, { manifestsDir: false });
     const r = await runAti(['proxy', '--port', '0', '--ati-dir', dir.dir]);
     expect(r.code).not.toBe(0);
-    const last = JSON.parse(r.stderr.trim().split('\n').pop()!) as { error: { code: string; message: string; exit_code: number } };
+    const last = JSON.parse(r.stderr.trim().split('\n').pop()!) as {
+      error: { code: string; message: string; exit_code: number };
+    };
     expect(last.error.code).toBe('ATI_ERR_MANIFESTS_DIR');
     expect(last.error.message).toContain(`No manifests directory found at ${dir.dir}/manifests`);
     expect(last.error.exit_code).toBe(r.code);
@@ -72,7 +94,18 @@ describe('ati proxy (real process)', () => {
     const h = await runAti(['proxy', '--help']);
     expect(h.code).toBe(0);
     expect(h.stdout).toContain('proxy server');
-    for (const flag of ['--port', '--bind', '--ati-dir', '--env-keys', '--migrate', '--enable-passthrough', '--sig-verify-mode', '--sig-drift-seconds', '--sig-exempt-paths', '--check']) {
+    for (const flag of [
+      '--port',
+      '--bind',
+      '--ati-dir',
+      '--env-keys',
+      '--migrate',
+      '--enable-passthrough',
+      '--sig-verify-mode',
+      '--sig-drift-seconds',
+      '--sig-exempt-paths',
+      '--check',
+    ]) {
       expect(h.stdout).toContain(flag);
     }
     const bad = await runAti(['proxy', '--sig-verify-mode', 'strict']);

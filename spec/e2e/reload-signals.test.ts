@@ -50,7 +50,9 @@ describe('reload triggers on the real process', () => {
     const err = proxy.logs.find((l) => l.message === 'reload error')!;
     expect(err).toMatchObject({ line: 4, field: 'provider.handler' });
     expect(String(err['file'])).toMatch(/broken\.toml$/);
-    const h = (await (await fetch(`${proxy.url}/health`)).json()) as { reload: { generation: number; last_error: string } };
+    const h = (await (await fetch(`${proxy.url}/health`)).json()) as {
+      reload: { generation: number; last_error: string };
+    };
     expect(h.reload.generation).toBe(1);
     expect(h.reload.last_error).toMatch(/broken\.toml:4: provider\.handler: unknown handler "nope"/);
 
@@ -58,7 +60,9 @@ describe('reload triggers on the real process', () => {
     await rm(`${dir.manifests}/broken.toml`);
     proxy.proc.kill('SIGHUP');
     await proxy.waitForLog((l) => l.message === 'reload skipped: no source changed');
-    const h2 = (await (await fetch(`${proxy.url}/health`)).json()) as { reload: { generation: number; last_error: null; last_result: string } };
+    const h2 = (await (await fetch(`${proxy.url}/health`)).json()) as {
+      reload: { generation: number; last_error: null; last_result: string };
+    };
     expect(h2.reload).toMatchObject({ last_error: null, last_result: 'unchanged', generation: 1 });
   });
 
@@ -71,18 +75,30 @@ describe('reload triggers on the real process', () => {
 
     const token = 'a'.repeat(40);
     proxy = await startProxy({ atiDir: dir.dir, args: ['--no-watch'], env: { ATI_ADMIN_TOKEN: token } });
-    const wrong = await fetch(`${proxy.url}/admin/reload`, { method: 'POST', headers: { authorization: 'Bearer nope' } });
+    const wrong = await fetch(`${proxy.url}/admin/reload`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer nope' },
+    });
     expect(wrong.status).toBe(401);
-    const same = await fetch(`${proxy.url}/admin/reload`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+    const same = await fetch(`${proxy.url}/admin/reload`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}` },
+    });
     expect(same.status).toBe(200);
     expect(await same.json()).toMatchObject({ status: 'unchanged', generation: 1 });
     await dir.manifest('broken', BAD);
-    const bad = await fetch(`${proxy.url}/admin/reload`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+    const bad = await fetch(`${proxy.url}/admin/reload`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}` },
+    });
     expect(bad.status).toBe(422);
     const body = (await bad.json()) as { status: string; errors: Array<{ line: number; field: string; file: string }> };
     expect(body.status).toBe('rejected');
     expect(body.errors[0]).toMatchObject({ line: 4, field: 'provider.handler' });
-    const forced = await fetch(`${proxy.url}/admin/reload?force=true`, { method: 'POST', headers: { authorization: `bearer ${token}` } });
+    const forced = await fetch(`${proxy.url}/admin/reload?force=true`, {
+      method: 'POST',
+      headers: { authorization: `bearer ${token}` },
+    });
     expect(forced.status).toBe(422);
   });
 });

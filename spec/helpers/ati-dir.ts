@@ -13,7 +13,10 @@ export interface TempAtiDir {
   cleanup(): Promise<void>;
 }
 
-export async function makeAtiDir(files: Record<string, string> = {}, opts: { manifestsDir?: boolean } = {}): Promise<TempAtiDir> {
+export async function makeAtiDir(
+  files: Record<string, string> = {},
+  opts: { manifestsDir?: boolean } = {},
+): Promise<TempAtiDir> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'ati-test-'));
   const manifests = path.join(dir, 'manifests');
   if (opts.manifestsDir !== false) await mkdir(manifests, { recursive: true });

@@ -45,7 +45,14 @@ export async function startDbHost(opts: {
     : undefined;
   const th = await startHost(opts.atiDir, [makeTestPlugin()], {
     logger,
-    stages: [createAuthStage({ jwtConfigured: false, enablePassthrough: true, logger, ...(persistence ? { keyStore: persistence.keyStore } : {}) })],
+    stages: [
+      createAuthStage({
+        jwtConfigured: false,
+        enablePassthrough: true,
+        logger,
+        ...(persistence ? { keyStore: persistence.keyStore } : {}),
+      }),
+    ],
     routes: [persistenceModule(persistence, adminAuth), ...ROUTE_MODULES, adminKeysRoutes({ adminAuth, persistence })],
     services: persistenceServices(persistence),
   });

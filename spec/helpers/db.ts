@@ -88,7 +88,11 @@ export async function createTestDatabase(driver: DriverName): Promise<TestDataba
 }
 
 export async function resetSchema(db: Database): Promise<void> {
-  await db.orm.execute(sql.raw('DROP TABLE IF EXISTS ati_keys, ati_deleted_keys, ati_call_log, ati_audit_log, __ati_migrations, _sqlx_migrations CASCADE'));
+  await db.orm.execute(
+    sql.raw(
+      'DROP TABLE IF EXISTS ati_keys, ati_deleted_keys, ati_call_log, ati_audit_log, __ati_migrations, _sqlx_migrations CASCADE',
+    ),
+  );
   await db.orm.execute(sql.raw('DROP FUNCTION IF EXISTS ati_keys_notify_change() CASCADE'));
 }
 
@@ -99,7 +103,9 @@ export async function runScript(db: Database, text: string): Promise<void> {
 }
 
 /** Columns, constraints and index definitions of the ATI tables, normalised for comparison. */
-export async function describeSchema(db: Database): Promise<{ columns: string[]; constraints: string[]; indexes: string[] }> {
+export async function describeSchema(
+  db: Database,
+): Promise<{ columns: string[]; constraints: string[]; indexes: string[] }> {
   const columns = await db.rows<{ d: string }>(sql`
     SELECT table_name || '.' || column_name || ' ' || data_type || ' ' || is_nullable || ' ' || coalesce(column_default, '-') AS d
       FROM information_schema.columns
@@ -115,5 +121,9 @@ export async function describeSchema(db: Database): Promise<{ columns: string[];
       FROM pg_indexes
      WHERE schemaname = 'public' AND tablename IN ('ati_keys','ati_deleted_keys','ati_call_log','ati_audit_log')
      ORDER BY indexname`);
-  return { columns: columns.map((r) => r.d), constraints: constraints.map((r) => r.d), indexes: indexes.map((r) => r.d) };
+  return {
+    columns: columns.map((r) => r.d),
+    constraints: constraints.map((r) => r.d),
+    indexes: indexes.map((r) => r.d),
+  };
 }

@@ -53,7 +53,14 @@ export function captureLogs(level: 'debug' | 'info' | 'warn' = 'debug'): LogCapt
         };
         const timer = setTimeout(() => {
           waiters.splice(waiters.indexOf(w), 1);
-          reject(new Error(`no log line matched within ${timeoutMs} ms; last lines:\n${lines.slice(-10).map((l) => JSON.stringify(l)).join('\n')}`));
+          reject(
+            new Error(
+              `no log line matched within ${timeoutMs} ms; last lines:\n${lines
+                .slice(-10)
+                .map((l) => JSON.stringify(l))
+                .join('\n')}`,
+            ),
+          );
         }, timeoutMs);
         waiters.push(w);
       });

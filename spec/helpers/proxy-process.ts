@@ -126,13 +126,24 @@ export async function startProxy(opts: StartOptions): Promise<ProxyProcess> {
       const w = { pred, resolve: (l: LogLine) => (clearTimeout(timer), resolve(l)) };
       const timer = setTimeout(() => {
         waiters.delete(w);
-        reject(new Error(`timed out waiting for log line; last lines:\n${logs.slice(-10).map((l) => JSON.stringify(l)).join('\n')}\n${stderr.join('\n')}`));
+        reject(
+          new Error(
+            `timed out waiting for log line; last lines:\n${logs
+              .slice(-10)
+              .map((l) => JSON.stringify(l))
+              .join('\n')}\n${stderr.join('\n')}`,
+          ),
+        );
       }, timeoutMs);
       waiters.add(w);
       void exited.then((code) => {
         if (waiters.delete(w)) {
           clearTimeout(timer);
-          reject(new Error(`ati exited (${code}) before the expected log line; stderr:\n${stderr.join('\n')}\n${logs.map((l) => JSON.stringify(l)).join('\n')}`));
+          reject(
+            new Error(
+              `ati exited (${code}) before the expected log line; stderr:\n${stderr.join('\n')}\n${logs.map((l) => JSON.stringify(l)).join('\n')}`,
+            ),
+          );
         }
       });
     });

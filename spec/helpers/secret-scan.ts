@@ -22,7 +22,10 @@ export interface SecretHit {
 const MIN_SCAN_LENGTH = 6;
 
 function spellings(value: string): Array<[string, string]> {
-  const out: Array<[string, string]> = [['raw', value], ['json', JSON.stringify(value).slice(1, -1)]];
+  const out: Array<[string, string]> = [
+    ['raw', value],
+    ['json', JSON.stringify(value).slice(1, -1)],
+  ];
   try {
     const url = encodeURIComponent(value);
     out.push(['url', url], ['form', url.replace(/%20/g, '+')]);
@@ -76,7 +79,9 @@ export class SecretScan {
   hits(): SecretHit[] {
     const all = [...this.texts];
     for (const { label, proc } of this.procs) {
-      proc.logs.forEach((l, i) => all.push({ where: `${label} log line ${i + 1} (${l.message})`, text: JSON.stringify(l) }));
+      proc.logs.forEach((l, i) =>
+        all.push({ where: `${label} log line ${i + 1} (${l.message})`, text: JSON.stringify(l) }),
+      );
       proc.stderr.forEach((l, i) => all.push({ where: `${label} stderr line ${i + 1}`, text: l }));
       proc.stdout.forEach((l, i) => all.push({ where: `${label} stdout line ${i + 1}`, text: l }));
     }

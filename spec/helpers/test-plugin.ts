@@ -27,7 +27,9 @@ export function makeTestPlugin(probe: TestPluginProbe = { provisions: [], closes
     },
     validate(m) {
       const p = m.provider['route_prefix'];
-      return typeof p === 'string' && !p.startsWith('/') ? [{ field: 'provider.route_prefix', message: 'must start with "/"' }] : [];
+      return typeof p === 'string' && !p.startsWith('/')
+        ? [{ field: 'provider.route_prefix', message: 'must start with "/"' }]
+        : [];
     },
     async provision(m, ctx) {
       if (m.provider['fail_provision']) throw new Error('provision failed on purpose');
@@ -48,7 +50,14 @@ export function makeTestPlugin(probe: TestPluginProbe = { provisions: [], closes
                 handle(_req, res, rctx) {
                   setTimeout(() => {
                     res.writeHead(200, { 'content-type': 'application/json' });
-                    res.end(JSON.stringify({ provider: m.provider.name, path: rctx.path, secret: secret ?? null, generation: ctx.generationId }));
+                    res.end(
+                      JSON.stringify({
+                        provider: m.provider.name,
+                        path: rctx.path,
+                        secret: secret ?? null,
+                        generation: ctx.generationId,
+                      }),
+                    );
                   }, delay);
                 },
               },

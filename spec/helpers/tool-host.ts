@@ -25,7 +25,11 @@ export interface ToolHost extends TestHost {
   logsOf(message: string): Array<Record<string, unknown>>;
   /** Replaces the keyring the next reload (or call) sees. */
   setKeyring(entries: Record<string, string>): void;
-  call(name: string, args?: unknown, opts?: { caller?: Partial<CallerIdentity>; body?: string; headers?: Record<string, string> }): Promise<{ status: number; body: Record<string, unknown>; headers: Headers }>;
+  call(
+    name: string,
+    args?: unknown,
+    opts?: { caller?: Partial<CallerIdentity>; body?: string; headers?: Record<string, string> },
+  ): Promise<{ status: number; body: Record<string, unknown>; headers: Headers }>;
 }
 
 export interface ToolHostOptions {
@@ -47,7 +51,8 @@ export const testCallerStage: PipelineStage = {
   name: 'test-caller',
   run(req: IncomingMessage, state: RequestState) {
     const h = req.headers[CALLER_HEADER];
-    if (typeof h === 'string') state.caller = { sub: 'agent', scopes: [], unrestricted: false, ...(JSON.parse(h) as Partial<CallerIdentity>) };
+    if (typeof h === 'string')
+      state.caller = { sub: 'agent', scopes: [], unrestricted: false, ...(JSON.parse(h) as Partial<CallerIdentity>) };
     return undefined;
   },
 };
@@ -75,14 +80,19 @@ export async function startToolHost(opts: ToolHostOptions): Promise<ToolHost> {
     ...th,
     dir,
     logs,
-    logsOf: (message) => logs.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l['message'] === message),
+    logsOf: (message) =>
+      logs.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l['message'] === message),
     setKeyring: (entries) => {
       keyring = new Keyring(Object.entries(entries), 'test');
     },
     async call(name, args = {}, o = {}) {
       const headers: Record<string, string> = { 'content-type': 'application/json', ...(o.headers ?? {}) };
       if (o.caller) headers[CALLER_HEADER] = JSON.stringify(o.caller);
-      const res = await fetch(`${th.url}/call`, { method: 'POST', headers, body: o.body ?? JSON.stringify({ tool_name: name, args }) });
+      const res = await fetch(`${th.url}/call`, {
+        method: 'POST',
+        headers,
+        body: o.body ?? JSON.stringify({ tool_name: name, args }),
+      });
       const text = await res.text();
       return { status: res.status, body: JSON.parse(text) as Record<string, unknown>, headers: res.headers };
     },

@@ -3,7 +3,11 @@ import { makeAtiDir, type TempAtiDir } from '../helpers/ati-dir.js';
 import { startProxy, type ProxyProcess } from '../helpers/proxy-process.js';
 
 const TOKEN = 'admin-token-'.padEnd(40, 'x');
-const SECRETS = { api_key: 'config-dump-api-key-123456', sandbox_signing_shared_secret: 'config-dump-signing-secret-9876', lit: 'literal-header-secret-5555' };
+const SECRETS = {
+  api_key: 'config-dump-api-key-123456',
+  sandbox_signing_shared_secret: 'config-dump-signing-secret-9876',
+  lit: 'literal-header-secret-5555',
+};
 
 describe('GET /admin/config (real process)', () => {
   let dir: TempAtiDir | undefined;
@@ -17,10 +21,15 @@ describe('GET /admin/config (real process)', () => {
     dir = await makeAtiDir({
       'manifests/api.toml':
         '[provider]\nname = "api"\ndescription = "pt"\nhandler = "passthrough"\nbase_url = "http://127.0.0.1:9"\npath_prefix = "/api"\nauth_type = "bearer"\nauth_key_name = "api_key"\n\n[provider.extra_headers]\nX-Lit = "literal-header-secret-5555"\nX-Ref = "${api_key}"\n',
-      'manifests/h.toml': '[provider]\nname = "h"\ndescription = "http"\nbase_url = "http://user:pw-in-url@127.0.0.1:9"\n\n[[tools]]\nname = "h_get"\ndescription = "get"\n',
+      'manifests/h.toml':
+        '[provider]\nname = "h"\ndescription = "http"\nbase_url = "http://user:pw-in-url@127.0.0.1:9"\n\n[[tools]]\nname = "h_get"\ndescription = "get"\n',
       credentials: JSON.stringify(SECRETS),
     });
-    proxy = await startProxy({ atiDir: dir.dir, args: ['--enable-passthrough', '--no-watch'], env: { ATI_ADMIN_TOKEN: TOKEN } });
+    proxy = await startProxy({
+      atiDir: dir.dir,
+      args: ['--enable-passthrough', '--no-watch'],
+      env: { ATI_ADMIN_TOKEN: TOKEN },
+    });
     expect((await fetch(`${proxy.url}/admin/config`)).status).toBe(401);
     const res = await fetch(`${proxy.url}/admin/config`, { headers: { authorization: `Bearer ${TOKEN}` } });
     expect(res.status).toBe(200);
@@ -35,7 +44,10 @@ describe('GET /admin/config (real process)', () => {
       flags: Record<string, unknown>;
     };
     expect(body.generation).toBe(1);
-    expect(body.keyring).toEqual({ source: 'credentials (plaintext)', entries: ['api_key', 'lit', 'sandbox_signing_shared_secret'] });
+    expect(body.keyring).toEqual({
+      source: 'credentials (plaintext)',
+      entries: ['api_key', 'lit', 'sandbox_signing_shared_secret'],
+    });
     const api = body.providers.find((p) => p.name === 'api')!;
     expect(api.handler).toBe('passthrough');
     expect(api.fields['extra_headers']).toEqual({ 'X-Lit': '[REDACTED]', 'X-Ref': '${api_key}' });

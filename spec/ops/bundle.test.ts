@@ -33,18 +33,24 @@ describe('the bundled build', () => {
       scripts: Record<string, string>;
       exports: Record<string, string | { default: string }>;
     };
-    for (const s of ['build', 'prepare', 'test']) expect(pkg.scripts[s], s).toMatch(/tsc -p tsconfig\.json && node scripts\/bundle\.mjs/);
+    for (const s of ['build', 'prepare', 'test'])
+      expect(pkg.scripts[s], s).toMatch(/tsc -p tsconfig\.json && node scripts\/bundle\.mjs/);
     const targets = Object.entries(pkg.exports)
       .filter(([k]) => k !== './package.json')
       .map(([, v]) => (typeof v === 'string' ? v : v.default));
-    expect(targets).toEqual(['./dist/bundle/core/server.js', './dist/bundle/sdk/plugin.js', './dist/bundle/sdk/conformance.js']);
+    expect(targets).toEqual([
+      './dist/bundle/core/server.js',
+      './dist/bundle/sdk/plugin.js',
+      './dist/bundle/sdk/conformance.js',
+    ]);
     for (const t of targets) await stat(path.join(REPO_ROOT, t));
     // What bin/ati checks: the bundle is at least as new as tsc's output, so the tests run it.
     const bundled = await stat(path.join(REPO_ROOT, 'dist', 'bundle', 'cli', 'main.js'));
     const compiled = await stat(path.join(REPO_ROOT, 'dist', 'cli', 'main.js'));
     expect(bundled.mtimeMs).toBeGreaterThanOrEqual(compiled.mtimeMs);
     // Every command is its own entry point (cli/main.ts discovers them by listing the folder).
-    for (const c of ['proxy', 'run', 'token']) await stat(path.join(REPO_ROOT, 'dist', 'bundle', 'cli', 'commands', `${c}.js`));
+    for (const c of ['proxy', 'run', 'token'])
+      await stat(path.join(REPO_ROOT, 'dist', 'bundle', 'cli', 'commands', `${c}.js`));
   });
 
   it('bin/ati runs the bundle when present and current, else dist/cli/main.js', async () => {
@@ -59,7 +65,11 @@ describe('the bundled build', () => {
     const compiled = path.join(tmp, 'dist', 'cli', 'main.js');
     const bundled = path.join(tmp, 'dist', 'bundle', 'cli', 'main.js');
     await writeFile(compiled, fake('dist'));
-    const launch = async () => JSON.parse((await run(process.execPath, [path.join(tmp!, 'bin', 'ati'), 'x', '--y'])).stdout) as Record<string, unknown>;
+    const launch = async () =>
+      JSON.parse((await run(process.execPath, [path.join(tmp!, 'bin', 'ati'), 'x', '--y'])).stdout) as Record<
+        string,
+        unknown
+      >;
 
     expect(await launch()).toEqual({ which: 'dist', args: ['x', '--y'], earlySignals: 'function' }); // no bundle
     await writeFile(bundled, fake('bundle'));
@@ -87,18 +97,28 @@ describe('the bundled build', () => {
         '  },',
         '});',
       ].join('\n'),
-      'manifests/t.toml': '[provider]\nname = "t"\ndescription = "t"\nhandler = "thrower"\n\n[[tools]]\nname = "t_boom"\ndescription = "x"\n',
+      'manifests/t.toml':
+        '[provider]\nname = "t"\ndescription = "t"\nhandler = "thrower"\n\n[[tools]]\nname = "t_boom"\ndescription = "x"\n',
     });
     await mkdir(path.join(dir.dir, 'node_modules'));
     await symlink(REPO_ROOT, path.join(dir.dir, 'node_modules', 'ati-proxy'), 'dir');
     proxy = await startProxy({ atiDir: dir.dir, args: ['--no-watch'] });
-    const r = await fetch(`${proxy.url}/call`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"tool_name":"t_boom","args":{}}' });
+    const r = await fetch(`${proxy.url}/call`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"tool_name":"t_boom","args":{}}',
+    });
     expect(r.status).toBe(502);
     // An AtiError of another module instance would be re-wrapped as `handler plugin "thrower" failed: …`.
     expect(((await r.json()) as { error: string }).error).toBe('classified by the plugin');
 
     // POST /help's body schema: ajv comes from the bundle's lazily loaded chunk on the first request.
-    const help = (body: unknown) => fetch(`${proxy!.url}/help`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const help = (body: unknown) =>
+      fetch(`${proxy!.url}/help`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
     for (let i = 0; i < 2; i++) {
       const bad = await help({ tool: 'x' });
       expect(bad.status).toBe(422);

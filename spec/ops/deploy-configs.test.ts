@@ -27,7 +27,11 @@ describe('deploy examples', () => {
     chmodSync(path.join(root, 'usr/local/bin/ati'), 0o755);
     const units = ['ati.service', 'ati-rotate-keyring.service', 'ati-rotate-keyring.timer'];
     for (const u of units) cpSync(path.join(VM, 'systemd', u), path.join(root, 'etc/systemd/system', u));
-    const r = spawnSync('systemd-analyze', ['verify', `--root=${root}`, ...units.map((u) => `/etc/systemd/system/${u}`)], { encoding: 'utf8' });
+    const r = spawnSync(
+      'systemd-analyze',
+      ['verify', `--root=${root}`, ...units.map((u) => `/etc/systemd/system/${u}`)],
+      { encoding: 'utf8' },
+    );
     expect(r.error).toBeUndefined();
     expect(r.stderr + r.stdout).toBe('');
     expect(r.status).toBe(0);
@@ -47,7 +51,10 @@ describe('deploy examples', () => {
     const exec = /^ExecStart=\/usr\/local\/bin\/ati ((?:.*\\\n)*.*)$/m.exec(unit)![1]!.replace(/\\\n\s*/g, ' ');
     const dir = path.join(tmp, 'ati');
     mkdirSync(path.join(dir, 'manifests'), { recursive: true });
-    const args = exec.split(/\s+/).filter(Boolean).map((a) => (a === '/var/lib/ati' ? dir : a));
+    const args = exec
+      .split(/\s+/)
+      .filter(Boolean)
+      .map((a) => (a === '/var/lib/ati' ? dir : a));
     const r = await runAti([...args, '--check']);
     // log mode without a signing secret: the reference's ERROR banner is expected, a failure is not
     expect(r.stderr).not.toMatch(/ati command failed/);
@@ -61,7 +68,11 @@ describe('deploy examples', () => {
   });
 
   it('caddy validate accepts the Caddyfile', () => {
-    const r = spawnSync('caddy', ['validate', '--config', path.join(VM, 'caddy', 'Caddyfile'), '--adapter', 'caddyfile'], { encoding: 'utf8', env: { ...process.env, HOME: tmp, XDG_DATA_HOME: tmp, XDG_CONFIG_HOME: tmp } });
+    const r = spawnSync(
+      'caddy',
+      ['validate', '--config', path.join(VM, 'caddy', 'Caddyfile'), '--adapter', 'caddyfile'],
+      { encoding: 'utf8', env: { ...process.env, HOME: tmp, XDG_DATA_HOME: tmp, XDG_CONFIG_HOME: tmp } },
+    );
     expect(r.stdout + r.stderr).toMatch(/Valid configuration/);
     expect(r.status).toBe(0);
   });

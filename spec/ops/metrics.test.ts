@@ -5,7 +5,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { makeAtiDir, type TempAtiDir } from '../helpers/ati-dir.js';
 import { startProxy, type ProxyProcess } from '../helpers/proxy-process.js';
 
-type Family = { name: string; type: string; metrics: Array<{ value?: string; labels?: Record<string, string>; buckets?: Record<string, string> }> };
+type Family = {
+  name: string;
+  type: string;
+  metrics: Array<{ value?: string; labels?: Record<string, string>; buckets?: Record<string, string> }>;
+};
 
 async function scrape(url: string): Promise<Map<string, Family>> {
   const res = await fetch(`${url}/metrics`);
@@ -52,7 +56,9 @@ describe('/metrics and /readyz (real process)', () => {
     expect(after.get('ati_http_request_duration_seconds')?.type).toBe('HISTOGRAM');
     expect(value(after, 'ati_http_in_flight_requests')).toBe(1); // the scrape itself
     // sig-verify (log mode, no secret) and auth (dev mode) outcomes are counted too
-    expect(value(after, 'ati_sig_verify_total', { reason: 'missing_signature', mode: 'log' })).toBeGreaterThanOrEqual(1);
+    expect(value(after, 'ati_sig_verify_total', { reason: 'missing_signature', mode: 'log' })).toBeGreaterThanOrEqual(
+      1,
+    );
     expect(value(after, 'ati_auth_total', { outcome: 'dev' })).toBeGreaterThanOrEqual(1);
   });
 

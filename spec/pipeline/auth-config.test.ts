@@ -9,7 +9,8 @@ import { buildRequestPipeline } from '../../core/request-pipeline.js';
 import { makeAtiDir, type TempAtiDir } from '../helpers/ati-dir.js';
 import { HEX_SECRET } from './fixtures.js';
 
-const pem = (k: ReturnType<typeof generateKeyPairSync>['publicKey'], type: 'spki' | 'pkcs8' | 'sec1' = 'spki') => k.export({ type, format: 'pem' } as never) as unknown as string;
+const pem = (k: ReturnType<typeof generateKeyPairSync>['publicKey'], type: 'spki' | 'pkcs8' | 'sec1' = 'spki') =>
+  k.export({ type, format: 'pem' } as never) as unknown as string;
 
 describe('JWT configuration fails closed (PRODUCT §3.1)', () => {
   let dir: TempAtiDir;
@@ -65,8 +66,14 @@ describe('JWT configuration fails closed (PRODUCT §3.1)', () => {
     fails({ ATI_JWT_PUBLIC_KEY: f('junk.pem') }, /ATI_JWT_PUBLIC_KEY: not a PEM public key/);
     fails({ ATI_JWT_PUBLIC_KEY: f('p384.pem') }, /P-256 .* got EC curve secp384r1/);
     fails({ ATI_JWT_PUBLIC_KEY: f('rsa.pem') }, /P-256 .* got rsa key/);
-    fails({ ATI_JWT_PUBLIC_KEY: f('pub.pem'), ATI_JWT_PRIVATE_KEY: f('missing.pem') }, /ATI_JWT_PRIVATE_KEY: cannot read/);
-    fails({ ATI_JWT_PUBLIC_KEY: f('pub.pem'), ATI_JWT_PRIVATE_KEY: f('other-priv.pem') }, /does not belong to ATI_JWT_PUBLIC_KEY/);
+    fails(
+      { ATI_JWT_PUBLIC_KEY: f('pub.pem'), ATI_JWT_PRIVATE_KEY: f('missing.pem') },
+      /ATI_JWT_PRIVATE_KEY: cannot read/,
+    );
+    fails(
+      { ATI_JWT_PUBLIC_KEY: f('pub.pem'), ATI_JWT_PRIVATE_KEY: f('other-priv.pem') },
+      /does not belong to ATI_JWT_PUBLIC_KEY/,
+    );
     fails({ ATI_JWT_PUBLIC_KEY: '' }, /set but empty/);
   });
 
@@ -84,7 +91,9 @@ describe('JWT configuration fails closed (PRODUCT §3.1)', () => {
     fails({ ATI_JWT_JWKS_URL: 'not a url' }, /not a URL/);
     fails({ ATI_JWT_JWKS_URL: 'http://issuer.example.com/jwks' }, /must use https/);
     fails({ ATI_JWT_JWKS_URL: 'https://u:p@issuer.example.com/jwks' }, /credentials/);
-    expect(readJwtSettings({ ATI_JWT_JWKS_URL: 'https://issuer.example.com/jwks' })?.jwksUrl?.href).toBe('https://issuer.example.com/jwks');
+    expect(readJwtSettings({ ATI_JWT_JWKS_URL: 'https://issuer.example.com/jwks' })?.jwksUrl?.href).toBe(
+      'https://issuer.example.com/jwks',
+    );
     expect(readJwtSettings({ ATI_JWT_JWKS_URL: 'http://127.0.0.1:9/jwks' })).toBeDefined();
   });
 
@@ -97,12 +106,16 @@ describe('JWT configuration fails closed (PRODUCT §3.1)', () => {
 
 describe('bind policy (ref-03 §9.4)', () => {
   it('knows loopback addresses', () => {
-    for (const b of ['127.0.0.1', '127.1.2.3', 'localhost', '::1', '[::1]', '0:0:0:0:0:0:0:1', '::ffff:127.0.0.1']) expect(isLoopbackBind(b), b).toBe(true);
-    for (const b of ['0.0.0.0', '[::]', '::', '10.0.0.5', '192.168.1.1', 'example.com']) expect(isLoopbackBind(b), b).toBe(false);
+    for (const b of ['127.0.0.1', '127.1.2.3', 'localhost', '::1', '[::1]', '0:0:0:0:0:0:0:1', '::ffff:127.0.0.1'])
+      expect(isLoopbackBind(b), b).toBe(true);
+    for (const b of ['0.0.0.0', '[::]', '::', '10.0.0.5', '192.168.1.1', 'example.com'])
+      expect(isLoopbackBind(b), b).toBe(false);
   });
 
   it('refuses a non-loopback bind without auth unless --insecure-no-auth', () => {
-    expect(() => assertBindAllowed('0.0.0.0', false, false)).toThrow(/refusing to listen on 0\.0\.0\.0 without authentication.*--insecure-no-auth/);
+    expect(() => assertBindAllowed('0.0.0.0', false, false)).toThrow(
+      /refusing to listen on 0\.0\.0\.0 without authentication.*--insecure-no-auth/,
+    );
     expect(() => assertBindAllowed('0.0.0.0', false, true)).not.toThrow();
     expect(() => assertBindAllowed('0.0.0.0', true, false)).not.toThrow();
     expect(() => assertBindAllowed('127.0.0.1', false, false)).not.toThrow();
@@ -110,9 +123,17 @@ describe('bind policy (ref-03 §9.4)', () => {
 
   it('buildRequestPipeline applies it (and the JWT checks) before anything binds', () => {
     const logger = silentLogger();
-    expect(() => buildRequestPipeline(defaultProxyConfig({ bind: '[::]', env: {} }), { logger })).toThrow(/refusing to listen/);
-    expect(() => buildRequestPipeline(defaultProxyConfig({ bind: '[::]', env: { ATI_JWT_SECRET: HEX_SECRET } }), { logger })).not.toThrow();
-    expect(() => buildRequestPipeline(defaultProxyConfig({ env: { ATI_JWT_SECRET: 'short' } }), { logger })).toThrow(/ATI_JWT_SECRET/);
-    expect(() => buildRequestPipeline(defaultProxyConfig({ env: {}, sigExemptPaths: ['/{a,b'] }), { logger })).toThrow(/bad exempt path pattern '\/\{a,b'/);
+    expect(() => buildRequestPipeline(defaultProxyConfig({ bind: '[::]', env: {} }), { logger })).toThrow(
+      /refusing to listen/,
+    );
+    expect(() =>
+      buildRequestPipeline(defaultProxyConfig({ bind: '[::]', env: { ATI_JWT_SECRET: HEX_SECRET } }), { logger }),
+    ).not.toThrow();
+    expect(() => buildRequestPipeline(defaultProxyConfig({ env: { ATI_JWT_SECRET: 'short' } }), { logger })).toThrow(
+      /ATI_JWT_SECRET/,
+    );
+    expect(() => buildRequestPipeline(defaultProxyConfig({ env: {}, sigExemptPaths: ['/{a,b'] }), { logger })).toThrow(
+      /bad exempt path pattern '\/\{a,b'/,
+    );
   });
 });

@@ -12,15 +12,21 @@ import { HEX_SECRET, probeManifest, startPipelineHost, type PipelineHost } from 
 const SECRET = Buffer.from(HEX_SECRET, 'hex');
 const now = () => Math.floor(Date.now() / 1000);
 const token = (claims: Record<string, unknown> = {}) =>
-  new SignJWT({ sub: 'agent-1', aud: 'ati-proxy', iat: now(), exp: now() + 600, scope: '*', ...claims }).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).sign(SECRET);
+  new SignJWT({ sub: 'agent-1', aud: 'ati-proxy', iat: now(), exp: now() + 600, scope: '*', ...claims })
+    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+    .sign(SECRET);
 
 /** Echoes who the pipeline said the caller is. */
 const whoami: RouteModule = (app) => {
   app.get('/whoami', async (request) => {
     const c = stateOf(request).caller;
-    return c ? { sub: c.sub, scopes: c.scopes, unrestricted: c.unrestricted, jobId: c.jobId ?? null } : { caller: null };
+    return c
+      ? { sub: c.sub, scopes: c.scopes, unrestricted: c.unrestricted, jobId: c.jobId ?? null }
+      : { caller: null };
   });
-  app.get('/admin/thing', { config: { access: 'admin' } }, async (request) => ({ caller: stateOf(request).caller ?? null }));
+  app.get('/admin/thing', { config: { access: 'admin' } }, async (request) => ({
+    caller: stateOf(request).caller ?? null,
+  }));
 };
 
 const files = {
@@ -55,8 +61,15 @@ describe('auth stage (ref-03 §4.7 order)', () => {
     expect((await rawRequest(ph.url, '/readyz')).status).toBe(200);
     expect((await rawRequest(ph.url, '/.well-known/jwks.json')).status).toBe(404);
     expect((await rawRequest(ph.url, '/whoami')).status).toBe(401);
-    const ok = await rawRequest(ph.url, '/whoami', { headers: { authorization: `Bearer ${await token({ scope: 'tool:a  help', job_id: 'j1' })}` } });
-    expect(JSON.parse(ok.body)).toEqual({ sub: 'agent-1', scopes: ['tool:a', 'help'], unrestricted: false, jobId: 'j1' });
+    const ok = await rawRequest(ph.url, '/whoami', {
+      headers: { authorization: `Bearer ${await token({ scope: 'tool:a  help', job_id: 'j1' })}` },
+    });
+    expect(JSON.parse(ok.body)).toEqual({
+      sub: 'agent-1',
+      scopes: ['tool:a', 'help'],
+      unrestricted: false,
+      jobId: 'j1',
+    });
   });
 
   it('admin routes skip caller auth (they check the admin bearer themselves)', async () => {
@@ -76,7 +89,11 @@ describe('auth stage (ref-03 §4.7 order)', () => {
   });
 
   it('the bypass follows the routing decision: a named route beats a catch-all passthrough route', async () => {
-    ph = await startPipelineHost({ files: { ...files, 'manifests/all.toml': probeManifest('all', { routePrefix: '/' }) }, config: { env: JWT_ENV }, routes: [whoami] });
+    ph = await startPipelineHost({
+      files: { ...files, 'manifests/all.toml': probeManifest('all', { routePrefix: '/' }) },
+      config: { env: JWT_ENV },
+      routes: [whoami],
+    });
     expect((await rawRequest(ph.url, '/whoami')).status).toBe(401);
     expect((await rawRequest(ph.url, '/tools')).status).toBe(401);
     expect((await rawRequest(ph.url, '/anything/else')).status).toBe(200);
@@ -118,8 +135,15 @@ describe('auth stage (ref-03 §4.7 order)', () => {
     expect(bad.headers['www-authenticate']).toMatch(/^Bearer/);
     expect(store.lookups).toEqual(['ati-key_good', 'ati-key_nope']);
     await ph.close();
-    ph = await startPipelineHost({ files, config: { env: JWT_ENV }, keyStore: new MemoryKeyStore({}, true), routes: [whoami] });
-    expect((await rawRequest(ph.url, '/whoami', { headers: { authorization: 'Ati-Key ati-key_good' } })).status).toBe(503);
+    ph = await startPipelineHost({
+      files,
+      config: { env: JWT_ENV },
+      keyStore: new MemoryKeyStore({}, true),
+      routes: [whoami],
+    });
+    expect((await rawRequest(ph.url, '/whoami', { headers: { authorization: 'Ati-Key ati-key_good' } })).status).toBe(
+      503,
+    );
   });
 
   it('enforce mode: an unsigned request is 403 from sig-verify before auth could 401 (harness F1)', async () => {
@@ -130,12 +154,19 @@ describe('auth stage (ref-03 §4.7 order)', () => {
     const unsignedPassthrough = await rawRequest(ph.url, '/api/x');
     expect(unsignedPassthrough.status).toBe(403);
     // Signed: auth runs next — no token → 401; signed passthrough needs no JWT.
-    const signedNoToken = await rawRequest(ph.url, '/whoami', { headers: { 'X-Sandbox-Signature': signRequest(SECRET, 'GET', '/whoami') } });
+    const signedNoToken = await rawRequest(ph.url, '/whoami', {
+      headers: { 'X-Sandbox-Signature': signRequest(SECRET, 'GET', '/whoami') },
+    });
     expect(signedNoToken.status).toBe(401);
-    const signedPassthrough = await rawRequest(ph.url, '/api/x', { headers: { 'X-Sandbox-Signature': signRequest(SECRET, 'GET', '/api/x') } });
+    const signedPassthrough = await rawRequest(ph.url, '/api/x', {
+      headers: { 'X-Sandbox-Signature': signRequest(SECRET, 'GET', '/api/x') },
+    });
     expect(signedPassthrough.status).toBe(200);
     const both = await rawRequest(ph.url, '/whoami', {
-      headers: { 'X-Sandbox-Signature': signRequest(SECRET, 'GET', '/whoami'), authorization: `Bearer ${await token()}` },
+      headers: {
+        'X-Sandbox-Signature': signRequest(SECRET, 'GET', '/whoami'),
+        authorization: `Bearer ${await token()}`,
+      },
     });
     expect(both.status).toBe(200);
   });

@@ -79,7 +79,10 @@ export function probePlugin(hits: ProbeHit[]): HandlerPlugin {
 }
 
 /** A manifest for the probe plugin. */
-export function probeManifest(name: string, opts: { routePrefix?: string; tools?: Array<{ name: string; scope?: string }>; internal?: boolean } = {}): string {
+export function probeManifest(
+  name: string,
+  opts: { routePrefix?: string; tools?: Array<{ name: string; scope?: string }>; internal?: boolean } = {},
+): string {
   let s = `[provider]\nname = "${name}"\ndescription = "${name}"\nhandler = "probe"\n`;
   if (opts.internal) s += 'internal = true\n';
   if (opts.routePrefix) s += `route_prefix = "${opts.routePrefix}"\n`;

@@ -31,7 +31,9 @@ describe('GET /.well-known/jwks.json', () => {
     const k = body.keys[0]!;
     expect(Object.keys(k).sort()).toEqual(['alg', 'crv', 'kid', 'kty', 'use', 'x', 'x5c', 'y']);
     expect(k).toMatchObject({ kty: 'EC', crv: 'P-256', alg: 'ES256', use: 'sig' });
-    expect(k['kid']).toBe(await calculateJwkThumbprint({ kty: 'EC', crv: 'P-256', x: k['x'] as string, y: k['y'] as string }));
+    expect(k['kid']).toBe(
+      await calculateJwkThumbprint({ kty: 'EC', crv: 'P-256', x: k['x'] as string, y: k['y'] as string }),
+    );
     const pemBody = pem
       .split('\n')
       .filter((l) => l && !l.startsWith('-----'))
@@ -40,8 +42,15 @@ describe('GET /.well-known/jwks.json', () => {
 
     const kid = ecPublicJwk(pair.publicKey).kid;
     expect(k['kid']).toBe(kid);
-    const token = await issueToken({ algorithm: 'ES256', key: pair.privateKey, kid }, { sub: 'a', scope: '*', ttlSeconds: 60, aud: 'ati-proxy' });
-    const { payload, protectedHeader } = await jwtVerify(token, createRemoteJWKSet(new URL(`${ph.url}/.well-known/jwks.json`)), { audience: 'ati-proxy' });
+    const token = await issueToken(
+      { algorithm: 'ES256', key: pair.privateKey, kid },
+      { sub: 'a', scope: '*', ttlSeconds: 60, aud: 'ati-proxy' },
+    );
+    const { payload, protectedHeader } = await jwtVerify(
+      token,
+      createRemoteJWKSet(new URL(`${ph.url}/.well-known/jwks.json`)),
+      { audience: 'ati-proxy' },
+    );
     expect(payload.sub).toBe('a');
     expect(protectedHeader.kid).toBe(kid);
   });

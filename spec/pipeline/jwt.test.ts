@@ -15,16 +15,27 @@ const now = () => Math.floor(Date.now() / 1000);
 const base = () => ({ sub: 'agent-1', aud: 'ati-proxy', iat: now(), exp: now() + 600, scope: '*', ati: { v: 1 } });
 const files = { 'manifests/api.toml': probeManifest('api', { tools: [{ name: 'echo' }] }) };
 
-function hs256(claims: Record<string, unknown>, secret: Uint8Array = SECRET, header: Record<string, unknown> = { alg: 'HS256', typ: 'JWT' }): Promise<string> {
+function hs256(
+  claims: Record<string, unknown>,
+  secret: Uint8Array = SECRET,
+  header: Record<string, unknown> = { alg: 'HS256', typ: 'JWT' },
+): Promise<string> {
   return new SignJWT(claims).setProtectedHeader(header as { alg: string }).sign(secret);
 }
 
 const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
 
-async function get(url: string, auth?: string): Promise<{ status: number; body: Record<string, unknown>; www: string | null }> {
+async function get(
+  url: string,
+  auth?: string,
+): Promise<{ status: number; body: Record<string, unknown>; www: string | null }> {
   const res = await fetch(`${url}/tools`, auth === undefined ? {} : { headers: { authorization: auth } });
   const text = await res.text();
-  return { status: res.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {}, www: res.headers.get('www-authenticate') };
+  return {
+    status: res.status,
+    body: text ? (JSON.parse(text) as Record<string, unknown>) : {},
+    www: res.headers.get('www-authenticate'),
+  };
 }
 
 describe('JWT validation over HTTP', () => {
@@ -56,13 +67,21 @@ describe('JWT validation over HTTP', () => {
     });
 
     it('accepts tokens minted by ati token issue --secret', async () => {
-      const t = await issueToken({ algorithm: 'HS256', key: SECRET }, { sub: 'a', scope: 'tool:echo', ttlSeconds: 60, aud: 'ati-proxy' });
+      const t = await issueToken(
+        { algorithm: 'HS256', key: SECRET },
+        { sub: 'a', scope: 'tool:echo', ttlSeconds: 60, aud: 'ati-proxy' },
+      );
       expect((await get(hsHost.url, `Bearer ${t}`)).status).toBe(200);
     });
 
     it('accepts tokens minted by PyJWT exactly as the reference Python SDK does', async () => {
       expect(findPyJwtPython(), 'PyJWT missing: apt-get install -y python3-jwt').toBeDefined();
-      const t = pyIssueToken({ secret: HEX_SECRET, sub: 'sandbox-7', scope: 'tool:echo help', rate: { 'tool:*': '100/hour' } });
+      const t = pyIssueToken({
+        secret: HEX_SECRET,
+        sub: 'sandbox-7',
+        scope: 'tool:echo help',
+        rate: { 'tool:*': '100/hour' },
+      });
       const header = JSON.parse(Buffer.from(t.split('.')[0]!, 'base64url').toString()) as Record<string, unknown>;
       expect(header).toEqual({ alg: 'HS256', typ: 'JWT' });
       const payload = JSON.parse(Buffer.from(t.split('.')[1]!, 'base64url').toString()) as Record<string, unknown>;
@@ -87,11 +106,17 @@ describe('JWT validation over HTTP', () => {
       ['missing iat', () => hs256({ ...base(), iat: undefined })],
       ['ati without v', () => hs256({ ...base(), ati: { rate: {} } })],
       ['ati.v out of range', () => hs256({ ...base(), ati: { v: 256 } })],
-      ['unparseable ati.rate (never silently unlimited)', () => hs256({ ...base(), ati: { v: 1, rate: { 'tool:*': '10/week' } } })],
-      ['ES256 token against an HS256 proxy', async () => {
-        const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
-        return new SignJWT(base()).setProtectedHeader({ alg: 'ES256' }).sign(privateKey);
-      }],
+      [
+        'unparseable ati.rate (never silently unlimited)',
+        () => hs256({ ...base(), ati: { v: 1, rate: { 'tool:*': '10/week' } } }),
+      ],
+      [
+        'ES256 token against an HS256 proxy',
+        async () => {
+          const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+          return new SignJWT(base()).setProtectedHeader({ alg: 'ES256' }).sign(privateKey);
+        },
+      ],
       ['garbage', async () => 'not-a-jwt'],
       ['two segments', async () => `${b64({ alg: 'HS256' })}.${b64(base())}`],
     ];
@@ -119,14 +144,24 @@ describe('JWT validation over HTTP', () => {
   });
 
   it('with ATI_JWT_ISSUER set: iss required and compared (PyJWT tokens carry ati-orchestrator)', async () => {
-    ph = await startPipelineHost({ files, config: { env: { ATI_JWT_SECRET: HEX_SECRET, ATI_JWT_ISSUER: 'ati-orchestrator' } } });
-    expect((await get(ph.url, `Bearer ${pyIssueToken({ secret: HEX_SECRET, sub: 's', scope: '*' })}`)).status).toBe(200);
-    expect((await get(ph.url, `Bearer ${pyIssueToken({ secret: HEX_SECRET, sub: 's', scope: '*', iss: null })}`)).status).toBe(401);
+    ph = await startPipelineHost({
+      files,
+      config: { env: { ATI_JWT_SECRET: HEX_SECRET, ATI_JWT_ISSUER: 'ati-orchestrator' } },
+    });
+    expect((await get(ph.url, `Bearer ${pyIssueToken({ secret: HEX_SECRET, sub: 's', scope: '*' })}`)).status).toBe(
+      200,
+    );
+    expect(
+      (await get(ph.url, `Bearer ${pyIssueToken({ secret: HEX_SECRET, sub: 's', scope: '*', iss: null })}`)).status,
+    ).toBe(401);
     expect((await get(ph.url, `Bearer ${await hs256({ ...base(), iss: 'someone-else' })}`)).status).toBe(401);
   });
 
   it('ATI_JWT_AUDIENCE changes the expected audience', async () => {
-    ph = await startPipelineHost({ files, config: { env: { ATI_JWT_SECRET: HEX_SECRET, ATI_JWT_AUDIENCE: 'my-proxy' } } });
+    ph = await startPipelineHost({
+      files,
+      config: { env: { ATI_JWT_SECRET: HEX_SECRET, ATI_JWT_AUDIENCE: 'my-proxy' } },
+    });
     expect((await get(ph.url, `Bearer ${await hs256({ ...base(), aud: 'my-proxy' })}`)).status).toBe(200);
     expect((await get(ph.url, `Bearer ${await hs256(base())}`)).status).toBe(401);
   });
@@ -147,9 +182,15 @@ describe('JWT validation over HTTP', () => {
     });
 
     it('accepts ES256 tokens with or without kid; rejects HS256 key confusion with the public key as secret', async () => {
-      ph = await startPipelineHost({ files, config: { env: { ATI_JWT_PUBLIC_KEY: pubPath, ATI_JWT_PRIVATE_KEY: privPath } } });
+      ph = await startPipelineHost({
+        files,
+        config: { env: { ATI_JWT_PUBLIC_KEY: pubPath, ATI_JWT_PRIVATE_KEY: privPath } },
+      });
       const kid = ecPublicJwk(pair.publicKey).kid;
-      const withKid = await issueToken({ algorithm: 'ES256', key: pair.privateKey, kid }, { sub: 'a', scope: '*', ttlSeconds: 60, aud: 'ati-proxy' });
+      const withKid = await issueToken(
+        { algorithm: 'ES256', key: pair.privateKey, kid },
+        { sub: 'a', scope: '*', ttlSeconds: 60, aud: 'ati-proxy' },
+      );
       expect((await get(ph.url, `Bearer ${withKid}`)).status).toBe(200);
       const noKid = await new SignJWT(base()).setProtectedHeader({ alg: 'ES256', typ: 'JWT' }).sign(pair.privateKey);
       expect((await get(ph.url, `Bearer ${noKid}`)).status).toBe(200);
@@ -162,7 +203,10 @@ describe('JWT validation over HTTP', () => {
       expect((await get(ph.url, `Bearer ${confusedDer}`)).status).toBe(401);
       // A token from another ES256 key.
       const other = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey;
-      expect((await get(ph.url, `Bearer ${await new SignJWT(base()).setProtectedHeader({ alg: 'ES256' }).sign(other)}`)).status).toBe(401);
+      expect(
+        (await get(ph.url, `Bearer ${await new SignJWT(base()).setProtectedHeader({ alg: 'ES256' }).sign(other)}`))
+          .status,
+      ).toBe(401);
     });
 
     it('a reload re-reads rotated key files; a broken key file keeps the serving keys', async () => {
@@ -176,9 +220,23 @@ describe('JWT validation over HTTP', () => {
       expect((await get(ph.url, `Bearer ${t1}`)).status).toBe(200);
       await dir.write('jwt-public.pem', next.publicKey.export({ type: 'spki', format: 'pem' }) as string);
       expect((await ph.th.host.reload('test')).status).toBe('applied');
-      expect((await get(ph.url, `Bearer ${await new SignJWT(base()).setProtectedHeader({ alg: 'ES256' }).sign(next.privateKey)}`)).status).toBe(200);
+      expect(
+        (
+          await get(
+            ph.url,
+            `Bearer ${await new SignJWT(base()).setProtectedHeader({ alg: 'ES256' }).sign(next.privateKey)}`,
+          )
+        ).status,
+      ).toBe(200);
       // A token signed by the retired key (even one cached before) is no longer accepted.
-      expect((await get(ph.url, `Bearer ${await new SignJWT({ ...base(), jti: 'fresh' }).setProtectedHeader({ alg: 'ES256' }).sign(pair.privateKey)}`)).status).toBe(401);
+      expect(
+        (
+          await get(
+            ph.url,
+            `Bearer ${await new SignJWT({ ...base(), jti: 'fresh' }).setProtectedHeader({ alg: 'ES256' }).sign(pair.privateKey)}`,
+          )
+        ).status,
+      ).toBe(401);
       expect((await get(ph.url, `Bearer ${t1}`)).status).toBe(401);
       await dir.write('jwt-public.pem', pubPem);
     });
@@ -211,7 +269,8 @@ describe('remote JWKS (ATI_JWT_JWKS_URL)', () => {
   let fetches = 0;
   const k1 = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
   const k2 = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
-  const sign = (key: typeof k1, kid: string, claims: Record<string, unknown> = base()) => new SignJWT(claims).setProtectedHeader({ alg: 'ES256', kid }).sign(key.privateKey);
+  const sign = (key: typeof k1, kid: string, claims: Record<string, unknown> = base()) =>
+    new SignJWT(claims).setProtectedHeader({ alg: 'ES256', kid }).sign(key.privateKey);
 
   beforeAll(async () => {
     jwks = { keys: [{ ...(await exportJWK(k1.publicKey)), kid: 'k1', alg: 'ES256', use: 'sig' }] };
@@ -248,7 +307,11 @@ describe('remote JWKS (ATI_JWT_JWKS_URL)', () => {
     fetches = 0;
     let clock = 1_000_000;
     const remote = new RemoteJwks(new URL(url), { now: () => clock });
-    const v = new JwtVerifier({ settings: { audience: 'ati-proxy' }, keys: { algorithm: undefined, fingerprint: 'r' }, remote });
+    const v = new JwtVerifier({
+      settings: { audience: 'ati-proxy' },
+      keys: { algorithm: undefined, fingerprint: 'r' },
+      remote,
+    });
     await v.verify(await sign(k1, 'k1'));
     expect(fetches).toBe(1);
     const t2 = await sign(k2, 'k2');

@@ -4,7 +4,19 @@ import { rawRequest } from '../helpers/raw-http.js';
 import { HEX_SECRET, probeManifest, startPipelineHost, type PipelineHost } from './fixtures.js';
 
 const SECRET = Buffer.from(HEX_SECRET, 'hex');
-const ATTACKS = ['/api/../config', '/api/%2e%2e/config', '/api/%2E%2e/config', '/api/%2fconfig', '/api//config', '//config', '/api/%00', '/api/..;/config', '/api/%5cconfig', '/root/../secret', '/root/%2e%2e/secret'];
+const ATTACKS = [
+  '/api/../config',
+  '/api/%2e%2e/config',
+  '/api/%2E%2e/config',
+  '/api/%2fconfig',
+  '/api//config',
+  '//config',
+  '/api/%00',
+  '/api/..;/config',
+  '/api/%5cconfig',
+  '/root/../secret',
+  '/root/%2e%2e/secret',
+];
 
 describe('path attacks (ref-02 §8.1): rejected with 400 before sig-verify, auth and any handler', () => {
   let ph: PipelineHost | undefined;
@@ -41,7 +53,9 @@ describe('path attacks (ref-02 §8.1): rejected with 400 before sig-verify, auth
       config: { sigVerifyMode: 'enforce', env: { ATI_JWT_SECRET: HEX_SECRET } },
     });
     for (const p of ATTACKS) {
-      const r = await rawRequest(ph.url, p, { headers: { 'X-Sandbox-Signature': signRequest(SECRET, 'GET', p.split('?')[0]!) } });
+      const r = await rawRequest(ph.url, p, {
+        headers: { 'X-Sandbox-Signature': signRequest(SECRET, 'GET', p.split('?')[0]!) },
+      });
       expect(r.status, p).toBe(400);
     }
     expect(ph.hits).toHaveLength(0);

@@ -10,7 +10,8 @@ import { makeAtiDir, type TempAtiDir } from '../helpers/ati-dir.js';
 import { runAti, startProxy, type ProxyProcess } from '../helpers/proxy-process.js';
 import { HEX_SECRET } from './fixtures.js';
 
-const lastJson = (stderr: string) => JSON.parse(stderr.trim().split('\n').pop()!) as { error: { code: string; message: string; exit_code: number } };
+const lastJson = (stderr: string) =>
+  JSON.parse(stderr.trim().split('\n').pop()!) as { error: { code: string; message: string; exit_code: number } };
 
 describe('ati proxy startup policy (real process)', () => {
   let dir: TempAtiDir | undefined;
@@ -45,9 +46,14 @@ describe('ati proxy startup policy (real process)', () => {
   it('unusable JWT configuration stops startup (fail closed)', async () => {
     dir = await makeAtiDir();
     // Each unusable setting is covered in auth-config.test.ts; here: the process exits before binding.
-    const r = await runAti(['proxy', '--port', '0', '--ati-dir', dir.dir], { env: { ATI_JWT_PUBLIC_KEY: path.join(dir.dir, 'nope.pem') } });
+    const r = await runAti(['proxy', '--port', '0', '--ati-dir', dir.dir], {
+      env: { ATI_JWT_PUBLIC_KEY: path.join(dir.dir, 'nope.pem') },
+    });
     expect(r.code).toBe(1);
-    expect(lastJson(r.stderr).error).toMatchObject({ code: 'ATI_ERR_AUTH_CONFIG', message: expect.stringContaining('ATI_JWT_PUBLIC_KEY: cannot read') });
+    expect(lastJson(r.stderr).error).toMatchObject({
+      code: 'ATI_ERR_AUTH_CONFIG',
+      message: expect.stringContaining('ATI_JWT_PUBLIC_KEY: cannot read'),
+    });
     expect(r.stderr).not.toContain('ATI proxy server starting');
   });
 
@@ -68,7 +74,11 @@ describe('ati proxy startup policy (real process)', () => {
       args: ['--sig-verify-mode', 'enforce', '--env-keys'],
       env: { ATI_JWT_SECRET: HEX_SECRET, ATI_KEY_SANDBOX_SIGNING_SHARED_SECRET: HEX_SECRET },
     });
-    expect(proxy.logs.find((l) => l.message === 'ATI proxy server starting')).toMatchObject({ auth: 'JWT enabled', sig_verify_mode: 'Enforce', sig_verify_secret: true });
+    expect(proxy.logs.find((l) => l.message === 'ATI proxy server starting')).toMatchObject({
+      auth: 'JWT enabled',
+      sig_verify_mode: 'Enforce',
+      sig_verify_secret: true,
+    });
     const secret = Buffer.from(HEX_SECRET, 'hex');
     const unsigned = await fetch(`${proxy.url}/tools`);
     expect(unsigned.status).toBe(403);
@@ -77,9 +87,20 @@ describe('ati proxy startup policy (real process)', () => {
     const noToken = await fetch(`${proxy.url}/tools`, { headers: { 'x-sandbox-signature': sig() } });
     expect(noToken.status).toBe(401);
     expect(noToken.headers.get('www-authenticate')).toMatch(/^Bearer/);
-    const issued = await runAti(['token', 'issue', '--sub', 'agent-7', '--scope', 'tool:* help', '--secret', HEX_SECRET]);
+    const issued = await runAti([
+      'token',
+      'issue',
+      '--sub',
+      'agent-7',
+      '--scope',
+      'tool:* help',
+      '--secret',
+      HEX_SECRET,
+    ]);
     expect(issued.code).toBe(0);
-    const ok = await fetch(`${proxy.url}/tools`, { headers: { 'x-sandbox-signature': sig(), authorization: `Bearer ${issued.stdout.trim()}` } });
+    const ok = await fetch(`${proxy.url}/tools`, {
+      headers: { 'x-sandbox-signature': sig(), authorization: `Bearer ${issued.stdout.trim()}` },
+    });
     expect(ok.status).toBe(200);
     await proxy.waitForLog((l) => l.message === 'request' && l['sub'] === 'agent-7');
     const valid = proxy.logs.find((l) => l.message === 'sig_verify' && l['reason'] === 'valid');
@@ -109,10 +130,26 @@ describe('ati token (real process)', () => {
     const privPath = await dir.write('jwt-private.pem', `${priv}\n`);
     const pubPath = await dir.write('jwt-public.pem', `${pub}\n`);
 
-    const issued = await runAti(['token', 'issue', '--sub', 'a1', '--scope', 'tool:x help', '--key', privPath, '--ttl', '120', '--rate', 'tool:x=5/min']);
+    const issued = await runAti([
+      'token',
+      'issue',
+      '--sub',
+      'a1',
+      '--scope',
+      'tool:x help',
+      '--key',
+      privPath,
+      '--ttl',
+      '120',
+      '--rate',
+      'tool:x=5/min',
+    ]);
     expect(issued.code, issued.stderr).toBe(0);
     const token = issued.stdout.trim();
-    const header = JSON.parse(Buffer.from(token.split('.')[0]!, 'base64url').toString()) as { alg: string; kid: string };
+    const header = JSON.parse(Buffer.from(token.split('.')[0]!, 'base64url').toString()) as {
+      alg: string;
+      kid: string;
+    };
     expect(header.alg).toBe('ES256');
 
     // `inspect` output is covered in-process (jwt-tokens.test.ts).

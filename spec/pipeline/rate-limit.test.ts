@@ -2,12 +2,31 @@ import { describe, expect, it } from 'vitest';
 import { AtiError } from '../../core/errors.js';
 import type { CallerIdentity } from '../../core/plugin.js';
 import { callerFromClaims } from '../../core/pipeline/jwt.js';
-import { checkRateLimit, parseRateClaim, parseRateSpec, RateLimiter, retryAfterSeconds, windowLabel } from '../../core/rate-limit.js';
+import {
+  checkRateLimit,
+  parseRateClaim,
+  parseRateSpec,
+  RateLimiter,
+  retryAfterSeconds,
+  windowLabel,
+} from '../../core/rate-limit.js';
 
 describe('rate specs (ref-01 §13.4)', () => {
   it('parses N/unit with every unit alias', () => {
     expect(parseRateSpec('10/hour')).toEqual({ limit: 10, windowSeconds: 3600 });
-    for (const [u, s] of [['s', 1], ['sec', 1], ['second', 1], ['m', 60], ['min', 60], ['minute', 60], ['h', 3600], ['hr', 3600], ['hour', 3600], ['d', 86400], ['day', 86400]] as const) {
+    for (const [u, s] of [
+      ['s', 1],
+      ['sec', 1],
+      ['second', 1],
+      ['m', 60],
+      ['min', 60],
+      ['minute', 60],
+      ['h', 3600],
+      ['hr', 3600],
+      ['hour', 3600],
+      ['d', 86400],
+      ['day', 86400],
+    ] as const) {
       expect(parseRateSpec(`3/${u}`), u).toEqual({ limit: 3, windowSeconds: s });
     }
     expect(parseRateSpec('0/s')).toEqual({ limit: 0, windowSeconds: 1 });
@@ -23,7 +42,9 @@ describe('rate specs (ref-01 §13.4)', () => {
     expect(() => parseRateClaim({ 'tool:a': '1/s', 'tool:b': '10/week' })).toThrow(AtiError);
     const claims = { sub: 's', aud: 'ati-proxy', iat: 1, exp: 9_999_999_999, scope: '*' };
     expect(() => callerFromClaims({ ...claims, ati: { v: 1, rate: { 'tool:*': 'lots' } } })).toThrow(/ati\.rate/);
-    expect(callerFromClaims({ ...claims, ati: { v: 1, rate: { 'tool:*': '5/min' } } }).rateLimits).toEqual([{ pattern: 'tool:*', limit: 5, windowSeconds: 60 }]);
+    expect(callerFromClaims({ ...claims, ati: { v: 1, rate: { 'tool:*': '5/min' } } }).rateLimits).toEqual([
+      { pattern: 'tool:*', limit: 5, windowSeconds: 60 },
+    ]);
     expect(callerFromClaims({ ...claims, ati: { v: 1, rate: {} } }).rateLimits).toBeUndefined();
   });
 
@@ -42,7 +63,11 @@ describe('RateLimiter: sliding window per caller × pattern', () => {
     expect(rl.check('sub:a', rules, 'github:issues')).toBeUndefined();
     const over = rl.check('sub:a', rules, 'github:search');
     expect(over).toBeInstanceOf(AtiError);
-    expect(over).toMatchObject({ code: 'ATI_ERR_RATE_LIMITED', status: 429, message: "Rate limit exceeded for 'tool:github:*': 2/minute (limit: 2/minute)" });
+    expect(over).toMatchObject({
+      code: 'ATI_ERR_RATE_LIMITED',
+      status: 429,
+      message: "Rate limit exceeded for 'tool:github:*': 2/minute (limit: 2/minute)",
+    });
     expect(rl.check('sub:b', rules, 'github:search')).toBeUndefined();
     expect(rl.check('sub:b', rules, 'github:search')).toBeUndefined();
     expect(rl.check('sub:b', rules, 'github:search')).toBeDefined();
@@ -76,17 +101,23 @@ describe('RateLimiter: sliding window per caller × pattern', () => {
     expect(rl.check('k', two, 'linear:list')).toBeUndefined();
     expect(rl.check('k', two, 'github:search')).toBeUndefined();
     expect(rl.check('k', two, 'github:search')).toBeDefined();
-    expect(rl.check('k', [{ pattern: 'tool:github_search', limit: 0, windowSeconds: 60 }], 'github:search')).toBeUndefined();
+    expect(
+      rl.check('k', [{ pattern: 'tool:github_search', limit: 0, windowSeconds: 60 }], 'github:search'),
+    ).toBeUndefined();
     // `tool:*` counted linear:list and the one admitted github:search only.
     const probe = [{ pattern: 'tool:*', limit: 3, windowSeconds: 60 }];
     expect(rl.check('k', probe, 'x')).toBeUndefined();
-    expect(rl.check('k', probe, 'x')).toMatchObject({ message: "Rate limit exceeded for 'tool:*': 3/minute (limit: 3/minute)" });
+    expect(rl.check('k', probe, 'x')).toMatchObject({
+      message: "Rate limit exceeded for 'tool:*': 3/minute (limit: 3/minute)",
+    });
   });
 
   it('a zero limit always refuses; idle buckets are swept', () => {
     let t = 0;
     const rl = new RateLimiter({ now: () => t, sweepIntervalMs: 1000 });
-    expect(rl.check('k', [{ pattern: 'tool:x', limit: 0, windowSeconds: 1 }], 'x')).toMatchObject({ headers: { 'Retry-After': '1' } });
+    expect(rl.check('k', [{ pattern: 'tool:x', limit: 0, windowSeconds: 1 }], 'x')).toMatchObject({
+      headers: { 'Retry-After': '1' },
+    });
     rl.check('a', rules, 'github:a');
     expect(rl.size).toBe(2);
     t += 61_000;

@@ -1,7 +1,16 @@
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CallerIdentity, ToolDefinition } from '../../core/plugin.js';
-import { callerAllowed, DEV_CALLER, helpAllowed, legacyAlias, parseScopeString, scopeAllowed, scopeMatches, toolAllowed } from '../../core/scopes.js';
+import {
+  callerAllowed,
+  DEV_CALLER,
+  helpAllowed,
+  legacyAlias,
+  parseScopeString,
+  scopeAllowed,
+  scopeMatches,
+  toolAllowed,
+} from '../../core/scopes.js';
 import { HEX_SECRET, probeManifest, startPipelineHost, type PipelineHost } from './fixtures.js';
 
 const tool = (name: string, scope: string | null, internal = false): ToolDefinition => ({
@@ -113,7 +122,9 @@ describe('/tools and /tools/{name} filtered by the token scopes', () => {
             { name: 'github:issues', scope: 'tool:github:issues' },
           ],
         }),
-        'manifests/linear.toml': probeManifest('linear', { tools: [{ name: 'linear:list', scope: 'tool:linear:list' }] }),
+        'manifests/linear.toml': probeManifest('linear', {
+          tools: [{ name: 'linear:list', scope: 'tool:linear:list' }],
+        }),
         'manifests/misc.toml': probeManifest('misc', { tools: [{ name: 'open_tool', scope: '' }, { name: 'plain' }] }),
         'manifests/secret.toml': probeManifest('secret', { internal: true, tools: [{ name: 'hidden' }] }),
       },
@@ -141,7 +152,8 @@ describe('/tools and /tools/{name} filtered by the token scopes', () => {
   });
 
   it('/tools/{name}: a hidden tool answers the same 404 as an unknown one; internal tools need their scope', async () => {
-    const show = async (name: string, scope: string) => fetch(`${ph.url}/tools/${encodeURIComponent(name)}`, { headers: { authorization: await bearer(scope) } });
+    const show = async (name: string, scope: string) =>
+      fetch(`${ph.url}/tools/${encodeURIComponent(name)}`, { headers: { authorization: await bearer(scope) } });
     expect((await show('github:search', 'tool:github:*')).status).toBe(200);
     const hidden = await show('linear:list', 'tool:github:*');
     const unknown = await show('nope', 'tool:github:*');

@@ -32,8 +32,19 @@ describe('sig-verify stage over HTTP', () => {
     expect(res.status).toBe(200);
     expect(res.headers['x-signature-status']).toBeUndefined();
     expect(sigLines()).toHaveLength(1);
-    expect(sigLines()[0]).toMatchObject({ level: 'INFO', mode: 'Log', valid: false, reason: 'missing_signature', job_id: 'job-42', method: 'GET', path: '/api/x' });
-    const signed = await rawRequest(ph.url, '/api/x?q=2', { method: 'POST', headers: { 'X-Sandbox-Signature': signRequest(SECRET, 'POST', '/api/x') } });
+    expect(sigLines()[0]).toMatchObject({
+      level: 'INFO',
+      mode: 'Log',
+      valid: false,
+      reason: 'missing_signature',
+      job_id: 'job-42',
+      method: 'GET',
+      path: '/api/x',
+    });
+    const signed = await rawRequest(ph.url, '/api/x?q=2', {
+      method: 'POST',
+      headers: { 'X-Sandbox-Signature': signRequest(SECRET, 'POST', '/api/x') },
+    });
     expect(signed.status).toBe(200);
     expect(sigLines()[1]).toMatchObject({ valid: true, reason: 'valid', job_id: 'none', method: 'POST' });
   });
@@ -43,13 +54,18 @@ describe('sig-verify stage over HTTP', () => {
     const tools = await rawRequest(ph.url, '/tools');
     expect(tools.status).toBe(200);
     expect(tools.headers['x-signature-status']).toBe('missing_signature');
-    const pass = await rawRequest(ph.url, '/api/y', { headers: { 'X-Sandbox-Signature': signRequest(SECRET, 'GET', '/api/y') } });
+    const pass = await rawRequest(ph.url, '/api/y', {
+      headers: { 'X-Sandbox-Signature': signRequest(SECRET, 'GET', '/api/y') },
+    });
     expect(pass.status).toBe(200);
     expect(pass.headers['x-signature-status']).toBe('valid');
     const nf = await rawRequest(ph.url, '/nowhere', { headers: { 'X-Sandbox-Signature': 'garbage' } });
     expect(nf.status).toBe(404);
     expect(nf.headers['x-signature-status']).toBe('malformed_signature');
-    const m = await rawRequest(ph.url, '/tools', { method: 'DELETE', headers: { 'X-Sandbox-Signature': `t=1,s=${'ab'.repeat(32)}` } });
+    const m = await rawRequest(ph.url, '/tools', {
+      method: 'DELETE',
+      headers: { 'X-Sandbox-Signature': `t=1,s=${'ab'.repeat(32)}` },
+    });
     expect(m.status).toBe(405);
     expect(m.headers['x-signature-status']).toMatch(/^expired_timestamp_drift=\d+s$/);
   });
@@ -61,18 +77,29 @@ describe('sig-verify stage over HTTP', () => {
     expect(unsigned.body).toBe('missing_signature');
     expect(unsigned.headers['content-type']).not.toMatch(/json/);
     expect(unsigned.headers['x-signature-status']).toBeUndefined();
-    const wrongPath = await rawRequest(ph.url, '/api/secret', { headers: { 'X-Sandbox-Signature': signRequest(SECRET, 'GET', '/api/other') } });
+    const wrongPath = await rawRequest(ph.url, '/api/secret', {
+      headers: { 'X-Sandbox-Signature': signRequest(SECRET, 'GET', '/api/other') },
+    });
     expect(wrongPath.body).toBe('hmac_mismatch');
-    const wrongMethod = await rawRequest(ph.url, '/api/secret', { method: 'POST', headers: { 'X-Sandbox-Signature': signRequest(SECRET, 'GET', '/api/secret') } });
+    const wrongMethod = await rawRequest(ph.url, '/api/secret', {
+      method: 'POST',
+      headers: { 'X-Sandbox-Signature': signRequest(SECRET, 'GET', '/api/secret') },
+    });
     expect(wrongMethod.body).toBe('hmac_mismatch');
-    const old = await rawRequest(ph.url, '/api/secret', { headers: { 'X-Sandbox-Signature': signRequest(SECRET, 'GET', '/api/secret', Math.floor(Date.now() / 1000) - 120) } });
+    const old = await rawRequest(ph.url, '/api/secret', {
+      headers: {
+        'X-Sandbox-Signature': signRequest(SECRET, 'GET', '/api/secret', Math.floor(Date.now() / 1000) - 120),
+      },
+    });
     expect(old.status).toBe(403);
     expect(old.body).toMatch(/^expired_timestamp_drift=1[12]\ds$/);
     expect(ph.hits).toHaveLength(0);
     // Named routes are gated too (ref-02 §8.25 keeps the reference's scope).
     expect((await rawRequest(ph.url, '/tools')).status).toBe(403);
     // The query string is not signed: the signature over the path alone is valid.
-    const ok = await rawRequest(ph.url, '/api/secret?x=1&y=2', { headers: { 'X-Sandbox-Signature': signRequest(SECRET, 'GET', '/api/secret') } });
+    const ok = await rawRequest(ph.url, '/api/secret?x=1&y=2', {
+      headers: { 'X-Sandbox-Signature': signRequest(SECRET, 'GET', '/api/secret') },
+    });
     expect(ok.status).toBe(200);
     expect(ph.hits.map((h) => h.path)).toEqual(['/api/secret']);
   });
@@ -119,11 +146,16 @@ describe('sig-verify stage over HTTP', () => {
   it('accepts the previous secret while both entries exist; a reload rotates', async () => {
     const prevHex = 'ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100';
     ph = await startPipelineHost({ files, config: { sigVerifyMode: 'enforce' } });
-    const sign = (hex: string) => ({ headers: { 'X-Sandbox-Signature': signRequest(Buffer.from(hex, 'hex'), 'GET', '/api/r') } });
+    const sign = (hex: string) => ({
+      headers: { 'X-Sandbox-Signature': signRequest(Buffer.from(hex, 'hex'), 'GET', '/api/r') },
+    });
     expect((await rawRequest(ph.url, '/api/r', sign(HEX_SECRET))).status).toBe(200);
     expect((await rawRequest(ph.url, '/api/r', sign(prevHex))).status).toBe(403);
     // Rotate: new current, old one kept as _previous.
-    await ph.dir.write('credentials', credentials({ sandbox_signing_shared_secret: prevHex, sandbox_signing_shared_secret_previous: HEX_SECRET }));
+    await ph.dir.write(
+      'credentials',
+      credentials({ sandbox_signing_shared_secret: prevHex, sandbox_signing_shared_secret_previous: HEX_SECRET }),
+    );
     expect((await ph.th.host.reload('test')).status).toBe('applied');
     expect((await rawRequest(ph.url, '/api/r', sign(prevHex))).status).toBe(200);
     expect((await rawRequest(ph.url, '/api/r', sign(HEX_SECRET))).status).toBe(200);
@@ -133,19 +165,32 @@ describe('sig-verify stage over HTTP', () => {
     const stale = await rawRequest(ph.url, '/api/r', sign(HEX_SECRET));
     expect(stale.status).toBe(403);
     expect(stale.body).toBe('hmac_mismatch');
-    expect(ph.logs.some((l) => l.message === 'sandbox signing secret loaded' && l['previous_secret'] === true)).toBe(true);
+    expect(ph.logs.some((l) => l.message === 'sandbox signing secret loaded' && l['previous_secret'] === true)).toBe(
+      true,
+    );
   });
 
   it('without a secret, log/warn report no_signing_secret_configured for well-formed in-window signatures', async () => {
     ph = await startPipelineHost({ files: { ...files, credentials: '{}' }, config: { sigVerifyMode: 'warn' } });
-    const r = await rawRequest(ph.url, '/api/x', { headers: { 'X-Sandbox-Signature': signRequest(SECRET, 'GET', '/api/x') } });
+    const r = await rawRequest(ph.url, '/api/x', {
+      headers: { 'X-Sandbox-Signature': signRequest(SECRET, 'GET', '/api/x') },
+    });
     expect(r.status).toBe(200);
     expect(r.headers['x-signature-status']).toBe('no_signing_secret_configured');
-    expect(ph.logs.some((l) => l.level === 'WARN' && l.message.startsWith("sandbox signing secret 'sandbox_signing_shared_secret' not present in keyring"))).toBe(true);
+    expect(
+      ph.logs.some(
+        (l) =>
+          l.level === 'WARN' &&
+          l.message.startsWith("sandbox signing secret 'sandbox_signing_shared_secret' not present in keyring"),
+      ),
+    ).toBe(true);
   });
 
   it('an empty or short secret counts as absent', async () => {
-    ph = await startPipelineHost({ files: { ...files, credentials: credentials({ sandbox_signing_shared_secret: '' }) }, config: { sigVerifyMode: 'enforce' } });
+    ph = await startPipelineHost({
+      files: { ...files, credentials: credentials({ sandbox_signing_shared_secret: '' }) },
+      config: { sigVerifyMode: 'enforce' },
+    });
     const forged = signRequest(Buffer.alloc(0), 'GET', '/api/x');
     const r = await rawRequest(ph.url, '/api/x', { headers: { 'X-Sandbox-Signature': forged } });
     expect(r.status).toBe(403);
@@ -157,7 +202,9 @@ describe('sig-verify stage over HTTP', () => {
     const port = Number(new URL(ph.url).port);
     const response = await new Promise<string>((resolve, reject) => {
       const sock = net.connect(port, '127.0.0.1', () => {
-        sock.write('GET /api/ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n');
+        sock.write(
+          'GET /api/ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
+        );
       });
       let data = '';
       sock.on('data', (d: Buffer) => (data += d.toString()));
@@ -169,7 +216,9 @@ describe('sig-verify stage over HTTP', () => {
   });
 
   it('startup: enforce without a (≥ 16-byte) secret is fatal; log/warn with passthrough logs the ERROR banner', async () => {
-    ph = await startPipelineHost({ files: { ...files, credentials: credentials({ sandbox_signing_shared_secret: 'fifteen-bytes!!' }) } });
+    ph = await startPipelineHost({
+      files: { ...files, credentials: credentials({ sandbox_signing_shared_secret: 'fifteen-bytes!!' }) },
+    });
     const gen = ph.th.host.current;
     expect(gen.signingSecrets).toHaveLength(0);
     let err: unknown;
@@ -179,9 +228,16 @@ describe('sig-verify stage over HTTP', () => {
       err = e;
     }
     expect(err).toMatchObject({ code: 'ATI_ERR_SIG_CONFIG' });
-    expect((err as Error).message).toMatch(/^--sig-verify-mode enforce requires the keyring entry 'sandbox_signing_shared_secret'/);
+    expect((err as Error).message).toMatch(
+      /^--sig-verify-mode enforce requires the keyring entry 'sandbox_signing_shared_secret'/,
+    );
     checkSigVerifyStartup('warn', true, gen, ph.th.host.logger);
-    expect(ph.logs.find((l) => l.level === 'ERROR' && l.message.startsWith('*** SIG-VERIFY IS NON-BLOCKING AND NO SECRET IS CONFIGURED'))).toMatchObject({ mode: 'Warn' });
+    expect(
+      ph.logs.find(
+        (l) =>
+          l.level === 'ERROR' && l.message.startsWith('*** SIG-VERIFY IS NON-BLOCKING AND NO SECRET IS CONFIGURED'),
+      ),
+    ).toMatchObject({ mode: 'Warn' });
     expect(ph.logs.some((l) => l.level === 'WARN' && l.message.includes('shorter than 16 bytes'))).toBe(true);
   });
 

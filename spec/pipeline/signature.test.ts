@@ -13,7 +13,15 @@ function mac(secret: Buffer, message: string): string {
 }
 
 function verify(over: Partial<VerifyInput>): string {
-  return verifySignature({ header: undefined, method: 'GET', path: '/api/x', secrets: [SECRET], nowSeconds: NOW, maxDriftSeconds: 60, ...over });
+  return verifySignature({
+    header: undefined,
+    method: 'GET',
+    path: '/api/x',
+    secrets: [SECRET],
+    nowSeconds: NOW,
+    maxDriftSeconds: 60,
+    ...over,
+  });
 }
 
 describe('signature header parsing (ref-02 §3.2)', () => {
@@ -32,7 +40,8 @@ describe('signature header parsing (ref-02 §3.2)', () => {
 });
 
 describe('signature verification (ref-02 §3.3), each reason', () => {
-  const good = (t: number | string = NOW, method = 'GET', path = '/api/x') => `t=${t},s=${mac(SECRET, `${t}.${method}.${path}`)}`;
+  const good = (t: number | string = NOW, method = 'GET', path = '/api/x') =>
+    `t=${t},s=${mac(SECRET, `${t}.${method}.${path}`)}`;
 
   it('valid: HMAC-SHA256 over "{t}.{METHOD}.{path}"; hex of either case', () => {
     expect(verify({ header: good() })).toBe('valid');
@@ -54,8 +63,19 @@ describe('signature verification (ref-02 §3.3), each reason', () => {
   });
 
   it('invalid_timestamp: not a signed 64-bit base-10 integer', () => {
-    for (const t of ['abc', '1.5', '0x10', '1e9', '9223372036854775808', '-9223372036854775809', '99999999999999999999999', ' ']) {
-      expect(verify({ header: `t=${t},s=${'ab'.repeat(32)}` }), t).toBe(t === ' ' ? 'malformed_signature' : 'invalid_timestamp');
+    for (const t of [
+      'abc',
+      '1.5',
+      '0x10',
+      '1e9',
+      '9223372036854775808',
+      '-9223372036854775809',
+      '99999999999999999999999',
+      ' ',
+    ]) {
+      expect(verify({ header: `t=${t},s=${'ab'.repeat(32)}` }), t).toBe(
+        t === ' ' ? 'malformed_signature' : 'invalid_timestamp',
+      );
     }
   });
 
@@ -78,7 +98,9 @@ describe('signature verification (ref-02 §3.3), each reason', () => {
 
   it('huge and negative timestamps never overflow (BigInt math)', () => {
     const max = '9223372036854775807';
-    expect(verify({ header: `t=${max},s=${'ab'.repeat(32)}` })).toBe(`expired_timestamp_drift=${BigInt(max) - BigInt(NOW)}s`);
+    expect(verify({ header: `t=${max},s=${'ab'.repeat(32)}` })).toBe(
+      `expired_timestamp_drift=${BigInt(max) - BigInt(NOW)}s`,
+    );
     expect(verify({ header: `t=-1000,s=${'ab'.repeat(32)}` })).toBe(`expired_timestamp_drift=${NOW + 1000}s`);
     // |now − i64::MIN| does not fit in i64: the reference overflowed here; we call it invalid.
     expect(verify({ header: `t=-9223372036854775808,s=${'ab'.repeat(32)}` })).toBe('invalid_timestamp');

@@ -15,7 +15,10 @@ class ForeignError extends Error {
 
 describe('toAtiError with errors from outside this copy of ati-proxy', () => {
   it('keeps a known code, the message and object details; the status comes from the table', () => {
-    const e = toAtiError(new ForeignError('Upstream API error: GraphQL error: nope', 'ATI_ERR_UPSTREAM', { upstream_status: 200 }), 'ATI_ERR_PLUGIN');
+    const e = toAtiError(
+      new ForeignError('Upstream API error: GraphQL error: nope', 'ATI_ERR_UPSTREAM', { upstream_status: 200 }),
+      'ATI_ERR_PLUGIN',
+    );
     expect(e).toBeInstanceOf(AtiError);
     expect(e.code).toBe('ATI_ERR_UPSTREAM');
     expect(e.status).toBe(502);
@@ -26,8 +29,12 @@ describe('toAtiError with errors from outside this copy of ati-proxy', () => {
   });
 
   it('falls back for unknown codes (system errors such as ECONNREFUSED) and non-errors', () => {
-    expect(toAtiError(new ForeignError('connect ECONNREFUSED', 'ECONNREFUSED'), 'ATI_ERR_PLUGIN').code).toBe('ATI_ERR_PLUGIN');
+    expect(toAtiError(new ForeignError('connect ECONNREFUSED', 'ECONNREFUSED'), 'ATI_ERR_PLUGIN').code).toBe(
+      'ATI_ERR_PLUGIN',
+    );
     expect(toAtiError(new ForeignError('x', 'toString'), 'ATI_ERR_PLUGIN').code).toBe('ATI_ERR_PLUGIN');
-    expect(toAtiError({ code: 'ATI_ERR_UPSTREAM', message: 'plain object' }, 'ATI_ERR_PLUGIN').code).toBe('ATI_ERR_PLUGIN');
+    expect(toAtiError({ code: 'ATI_ERR_UPSTREAM', message: 'plain object' }, 'ATI_ERR_PLUGIN').code).toBe(
+      'ATI_ERR_PLUGIN',
+    );
   });
 });

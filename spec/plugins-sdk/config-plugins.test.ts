@@ -5,7 +5,8 @@ import { makeAtiDir, type TempAtiDir } from '../helpers/ati-dir.js';
 import { REPO_ROOT, runAti } from '../helpers/proxy-process.js';
 
 const FIXTURE = path.join(REPO_ROOT, 'spec', 'fixtures', 'plugins', 'echo-plugin.mjs');
-const MANIFEST = '[provider]\nname = "e"\ndescription = "echo"\nhandler = "echo"\ngreeting = "hi"\n\n[[tools]]\nname = "e_say"\ndescription = "say"\n';
+const MANIFEST =
+  '[provider]\nname = "e"\ndescription = "echo"\nhandler = "echo"\ngreeting = "hi"\n\n[[tools]]\nname = "e_say"\ndescription = "say"\n';
 
 describe('third-party plugins from config.toml (real process)', () => {
   let dir: TempAtiDir | undefined;
@@ -33,7 +34,9 @@ describe('third-party plugins from config.toml (real process)', () => {
     await setup('[plugins]\nmodules = ["./echo-plugin.mjs"]\n');
     const v2 = await runAti(['proxy', '--check', '--ati-dir', dir!.dir], { env: { ECHO_PLUGIN_API_VERSION: '2' } });
     expect(v2.code).not.toBe(0);
-    expect(v2.stderr).toMatch(/handler plugin \\"echo\\" \(\.\/echo-plugin\.mjs\) targets plugin API v2, this ati supports v1/);
+    expect(v2.stderr).toMatch(
+      /handler plugin \\"echo\\" \(\.\/echo-plugin\.mjs\) targets plugin API v2, this ati supports v1/,
+    );
     await dir!.write('config.toml', '[plugins]\nmodules = ["./echo-plugin.mjs", "./echo-again.mjs"]\n');
     await copyFile(FIXTURE, path.join(dir!.dir, 'echo-again.mjs'));
     const dup = await runAti(['proxy', '--check', '--ati-dir', dir!.dir]);

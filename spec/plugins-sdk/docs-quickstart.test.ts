@@ -55,8 +55,18 @@ describe('docs/plugins.md quick start', () => {
       generationId: 1,
     });
     expect(p.tools.map((t) => [t.name, t.scope])).toEqual([['hello_say', 'tool:hello_say']]);
-    const ctx = { requestId: 'r', caller: { sub: 'dev', scopes: ['*'], unrestricted: true }, signal: new AbortController().signal, logger: silentLogger(), keyring: keyring.accessor(), requestedName: 'hello_say', endpoint: 'call' as const };
-    await expect(p.call!(p.tools[0]!, { x: 1 }, ctx)).resolves.toEqual({ value: { greeting: 'hi', tool: 'hello_say', args: { x: 1 } } });
+    const ctx = {
+      requestId: 'r',
+      caller: { sub: 'dev', scopes: ['*'], unrestricted: true },
+      signal: new AbortController().signal,
+      logger: silentLogger(),
+      keyring: keyring.accessor(),
+      requestedName: 'hello_say',
+      endpoint: 'call' as const,
+    };
+    await expect(p.call!(p.tools[0]!, { x: 1 }, ctx)).resolves.toEqual({
+      value: { greeting: 'hi', tool: 'hello_say', args: { x: 1 } },
+    });
     await p.close();
   });
 });

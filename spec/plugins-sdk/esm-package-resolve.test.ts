@@ -17,9 +17,14 @@ describe('resolving plugin packages', () => {
 
   it('finds import-only exports, condition order, subpaths, main, scoped packages, parents’ node_modules', async () => {
     dir = await makeAtiDir({
-      ...pkg('esm-only', { type: 'module', exports: { '.': { types: './index.d.ts', import: './index.js' } } }, ['index.js']),
+      ...pkg('esm-only', { type: 'module', exports: { '.': { types: './index.d.ts', import: './index.js' } } }, [
+        'index.js',
+      ]),
       ...pkg('cond-order', { exports: { node: './node.js', import: './import.js' } }, ['node.js', 'import.js']),
-      ...pkg('subpaths', { exports: { '.': './main.js', './extra': { import: './extra.js' } } }, ['main.js', 'extra.js']),
+      ...pkg('subpaths', { exports: { '.': './main.js', './extra': { import: './extra.js' } } }, [
+        'main.js',
+        'extra.js',
+      ]),
       ...pkg('plain-main', { main: 'lib/entry.js' }, ['lib/entry.js']),
       ...pkg('@acme/ati-plugin', { exports: { import: './p.js' } }, ['p.js']),
       ...pkg('browser-only', { exports: { browser: './b.js' } }, ['b.js']),
@@ -40,8 +45,14 @@ describe('resolving plugin packages', () => {
   });
 
   it('resolvePluginSpecifier loads an ESM-only plugin package from the ATI directory', async () => {
-    dir = await makeAtiDir(pkg('ati-plugin-esm', { type: 'module', exports: { '.': { types: './i.d.ts', import: './i.js' } } }, ['i.js']));
-    expect(resolvePluginSpecifier(dir.dir, 'ati-plugin-esm')).toBe(path.join(dir.dir, 'node_modules', 'ati-plugin-esm', 'i.js'));
-    expect(() => resolvePluginSpecifier(dir!.dir, 'ati-plugin-nope')).toThrow(/plugin package "ati-plugin-nope" is not installed/);
+    dir = await makeAtiDir(
+      pkg('ati-plugin-esm', { type: 'module', exports: { '.': { types: './i.d.ts', import: './i.js' } } }, ['i.js']),
+    );
+    expect(resolvePluginSpecifier(dir.dir, 'ati-plugin-esm')).toBe(
+      path.join(dir.dir, 'node_modules', 'ati-plugin-esm', 'i.js'),
+    );
+    expect(() => resolvePluginSpecifier(dir!.dir, 'ati-plugin-nope')).toThrow(
+      /plugin package "ati-plugin-nope" is not installed/,
+    );
   });
 });

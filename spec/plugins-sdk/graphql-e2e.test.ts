@@ -65,10 +65,14 @@ async function toolNames(proxy: ProxyProcess): Promise<string[]> {
 async function hup(proxy: ProxyProcess, outcome: 'reload applied' | 'reload rejected'): Promise<LogLine> {
   const seen = proxy.logs.length;
   proxy.proc.kill('SIGHUP');
-  return proxy.waitForLog((l) => proxy.logs.indexOf(l) >= seen && (l.message === 'reload applied' || l.message === 'reload rejected')).then((l) => {
-    expect(l.message, JSON.stringify(proxy.logs.slice(seen))).toBe(outcome);
-    return l;
-  });
+  return proxy
+    .waitForLog(
+      (l) => proxy.logs.indexOf(l) >= seen && (l.message === 'reload applied' || l.message === 'reload rejected'),
+    )
+    .then((l) => {
+      expect(l.message, JSON.stringify(proxy.logs.slice(seen))).toBe(outcome);
+      return l;
+    });
 }
 
 describe('example graphql plugin installed into an ATI directory (real bin/ati)', () => {
@@ -93,16 +97,25 @@ describe('example graphql plugin installed into an ATI directory (real bin/ati)'
     const schema = await runAti(['manifest', 'schema', '--ati-dir', dir.dir]);
     expect(schema.code).toBe(0);
     type ObjectSchema = { properties: Record<string, unknown>; required: string[] };
-    const doc = JSON.parse(schema.stdout) as { allOf: Array<{ if: unknown; then: { properties: { provider: ObjectSchema; tools: { items: ObjectSchema } } } }> };
+    const doc = JSON.parse(schema.stdout) as {
+      allOf: Array<{ if: unknown; then: { properties: { provider: ObjectSchema; tools: { items: ObjectSchema } } } }>;
+    };
     const variant = doc.allOf.find((v) => JSON.stringify(v.if).includes('"graphql"'));
     expect(variant).toBeDefined();
-    expect(Object.keys(variant!.then.properties.provider.properties)).toEqual(expect.arrayContaining(['endpoint', 'timeout_seconds', 'max_response_bytes']));
-    expect(Object.keys(variant!.then.properties.tools.items.properties)).toEqual(expect.arrayContaining(['query', 'operation_name', 'variables']));
+    expect(Object.keys(variant!.then.properties.provider.properties)).toEqual(
+      expect.arrayContaining(['endpoint', 'timeout_seconds', 'max_response_bytes']),
+    );
+    expect(Object.keys(variant!.then.properties.tools.items.properties)).toEqual(
+      expect.arrayContaining(['query', 'operation_name', 'variables']),
+    );
     // Fields the plugin marks `required: true` are required in the JSON Schema too.
     expect(variant!.then.properties.provider.required).toEqual(['name', 'description', 'endpoint']);
     expect(variant!.then.properties.tools.items.required).toEqual(['name', 'description', 'query']);
 
-    await dir.write('manifests/gql.toml', manifest('http://127.0.0.1:9/graphql').replace('query = "query { viewer', 'qurey = "query { viewer'));
+    await dir.write(
+      'manifests/gql.toml',
+      manifest('http://127.0.0.1:9/graphql').replace('query = "query { viewer', 'qurey = "query { viewer'),
+    );
     const typo = await runAti(['proxy', '--check', '--ati-dir', dir.dir]);
     expect(typo.code).toBe(1);
     expect(typo.stdout).toMatch(/gql\.toml:\d+: tools\[0\]\.qurey: unknown key "qurey" \(did you mean "query"\?\)/);
@@ -113,11 +126,16 @@ describe('example graphql plugin installed into an ATI directory (real bin/ati)'
     dir = await installedAtiDir(upstream.url);
     proxy = await startProxy({ atiDir: dir.dir, args: ['--no-watch'] });
     const p = proxy;
-    await p.waitForLog((l) => l.message === 'handler plugin loaded' && l['plugin'] === 'graphql' && l['module'] === 'ati-plugin-graphql');
+    await p.waitForLog(
+      (l) => l.message === 'handler plugin loaded' && l['plugin'] === 'graphql' && l['module'] === 'ati-plugin-graphql',
+    );
     expect(await toolNames(p)).toEqual(['gql_repos', 'gql_viewer']);
     const detail = (await (await fetch(`${p.url}/tools/gql_repos`)).json()) as Record<string, unknown>;
     expect(detail).toMatchObject({ provider: 'gql', method: 'POST', endpoint: '/graphql', scope: 'tool:gql_repos' });
-    expect(detail['input_schema']).toMatchObject({ required: ['owner'], properties: { owner: { type: 'string' }, first: { type: 'integer' } } });
+    expect(detail['input_schema']).toMatchObject({
+      required: ['owner'],
+      properties: { owner: { type: 'string' }, first: { type: 'integer' } },
+    });
 
     // Hot reload: a new tool appears; the provider is re-provisioned and the old one closed.
     await dir.write('manifests/gql.toml', manifest(upstream.url, USER_TOOL));
@@ -129,14 +147,28 @@ describe('example graphql plugin installed into an ATI directory (real bin/ati)'
     // A bad endpoint is rejected by the plugin's validate(), located; generation 2 keeps serving.
     await dir.write('manifests/gql.toml', manifest('ftp://example.com/graphql', USER_TOOL));
     await hup(p, 'reload rejected');
-    expect(p.logs.some((l) => l.message === 'reload error' && l['field'] === 'provider.endpoint' && /must be an http:\/\/ or https:\/\/ URL/.test(String(l['error'])))).toBe(true);
+    expect(
+      p.logs.some(
+        (l) =>
+          l.message === 'reload error' &&
+          l['field'] === 'provider.endpoint' &&
+          /must be an http:\/\/ or https:\/\/ URL/.test(String(l['error'])),
+      ),
+    ).toBe(true);
     expect(await toolNames(p)).toEqual(['gql_repos', 'gql_user', 'gql_viewer']);
 
     // A provisioning failure (the keyring lacks the credential) fails only the candidate.
-    await dir.write('manifests/gql.toml', manifest(upstream.url, USER_TOOL + USER_TOOL.replaceAll('gql_user', 'gql_user2'), 'absent_token'));
+    await dir.write(
+      'manifests/gql.toml',
+      manifest(upstream.url, USER_TOOL + USER_TOOL.replaceAll('gql_user', 'gql_user2'), 'absent_token'),
+    );
     await hup(p, 'reload rejected');
-    const provisionError = p.logs.find((l) => l.message === 'reload error' && l['code'] === 'ATI_ERR_MISSING_CREDENTIAL');
-    expect(provisionError?.['error']).toMatch(/provider "gql" \(handler graphql\) failed to provision: keyring entry 'absent_token' is missing/);
+    const provisionError = p.logs.find(
+      (l) => l.message === 'reload error' && l['code'] === 'ATI_ERR_MISSING_CREDENTIAL',
+    );
+    expect(provisionError?.['error']).toMatch(
+      /provider "gql" \(handler graphql\) failed to provision: keyring entry 'absent_token' is missing/,
+    );
     expect(await toolNames(p)).toEqual(['gql_repos', 'gql_user', 'gql_viewer']);
     // The serving provider was not touched by the failed candidates: exactly one close so far.
     expect(p.logs.filter((l) => l.message === 'graphql provider closed')).toHaveLength(1);
@@ -189,7 +221,12 @@ describe('example graphql plugin installed into an ATI directory (real bin/ati)'
     const mcp = await fetch(`${proxy.url}/mcp`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
-      body: JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'gql_viewer', arguments: {} } }),
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 7,
+        method: 'tools/call',
+        params: { name: 'gql_viewer', arguments: {} },
+      }),
     });
     expect(mcp.status).toBe(200);
     const rpc = (await mcp.json()) as { id: number; result: { isError: boolean; content: Array<{ text: string }> } };

@@ -171,8 +171,12 @@ describe('graphql plugin: manifest validation (through the real loader)', () => 
 
   it('rejects bad endpoints, unsupported auth and incomplete auth, each at its field', () => {
     const tool = '[[tools]]\nname = "t"\ndescription = "t"\nquery = "{ a }"\n';
-    expect(errorsOf(provider('not a url') + tool)).toEqual(['provider.endpoint: "not a url" is not a URL (expected e.g. https://api.example.com/graphql)']);
-    expect(errorsOf(provider('ftp://h/graphql') + tool)).toEqual(['provider.endpoint: must be an http:// or https:// URL (found ftp:)']);
+    expect(errorsOf(provider('not a url') + tool)).toEqual([
+      'provider.endpoint: "not a url" is not a URL (expected e.g. https://api.example.com/graphql)',
+    ]);
+    expect(errorsOf(provider('ftp://h/graphql') + tool)).toEqual([
+      'provider.endpoint: must be an http:// or https:// URL (found ftp:)',
+    ]);
     expect(errorsOf(provider('https://u:p@h/graphql') + tool)).toEqual([
       'provider.endpoint: must not contain credentials (user:password@); use auth_type and a keyring entry',
     ]);
@@ -186,35 +190,46 @@ describe('graphql plugin: manifest validation (through the real loader)', () => 
     expect(errorsOf(`${base}auth_type = "header"\nauth_key_name = "k"\n${tool}`)).toEqual([
       'provider.auth_header_name: auth_type "header" needs auth_header_name (e.g. "X-API-Key")',
     ]);
-    expect(errorsOf(base)).toEqual(['tools: the graphql handler needs at least one [[tools]] entry (one GraphQL operation each)']);
+    expect(errorsOf(base)).toEqual([
+      'tools: the graphql handler needs at least one [[tools]] entry (one GraphQL operation each)',
+    ]);
   });
 
   it('rejects missing, misspelt and unusable tool fields', () => {
     const p = provider('https://h/graphql');
-    expect(errorsOf(`${p}[[tools]]\nname = "t"\ndescription = "t"\n`)).toEqual(['tools[0]: missing required key "query"']);
+    expect(errorsOf(`${p}[[tools]]\nname = "t"\ndescription = "t"\n`)).toEqual([
+      'tools[0]: missing required key "query"',
+    ]);
     expect(errorsOf(`${p}[[tools]]\nname = "t"\ndescription = "t"\nquery = "{ a }"\noperaton_name = "A"\n`)).toEqual([
       'tools[0].operaton_name: unknown key "operaton_name" (did you mean "operation_name"?)',
     ]);
     expect(errorsOf(`${p}[[tools]]\nname = "t"\ndescription = "t"\nquery = "query A { a } query B { b }"\n`)).toEqual([
       'tools[0].query: the document has 2 operations (A, B); set operation_name',
     ]);
-    expect(errorsOf(`${p}[[tools]]\nname = "t"\ndescription = "t"\nquery = "query A { a }"\noperation_name = "B"\n`)).toEqual([
-      'tools[0].operation_name: operation "B" is not in the document (it has: A)',
-    ]);
+    expect(
+      errorsOf(`${p}[[tools]]\nname = "t"\ndescription = "t"\nquery = "query A { a }"\noperation_name = "B"\n`),
+    ).toEqual(['tools[0].operation_name: operation "B" is not in the document (it has: A)']);
     expect(errorsOf(`${p}[[tools]]\nname = "t"\ndescription = "t"\nquery = "subscription { a }"\n`)).toEqual([
       'tools[0].query: subscriptions are not supported (a tool call has one answer); use a query or a mutation',
     ]);
     expect(errorsOf(`${p}[[tools]]\nname = "t"\ndescription = "t"\nquery = "query Q($a: Int { a }"\n`)).toEqual([
       'tools[0].query: GraphQL syntax error at line 1, column 17: expected "$", found "{"',
     ]);
-    expect(errorsOf(`${p}[[tools]]\nname = "t"\ndescription = "t"\nquery = "query Q($a: Int) { a }"\nvariables = { b = "x" }\n`)).toEqual([
-      'tools[0].variables.b: the operation declares no variable $b (it has: $a)',
-    ]);
-    expect(errorsOf(`${p}[[tools]]\nname = "t"\ndescription = "t"\nquery = "{ a }"\nvariables = { b = 1 }\n`)[0]).toMatch(/^tools\[0\]\.variables\.b: must be/);
+    expect(
+      errorsOf(
+        `${p}[[tools]]\nname = "t"\ndescription = "t"\nquery = "query Q($a: Int) { a }"\nvariables = { b = "x" }\n`,
+      ),
+    ).toEqual(['tools[0].variables.b: the operation declares no variable $b (it has: $a)']);
+    expect(
+      errorsOf(`${p}[[tools]]\nname = "t"\ndescription = "t"\nquery = "{ a }"\nvariables = { b = 1 }\n`)[0],
+    ).toMatch(/^tools\[0\]\.variables\.b: must be/);
   });
 
   it('keeps its version in step with its package.json', () => {
-    const pkg = JSON.parse(readFileSync(path.join(EXAMPLE_DIR, 'package.json'), 'utf8')) as { version: string; name: string };
+    const pkg = JSON.parse(readFileSync(path.join(EXAMPLE_DIR, 'package.json'), 'utf8')) as {
+      version: string;
+      name: string;
+    };
     expect(pkg.name).toBe('ati-plugin-graphql');
     expect(VERSION).toBe(pkg.version);
     expect(graphqlPlugin.version).toBe(pkg.version);
@@ -243,8 +258,19 @@ describe('graphql plugin: calls against a real GraphQL server', () => {
     const { provisioned, reads } = await start();
     expect([...reads]).toEqual([['gql_token', TOKEN]]);
     const byName = Object.fromEntries(provisioned.tools.map((t) => [t.name, t]));
-    expect(byName['gql_viewer']).toMatchObject({ method: 'POST', endpoint: '/graphql', provider: 'gql', handler: 'graphql', scope: 'tool:gql_viewer' });
-    expect(byName['gql_viewer']!.inputSchema).toEqual({ type: 'object', properties: {}, required: [], additionalProperties: false });
+    expect(byName['gql_viewer']).toMatchObject({
+      method: 'POST',
+      endpoint: '/graphql',
+      provider: 'gql',
+      handler: 'graphql',
+      scope: 'tool:gql_viewer',
+    });
+    expect(byName['gql_viewer']!.inputSchema).toEqual({
+      type: 'object',
+      properties: {},
+      required: [],
+      additionalProperties: false,
+    });
     expect(byName['gql_repos']!.inputSchema).toEqual({
       type: 'object',
       properties: {
@@ -259,10 +285,19 @@ describe('graphql plugin: calls against a real GraphQL server', () => {
 
   it('runs queries and mutations: the bearer from the keyring, variables from the arguments, data as the result', async () => {
     const { call } = await start('extra_headers = { "X-Trace" = "t1" }');
-    await expect(call('gql_viewer', {})).resolves.toEqual({ value: { viewer: { login: 'octocat', name: 'The Octocat' } }, upstreamStatus: 200 });
-    await expect(call('gql_repos', { owner: 'me' })).resolves.toMatchObject({ value: { repositories: [{ name: 'ati', owner: 'me', stars: 41 }] } });
-    await expect(call('gql_user', { username: 'ada' })).resolves.toMatchObject({ value: { user: { login: 'ada', name: 'ADA' } } });
-    await expect(call('gql_star', { repo: 'proxy' })).resolves.toMatchObject({ value: { addStar: { name: 'proxy', stars: 8 } } });
+    await expect(call('gql_viewer', {})).resolves.toEqual({
+      value: { viewer: { login: 'octocat', name: 'The Octocat' } },
+      upstreamStatus: 200,
+    });
+    await expect(call('gql_repos', { owner: 'me' })).resolves.toMatchObject({
+      value: { repositories: [{ name: 'ati', owner: 'me', stars: 41 }] },
+    });
+    await expect(call('gql_user', { username: 'ada' })).resolves.toMatchObject({
+      value: { user: { login: 'ada', name: 'ADA' } },
+    });
+    await expect(call('gql_star', { repo: 'proxy' })).resolves.toMatchObject({
+      value: { addStar: { name: 'proxy', stars: 8 } },
+    });
     const seen = upstream.requests;
     expect(seen[0]!.headers['authorization']).toBe(`Bearer ${TOKEN}`);
     expect(seen[0]!.headers['x-trace']).toBe('t1');
@@ -274,7 +309,8 @@ describe('graphql plugin: calls against a real GraphQL server', () => {
   });
 
   it('sends operationName when the manifest names the operation', async () => {
-    const tools = '[[tools]]\nname = "gql_two"\ndescription = "two ops"\nquery = "query A { viewer { login } } query B { viewer { name } }"\noperation_name = "B"\n';
+    const tools =
+      '[[tools]]\nname = "gql_two"\ndescription = "two ops"\nquery = "query A { viewer { login } } query B { viewer { name } }"\noperation_name = "B"\n';
     const { call } = await start('', undefined, tools);
     await expect(call('gql_two', undefined)).resolves.toMatchObject({ value: { viewer: { name: 'The Octocat' } } });
     expect(upstream.requests[0]!.body.operationName).toBe('B');
@@ -290,14 +326,21 @@ describe('graphql plugin: calls against a real GraphQL server', () => {
     // Our test server wants a bearer, so this is a GraphQL-over-HTTP 401 with errors.
     expect(e.code).toBe('ATI_ERR_UPSTREAM');
     expect(e.message).toBe('Upstream API error: GraphQL error: Bad credentials [UNAUTHENTICATED]');
-    expect(e.details).toMatchObject({ upstream_status: 401, graphql_errors: [{ message: 'Bad credentials', code: 'UNAUTHENTICATED' }] });
+    expect(e.details).toMatchObject({
+      upstream_status: 401,
+      graphql_errors: [{ message: 'Bad credentials', code: 'UNAUTHENTICATED' }],
+    });
   });
 
   it('bad arguments are 400s before any request leaves', async () => {
     const { callError } = await start();
-    expect((await callError('gql_repos', { owner: 'me', frist: 2 })).describe()).toBe('unknown argument "frist" (expected: owner, first)');
+    expect((await callError('gql_repos', { owner: 'me', frist: 2 })).describe()).toBe(
+      'unknown argument "frist" (expected: owner, first)',
+    );
     expect((await callError('gql_repos', { first: 2 })).describe()).toBe('missing required argument "owner"');
-    expect((await callError('gql_viewer', { x: 1, y: 2 })).describe()).toBe('unknown arguments "x", "y" (this tool takes no arguments)');
+    expect((await callError('gql_viewer', { x: 1, y: 2 })).describe()).toBe(
+      'unknown arguments "x", "y" (this tool takes no arguments)',
+    );
     const e = await callError('gql_repos', ['me']);
     expect(e.code).toBe('ATI_ERR_TOOL_ARGS');
     expect(e.status).toBe(400);
@@ -311,7 +354,9 @@ describe('graphql plugin: calls against a real GraphQL server', () => {
     expect(e.status).toBe(502);
     expect(e.message).toBe('Upstream API error: GraphQL error: Cannot query field "nosuchfield" on type "Query".');
     // Variable coercion happens on the server too.
-    expect((await callError('gql_repos', { owner: 5 })).message).toMatch(/GraphQL error: Variable "\$owner" got invalid value 5; String cannot represent a non string value: 5/);
+    expect((await callError('gql_repos', { owner: 5 })).message).toMatch(
+      /GraphQL error: Variable "\$owner" got invalid value 5; String cannot represent a non string value: 5/,
+    );
   });
 
   it('a wrong token is an upstream error that never echoes the credential', async () => {
@@ -327,7 +372,9 @@ describe('graphql plugin: calls against a real GraphQL server', () => {
     const { callError } = await start('', { gql_token: 'line1-secret\nline2' });
     const e = await callError('gql_viewer', {});
     expect(e.code).toBe('ATI_ERR_UPSTREAM');
-    expect(e.message).toMatch(/^Upstream API error: HTTP request failed: Invalid character in header content \["authorization"\]/);
+    expect(e.message).toMatch(
+      /^Upstream API error: HTTP request failed: Invalid character in header content \["authorization"\]/,
+    );
     expect(e.message).not.toContain('line1-secret');
     expect(upstream.requests).toHaveLength(0);
   });
@@ -339,7 +386,9 @@ describe('graphql plugin: calls against a real GraphQL server', () => {
     );
     const notGraphql = await provision(provider(upstream.url.replace('/graphql', '/not-graphql')) + TOOLS);
     open.push(notGraphql.provisioned);
-    expect((await notGraphql.callError('gql_viewer', {})).message).toBe('Upstream API error: the answer is not a GraphQL response (no "data" member)');
+    expect((await notGraphql.callError('gql_viewer', {})).message).toBe(
+      'Upstream API error: the answer is not a GraphQL response (no "data" member)',
+    );
     const gateway = await provision(provider(upstream.url.replace('/graphql', '/bad-gateway')) + TOOLS);
     open.push(gateway.provisioned);
     const e = await gateway.callError('gql_viewer', {});
@@ -384,7 +433,9 @@ describe('graphql plugin: calls against a real GraphQL server', () => {
       (e: unknown) => toAtiError(e),
     );
     expect(err?.code).toBe('ATI_ERR_MISSING_CREDENTIAL');
-    expect(err?.message).toMatch(/keyring entry 'gql_token' is missing \(needed by provider "gql" \(handler graphql\)\)/);
+    expect(err?.message).toMatch(
+      /keyring entry 'gql_token' is missing \(needed by provider "gql" \(handler graphql\)\)/,
+    );
   });
 
   it('close() destroys the pooled connections, logs it, and later calls fail cleanly', async () => {

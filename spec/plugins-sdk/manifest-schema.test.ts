@@ -10,7 +10,9 @@ describe('published manifest JSON Schema', () => {
   it('docs/schema/manifest.schema.json is up to date (regenerate with `npm run schema`)', () => {
     const registry = new PluginRegistry();
     for (const p of BUILTIN_PLUGINS) registry.register(p);
-    const onDisk = JSON.parse(readFileSync(path.join(REPO_ROOT, 'docs', 'schema', 'manifest.schema.json'), 'utf8')) as unknown;
+    const onDisk = JSON.parse(
+      readFileSync(path.join(REPO_ROOT, 'docs', 'schema', 'manifest.schema.json'), 'utf8'),
+    ) as unknown;
     expect(onDisk).toEqual(manifestJsonSchema(registry));
   });
 });

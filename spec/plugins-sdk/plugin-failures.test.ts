@@ -11,7 +11,8 @@ import { startHost, type TestHost } from '../helpers/host.js';
 import { captureLogs } from '../helpers/log-capture.js';
 import { makeTestPlugin } from '../helpers/test-plugin.js';
 
-const manifest = (extra: string, tool = 't_one') => `[provider]\nname = "t"\ndescription = "t"\nhandler = "test"\n${extra}\n\n[[tools]]\nname = "${tool}"\ndescription = "x"\n`;
+const manifest = (extra: string, tool = 't_one') =>
+  `[provider]\nname = "t"\ndescription = "t"\nhandler = "test"\n${extra}\n\n[[tools]]\nname = "${tool}"\ndescription = "x"\n`;
 
 describe('faulty third-party plugins', () => {
   let dir: TempAtiDir;
@@ -24,7 +25,11 @@ describe('faulty third-party plugins', () => {
   it('a throw in call() answers 502 ATI_ERR_PLUGIN naming the plugin; other requests keep working', async () => {
     dir = await makeAtiDir({ 'manifests/t.toml': manifest('throw_in_call = true') });
     th = await startHost(dir.dir, [makeTestPlugin()]);
-    const r = await fetch(`${th.url}/call`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"tool_name":"t_one","args":{}}' });
+    const r = await fetch(`${th.url}/call`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"tool_name":"t_one","args":{}}',
+    });
     expect(r.status).toBe(502);
     const body = (await r.json()) as { error: string };
     expect(body.error).toContain('handler plugin "test" failed: kaboom in call');

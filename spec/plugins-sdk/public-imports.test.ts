@@ -35,7 +35,11 @@ function tsFiles(dir: string): string[] {
 /** Every module specifier of a file: static imports/exports (incl. `import type`) and dynamic `import('…')`. */
 function importSpecifiers(source: string): string[] {
   const specs: string[] = [];
-  const patterns = [/\b(?:import|export)\s[^;]*?\bfrom\s*['"]([^'"]+)['"]/g, /\bimport\s*['"]([^'"]+)['"]/g, /\bimport\s*\(\s*['"]([^'"]+)['"]\s*\)/g];
+  const patterns = [
+    /\b(?:import|export)\s[^;]*?\bfrom\s*['"]([^'"]+)['"]/g,
+    /\bimport\s*['"]([^'"]+)['"]/g,
+    /\bimport\s*\(\s*['"]([^'"]+)['"]\s*\)/g,
+  ];
   for (const re of patterns) for (const m of source.matchAll(re)) specs.push(m[1]!);
   return specs;
 }
@@ -87,6 +91,11 @@ describe('built-in plugins import only the public plugin API', () => {
       "import { own } from './own.js';",
       "import { Agent } from 'undici';",
     ].join('\n');
-    expect(privateImports(file, src)).toEqual(['../../core/errors.js', '../../core/logger.js', '../../config/manifest-schema.js', '../../cli/main.js']);
+    expect(privateImports(file, src)).toEqual([
+      '../../core/errors.js',
+      '../../core/logger.js',
+      '../../config/manifest-schema.js',
+      '../../cli/main.js',
+    ]);
   });
 });

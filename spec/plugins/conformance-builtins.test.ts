@@ -39,7 +39,9 @@ afterAll(async () => {
 const KEYRING = { conf_api_key: 'conformance-http-secret-777' };
 const httpManifest = () =>
   `[provider]\nname = "confhttp"\ndescription = "conformance"\nbase_url = "${base}"\nauth_type = "bearer"\nauth_key_name = "conf_api_key"\n\n` +
-  ['ok', 'fail', 'hang'].map((t) => `[[tools]]\nname = "conf_${t}"\ndescription = "${t}"\nendpoint = "/${t}"\n`).join('\n');
+  ['ok', 'fail', 'hang']
+    .map((t) => `[[tools]]\nname = "conf_${t}"\ndescription = "${t}"\nendpoint = "/${t}"\n`)
+    .join('\n');
 
 describeConformance({
   plugin: httpPlugin,
@@ -67,4 +69,3 @@ describeConformance({
     `[provider]\nname = "confpt"\ndescription = "conformance"\nhandler = "passthrough"\nbase_url = "${base}"\npath_prefix = "/conf"\nauth_type = "bearer"\nauth_key_name = "conf_api_key"\n`,
   keyring: KEYRING,
 });
-

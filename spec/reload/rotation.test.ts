@@ -35,7 +35,9 @@ function signed(secret: string, p: string): Record<string, string> {
 async function hup(proxy: ProxyProcess, outcome: 'reload applied' | 'reload rejected'): Promise<void> {
   const seen = proxy.logs.length;
   proxy.proc.kill('SIGHUP');
-  const line = await proxy.waitForLog((l) => proxy.logs.indexOf(l) >= seen && (l.message === 'reload applied' || l.message === 'reload rejected'));
+  const line = await proxy.waitForLog(
+    (l) => proxy.logs.indexOf(l) >= seen && (l.message === 'reload applied' || l.message === 'reload rejected'),
+  );
   expect(line.message, JSON.stringify(proxy.logs.slice(seen))).toBe(outcome);
 }
 
@@ -53,12 +55,22 @@ describe('keyring rotation with SIGHUP (real process, enforce mode)', () => {
   const start = async () => {
     up = await startEchoUpstream();
     dir = await makeAtiDir({
-      'manifests/api.toml': ptManifest('api', up.url, 'path_prefix = "/api"\nauth_type = "bearer"\nauth_key_name = "api_key"'),
+      'manifests/api.toml': ptManifest(
+        'api',
+        up.url,
+        'path_prefix = "/api"\nauth_type = "bearer"\nauth_key_name = "api_key"',
+      ),
       '.keyring-key': KEY.toString('base64'),
     });
     await writeKeyring(dir, { sandbox_signing_shared_secret: S1, api_key: 'upstream-key-one' });
-    proxy = await startProxy({ atiDir: dir.dir, args: ['--enable-passthrough', '--sig-verify-mode', 'enforce', '--no-watch'] });
-    expect(proxy.logs.find((l) => l.message === 'ATI proxy server starting')).toMatchObject({ keyring: 'keyring.enc (persistent key)', sig_verify_secret: true });
+    proxy = await startProxy({
+      atiDir: dir.dir,
+      args: ['--enable-passthrough', '--sig-verify-mode', 'enforce', '--no-watch'],
+    });
+    expect(proxy.logs.find((l) => l.message === 'ATI proxy server starting')).toMatchObject({
+      keyring: 'keyring.enc (persistent key)',
+      sig_verify_secret: true,
+    });
   };
 
   it('applies a new signing secret and upstream bearer to the next request; _previous keeps the old secret valid', async () => {
@@ -78,7 +90,11 @@ describe('keyring rotation with SIGHUP (real process, enforce mode)', () => {
     expect(old.body.toString()).toContain('hmac_mismatch');
 
     // Zero-downtime signing-secret rotation: the new one and the `_previous` one both pass.
-    await writeKeyring(dir!, { sandbox_signing_shared_secret: S3, sandbox_signing_shared_secret_previous: S2, api_key: 'upstream-key-two' });
+    await writeKeyring(dir!, {
+      sandbox_signing_shared_secret: S3,
+      sandbox_signing_shared_secret_previous: S2,
+      api_key: 'upstream-key-two',
+    });
     await hup(p, 'reload applied');
     expect((await send(p.url, '/api/d', { headers: signed(S3, '/api/d') })).status).toBe(200);
     expect((await send(p.url, '/api/e', { headers: signed(S2, '/api/e') })).status).toBe(200);
@@ -97,7 +113,8 @@ describe('keyring rotation with SIGHUP (real process, enforce mode)', () => {
     await hup(p, 'reload applied');
     const results = await Promise.all(inflight);
     expect(results.map((r) => r.status)).toEqual(Array(50).fill(200));
-    for (const rec of up!.requests.slice(0, 50)) expect(valuesOf(rec, 'authorization')).toEqual(['Bearer upstream-key-one']);
+    for (const rec of up!.requests.slice(0, 50))
+      expect(valuesOf(rec, 'authorization')).toEqual(['Bearer upstream-key-one']);
     const after = await send(p.url, '/api/after', { headers: signed(S2, '/api/after') });
     expect(after.status).toBe(200);
     expect(valuesOf(up!.requests.at(-1)!, 'authorization')).toEqual(['Bearer upstream-key-two']);

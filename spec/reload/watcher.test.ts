@@ -47,7 +47,8 @@ describe('config watcher (real files, real chokidar)', () => {
     results.length = 0;
   });
 
-  const tools = async () => ((await (await fetch(`${th.url}/tools`)).json()) as Array<{ name: string }>).map((t) => t.name);
+  const tools = async () =>
+    ((await (await fetch(`${th.url}/tools`)).json()) as Array<{ name: string }>).map((t) => t.name);
 
   it('applies an added manifest, an atomic-rename edit, rejects a broken one and applies a delete', async () => {
     await setup();

@@ -36,10 +36,16 @@ describe('rate limits through POST /call (real process, real limiter)', () => {
     });
     await new Promise<void>((r) => upstream!.listen(0, '127.0.0.1', r));
     const base = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
-    dir = await makeAtiDir({ 'manifests/rl.toml': `[provider]\nname = "rl"\ndescription = "rl"\nbase_url = "${base}"\n\n[[tools]]\nname = "rl_get"\ndescription = "get"\nendpoint = "/x"\n` });
+    dir = await makeAtiDir({
+      'manifests/rl.toml': `[provider]\nname = "rl"\ndescription = "rl"\nbase_url = "${base}"\n\n[[tools]]\nname = "rl_get"\ndescription = "get"\nendpoint = "/x"\n`,
+    });
     proxy = await startProxy({ atiDir: dir.dir, args: ['--no-watch'], env: { ATI_JWT_SECRET: HEX } });
     const call = async (jwt: string) =>
-      fetch(`${proxy!.url}/call`, { method: 'POST', headers: { authorization: `Bearer ${jwt}`, 'content-type': 'application/json' }, body: '{"tool_name":"rl_get","args":{}}' });
+      fetch(`${proxy!.url}/call`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${jwt}`, 'content-type': 'application/json' },
+        body: '{"tool_name":"rl_get","args":{}}',
+      });
     const alice = await token('alice');
     const bob = await token('bob');
     expect((await call(alice)).status).toBe(200);
@@ -47,7 +53,9 @@ describe('rate limits through POST /call (real process, real limiter)', () => {
     const limited = await call(alice);
     expect(limited.status).toBe(429);
     expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
-    expect(((await limited.json()) as { error: string }).error).toMatch(/Rate limit exceeded for 'tool:rl_\*': 2\/hour/);
+    expect(((await limited.json()) as { error: string }).error).toMatch(
+      /Rate limit exceeded for 'tool:rl_\*': 2\/hour/,
+    );
     expect(hits).toBe(2);
     expect((await call(bob)).status).toBe(200);
     expect(hits).toBe(3);

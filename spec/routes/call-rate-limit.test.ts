@@ -14,7 +14,10 @@ vi.mock('../../core/rate-limit.js', () => ({
   checkRateLimit: (caller: { sub: string } | undefined, tool: string) => {
     seen.push([caller?.sub, tool]);
     return tool === 'api:limited'
-      ? new AtiError('ATI_ERR_RATE_LIMITED', "Rate limit exceeded for 'tool:api:*': 2/hour (limit: 2/hour)", { details: { retry_after_seconds: 1800 }, headers: { 'Retry-After': '1800' } })
+      ? new AtiError('ATI_ERR_RATE_LIMITED', "Rate limit exceeded for 'tool:api:*': 2/hour (limit: 2/hour)", {
+          details: { retry_after_seconds: 1800 },
+          headers: { 'Retry-After': '1800' },
+        })
       : undefined;
   },
 }));
@@ -30,12 +33,23 @@ describe('POST /call rate limiting hook', () => {
   it('answers 429 with Retry-After, checks the resolved name, and never calls upstream', async () => {
     up = await startUpstream();
     th = await startToolHost({
-      manifests: { api: httpManifest('api', up.url, '', '[[tools]]\nname = "api:limited"\ndescription = "x"\n\n[[tools]]\nname = "api:free"\ndescription = "y"\n') },
+      manifests: {
+        api: httpManifest(
+          'api',
+          up.url,
+          '',
+          '[[tools]]\nname = "api:limited"\ndescription = "x"\n\n[[tools]]\nname = "api:free"\ndescription = "y"\n',
+        ),
+      },
     });
     const r = await th.call('api_limited', {}, { caller: { sub: 'agent-7', unrestricted: true } });
     expect(r.status).toBe(429);
     expect(r.headers.get('retry-after')).toBe('1800');
-    expect(r.body).toEqual({ result: null, error: "Rate limit exceeded for 'tool:api:*': 2/hour (limit: 2/hour)", code: 'ATI_ERR_RATE_LIMITED' });
+    expect(r.body).toEqual({
+      result: null,
+      error: "Rate limit exceeded for 'tool:api:*': 2/hour (limit: 2/hour)",
+      code: 'ATI_ERR_RATE_LIMITED',
+    });
     expect((await th.call('api:free', {}, { caller: { sub: 'agent-7', unrestricted: true } })).status).toBe(200);
     expect(seen).toEqual([
       ['agent-7', 'api:limited'],

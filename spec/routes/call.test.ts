@@ -21,7 +21,16 @@ const echoPlugin = definePlugin({
     return {
       tools: m.tools.map((t) => toolFromManifest(m, t)),
       async call(tool, args, ctx: CallContext) {
-        return { value: { tool: tool.name, args, raw_args: ctx.rawArgs ?? null, requested: ctx.requestedName, sub: ctx.caller.sub, endpoint: ctx.endpoint } };
+        return {
+          value: {
+            tool: tool.name,
+            args,
+            raw_args: ctx.rawArgs ?? null,
+            requested: ctx.requestedName,
+            sub: ctx.caller.sub,
+            endpoint: ctx.endpoint,
+          },
+        };
       },
       async close() {},
     };
@@ -59,7 +68,15 @@ describe('POST /call', () => {
   });
 
   const start = async (authConfigured = false) => {
-    th = await startToolHost({ manifests: { echo: ECHO, internal: INTERNAL, http: httpManifest('h', up.url, '', '[[tools]]\nname = "h_get"\ndescription = "x"\n') }, plugins: [echoPlugin, httpPlugin], authConfigured });
+    th = await startToolHost({
+      manifests: {
+        echo: ECHO,
+        internal: INTERNAL,
+        http: httpManifest('h', up.url, '', '[[tools]]\nname = "h_get"\ndescription = "x"\n'),
+      },
+      plugins: [echoPlugin, httpPlugin],
+      authConfigured,
+    });
     return th;
   };
 
@@ -67,13 +84,26 @@ describe('POST /call', () => {
     await start();
     const r = await th!.call('test_search', { q: 'x' });
     expect(r.status).toBe(200);
-    expect(r.body).toEqual({ result: { tool: 'test_search', args: { q: 'x' }, raw_args: null, requested: 'test_search', sub: 'dev', endpoint: 'call' } });
+    expect(r.body).toEqual({
+      result: {
+        tool: 'test_search',
+        args: { q: 'x' },
+        raw_args: null,
+        requested: 'test_search',
+        sub: 'dev',
+        endpoint: 'call',
+      },
+    });
     expect(r.headers.get('content-type')).toMatch(/application\/json/);
   });
 
   it('parses the body whatever the Content-Type, and defaults args to {}', async () => {
     await start();
-    for (const headers of [{ 'content-type': 'text/plain' }, { 'content-type': 'application/x-www-form-urlencoded' }, {}]) {
+    for (const headers of [
+      { 'content-type': 'text/plain' },
+      { 'content-type': 'application/x-www-form-urlencoded' },
+      {},
+    ]) {
       const res = await fetch(`${th!.url}/call`, { method: 'POST', headers, body: '{"tool_name":"test_search"}' });
       expect(res.status, JSON.stringify(headers)).toBe(200);
       expect(((await res.json()) as { result: { args: unknown } }).result.args).toEqual({});
@@ -104,7 +134,10 @@ describe('POST /call', () => {
   it('answers 404 "Unknown tool" naming the tool', async () => {
     await start();
     const r = await th!.call('nonexistent_tool');
-    expect(r).toMatchObject({ status: 404, body: { result: null, error: "Unknown tool: 'nonexistent_tool'", code: 'ATI_ERR_UNKNOWN_TOOL' } });
+    expect(r).toMatchObject({
+      status: 404,
+      body: { result: null, error: "Unknown tool: 'nonexistent_tool'", code: 'ATI_ERR_UNKNOWN_TOOL' },
+    });
   });
 
   it('resolves the underscore alias and uses the resolved name everywhere (plugin, log)', async () => {
@@ -112,12 +145,20 @@ describe('POST /call', () => {
     const r = await th!.call('test_api_get_data', { a: 1 });
     expect(r.status).toBe(200);
     expect(r.body['result']).toMatchObject({ tool: 'test_api:get_data', requested: 'test_api_get_data' });
-    expect(th!.logsOf('tool call')[0]).toMatchObject({ tool: 'test_api:get_data', requested_tool: 'test_api_get_data', provider: 'test_api', handler: 'echo', args: ['a'] });
+    expect(th!.logsOf('tool call')[0]).toMatchObject({
+      tool: 'test_api:get_data',
+      requested_tool: 'test_api_get_data',
+      provider: 'test_api',
+      handler: 'echo',
+      args: ['a'],
+    });
   });
 
   it('passes raw_args to the plugin', async () => {
     await start();
-    const r = await th!.call('', undefined, { body: JSON.stringify({ tool_name: 'test_search', args: ['x'], raw_args: ['--flag', 'v'] }) });
+    const r = await th!.call('', undefined, {
+      body: JSON.stringify({ tool_name: 'test_search', args: ['x'], raw_args: ['--flag', 'v'] }),
+    });
     expect(r.body['result']).toMatchObject({ args: ['x'], raw_args: ['--flag', 'v'] });
   });
 
@@ -126,7 +167,14 @@ describe('POST /call', () => {
     const agent = (scopes: string[]) => ({ caller: { sub: 'agent-1', scopes, unrestricted: false } });
     expect((await th!.call('test_search', {}, agent(['tool:test_search']))).status).toBe(200);
     const denied = await th!.call('test_api_get_data', {}, agent(['tool:test_search']));
-    expect(denied).toMatchObject({ status: 403, body: { result: null, error: "Access denied: 'test_api:get_data' is not in your scopes", code: 'ATI_ERR_FORBIDDEN' } });
+    expect(denied).toMatchObject({
+      status: 403,
+      body: {
+        result: null,
+        error: "Access denied: 'test_api:get_data' is not in your scopes",
+        code: 'ATI_ERR_FORBIDDEN',
+      },
+    });
     expect((await th!.call('test_api:get_data', {}, agent(['tool:test_api:*']))).status).toBe(200);
     expect((await th!.call('open_tool', {}, agent([]))).status).toBe(200);
     expect((await th!.call('_hidden', {}, agent(['tool:test_search']))).status).toBe(403);
@@ -140,12 +188,24 @@ describe('POST /call', () => {
 
   it('GET /tools lists only what the caller may use, with upper-case methods', async () => {
     await start(true);
-    const res = await fetch(`${th!.url}/tools`, { headers: { 'x-test-caller': JSON.stringify({ scopes: ['tool:test_search'] }) } });
+    const res = await fetch(`${th!.url}/tools`, {
+      headers: { 'x-test-caller': JSON.stringify({ scopes: ['tool:test_search'] }) },
+    });
     const tools = (await res.json()) as Array<Record<string, unknown>>;
     expect(tools.map((t) => t['name'])).toEqual(['test_search', 'open_tool']);
-    expect(Object.keys(tools[0]!).sort()).toEqual(['description', 'input_schema', 'method', 'name', 'provider', 'skills', 'tags']);
+    expect(Object.keys(tools[0]!).sort()).toEqual([
+      'description',
+      'input_schema',
+      'method',
+      'name',
+      'provider',
+      'skills',
+      'tags',
+    ]);
     expect(tools[0]!['method']).toBe('GET');
-    const hidden = await fetch(`${th!.url}/tools/test_api:get_data`, { headers: { 'x-test-caller': JSON.stringify({ scopes: ['tool:test_search'] }) } });
+    const hidden = await fetch(`${th!.url}/tools/test_api:get_data`, {
+      headers: { 'x-test-caller': JSON.stringify({ scopes: ['tool:test_search'] }) },
+    });
     expect(hidden.status).toBe(404);
     expect(await hidden.json()).toMatchObject({ error: "Tool 'test_api:get_data' not found" });
   });

@@ -45,7 +45,10 @@ describe('POST /help', () => {
   let th: ToolHost | undefined;
   beforeEach(async () => {
     up = await startUpstream((req, res) => {
-      if (req.path === '/v1/chat/completions') json(res, 200, { choices: [{ message: { role: 'assistant', content: 'Use weather_now with {"city":"Paris"}.' } }] });
+      if (req.path === '/v1/chat/completions')
+        json(res, 200, {
+          choices: [{ message: { role: 'assistant', content: 'Use weather_now with {"city":"Paris"}.' } }],
+        });
       else json(res, 404, { error: 'no' });
     });
   });
@@ -55,7 +58,15 @@ describe('POST /help', () => {
     await up.close();
   });
 
-  const start = async (opts: { authConfigured?: boolean; llmExtra?: string; keyring?: Record<string, string>; withLlm?: boolean; skills?: boolean } = {}) => {
+  const start = async (
+    opts: {
+      authConfigured?: boolean;
+      llmExtra?: string;
+      keyring?: Record<string, string>;
+      withLlm?: boolean;
+      skills?: boolean;
+    } = {},
+  ) => {
     const manifests: Record<string, string> = { weather: httpManifest('weather', up.url, '', WEATHER) };
     if (opts.withLlm !== false) manifests['_llm'] = llm(up.url, opts.llmExtra);
     th = await startToolHost({
@@ -66,7 +77,8 @@ describe('POST /help', () => {
         ? {
             extensions: [skillsExtension],
             files: {
-              'skills/weather-guide/skill.toml': '[skill]\nname = "weather-guide"\ndescription = "How to read forecasts"\ntools = ["weather_now"]\n',
+              'skills/weather-guide/skill.toml':
+                '[skill]\nname = "weather-guide"\ndescription = "How to read forecasts"\ntools = ["weather_now"]\n',
               'skills/weather-guide/SKILL.md': '# Weather guide\nAsk for the city first.\n',
             },
           }
@@ -78,7 +90,11 @@ describe('POST /help', () => {
   const help = async (body: unknown, caller?: Record<string, unknown>, contentType = 'application/json') => {
     const headers: Record<string, string> = { 'content-type': contentType };
     if (caller) headers['x-test-caller'] = JSON.stringify(caller);
-    const res = await fetch(`${th!.url}/help`, { method: 'POST', headers, body: typeof body === 'string' ? body : JSON.stringify(body) });
+    const res = await fetch(`${th!.url}/help`, {
+      method: 'POST',
+      headers,
+      body: typeof body === 'string' ? body : JSON.stringify(body),
+    });
     return { status: res.status, body: (await res.json()) as Record<string, unknown> };
   };
 
@@ -89,7 +105,12 @@ describe('POST /help', () => {
     const req = up.requests[0]!;
     expect(req).toMatchObject({ method: 'POST', path: '/v1/chat/completions' });
     expect(req.headers['authorization']).toBe('Bearer llm-key');
-    const sent = JSON.parse(req.body) as { model: string; messages: Array<{ role: string; content: string }>; max_completion_tokens: number; temperature: number };
+    const sent = JSON.parse(req.body) as {
+      model: string;
+      messages: Array<{ role: string; content: string }>;
+      max_completion_tokens: number;
+      temperature: number;
+    };
     expect(sent).toMatchObject({ model: 'zai-glm-4.7', max_completion_tokens: 1536, temperature: 0.3 });
     expect(sent.messages.map((m) => m.role)).toEqual(['system', 'user']);
     expect(sent.messages[1]!.content).toBe('what is the weather in Paris?');
@@ -121,7 +142,10 @@ describe('POST /help', () => {
   it('requires the help scope when auth is configured, and only shows the tools the caller may use', async () => {
     await start({ authConfigured: true });
     const noScope = await help({ query: 'q' }, { scopes: ['tool:weather_now'] });
-    expect(noScope).toEqual({ status: 403, body: { content: '', error: "Access denied: 'help' is not in your scopes", code: 'ATI_ERR_FORBIDDEN' } });
+    expect(noScope).toEqual({
+      status: 403,
+      body: { content: '', error: "Access denied: 'help' is not in your scopes", code: 'ATI_ERR_FORBIDDEN' },
+    });
     expect((await help({ query: 'q' })).status).toBe(403);
     expect(up.requests).toHaveLength(0);
     const ok = await help({ query: 'q' }, { scopes: ['help', 'tool:weather_now'] });
@@ -136,32 +160,50 @@ describe('POST /help', () => {
     await start({ authConfigured: true });
     const caller = { scopes: ['help', 'tool:weather_now'] };
     expect((await help({ query: 'q', tool: 'weather_now' }, caller)).status).toBe(200);
-    expect((JSON.parse(up.requests[0]!.body) as { messages: Array<{ content: string }> }).messages[0]!.content).toContain('## The tool the agent asks about');
+    expect(
+      (JSON.parse(up.requests[0]!.body) as { messages: Array<{ content: string }> }).messages[0]!.content,
+    ).toContain('## The tool the agent asks about');
     expect((await help({ query: 'q', tool: 'weather' }, caller)).status).toBe(200);
-    expect((JSON.parse(up.requests[1]!.body) as { messages: Array<{ content: string }> }).messages[0]!.content).toContain('## Tools of provider "weather"');
+    expect(
+      (JSON.parse(up.requests[1]!.body) as { messages: Array<{ content: string }> }).messages[0]!.content,
+    ).toContain('## Tools of provider "weather"');
     const hidden = await help({ query: 'q', tool: 'weather_alerts' }, caller);
-    expect(hidden).toMatchObject({ status: 403, body: { error: "Scope 'weather_alerts' is not visible in your current scopes." } });
+    expect(hidden).toMatchObject({
+      status: 403,
+      body: { error: "Scope 'weather_alerts' is not visible in your current scopes." },
+    });
   });
 
   it('503 without an LLM provider or without its key; 502/500 for upstream trouble', async () => {
     await start({ withLlm: false });
-    expect(await help({ query: 'q' })).toMatchObject({ status: 503, body: { content: '', error: 'No _llm.toml manifest found. Proxy help requires a configured LLM provider.' } });
+    expect(await help({ query: 'q' })).toMatchObject({
+      status: 503,
+      body: { content: '', error: 'No _llm.toml manifest found. Proxy help requires a configured LLM provider.' },
+    });
     await th!.close();
     th = undefined;
     await start({ keyring: {} });
     const nokey = await help({ query: 'q' });
     expect(nokey.status).toBe(503);
-    expect(nokey.body['error']).toMatch(/^LLM API key not found in keyring: keyring entry 'cerebras_api_key' is missing/);
+    expect(nokey.body['error']).toMatch(
+      /^LLM API key not found in keyring: keyring entry 'cerebras_api_key' is missing/,
+    );
     await th!.close();
     th = undefined;
     await start();
     up.handle((_r, res) => json(res, 429, { error: { message: 'slow down' } }));
-    expect(await help({ query: 'q' })).toMatchObject({ status: 502, body: { error: 'LLM API error (429): slow down' } });
+    expect(await help({ query: 'q' })).toMatchObject({
+      status: 502,
+      body: { error: 'LLM API error (429): slow down' },
+    });
     up.handle((_r, res) => {
       res.writeHead(200, { 'content-type': 'text/plain' });
       res.end('not json');
     });
-    expect(await help({ query: 'q' })).toMatchObject({ status: 500, body: { error: 'Failed to parse LLM response: the answer is not a JSON object' } });
+    expect(await help({ query: 'q' })).toMatchObject({
+      status: 500,
+      body: { error: 'Failed to parse LLM response: the answer is not a JSON object' },
+    });
     up.handle((_r, res) => json(res, 200, { choices: [] }));
     expect(await help({ query: 'q' })).toEqual({ status: 200, body: { content: 'No response from LLM' } });
   });

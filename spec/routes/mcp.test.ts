@@ -59,7 +59,9 @@ describe('POST /mcp', () => {
   async function boot(opts: { auth?: boolean; pageSize?: number }) {
     const dir = await makeAtiDir(MANIFESTS);
     const capture = captureLogs('info');
-    const routes = ROUTE_MODULES.map((r) => (r === mcpRoutes && opts.pageSize ? createMcpRoutes({ pageSize: opts.pageSize }) : r));
+    const routes = ROUTE_MODULES.map((r) =>
+      r === mcpRoutes && opts.pageSize ? createMcpRoutes({ pageSize: opts.pageSize }) : r,
+    );
     const host = await startHost(dir.dir, [createMcpPlugin(), makeTestPlugin()], {
       logger: capture.logger,
       routes,
@@ -107,7 +109,11 @@ describe('POST /mcp', () => {
       body,
     });
     const text = await res.text();
-    return { status: res.status, type: res.headers.get('content-type'), body: text === '' ? undefined : (JSON.parse(text) as unknown) };
+    return {
+      status: res.status,
+      type: res.headers.get('content-type'),
+      body: text === '' ? undefined : (JSON.parse(text) as unknown),
+    };
   }
 
   afterEach(async () => {
@@ -128,11 +134,24 @@ describe('POST /mcp', () => {
     const { tools, nextCursor } = await client.listTools();
     expect(nextCursor).toBeUndefined();
     expect(tools.map((t) => t.name)).toEqual([
-      'fx:echo', 'fx:add', 'fx:fail', 'fx:stderr', 'fx:crash', 'fx:hang', 'fx:env', 'fx:pid', 'fx:multi', 'fx:changed',
-      't_open', 't_allowed',
+      'fx:echo',
+      'fx:add',
+      'fx:fail',
+      'fx:stderr',
+      'fx:crash',
+      'fx:hang',
+      'fx:env',
+      'fx:pid',
+      'fx:multi',
+      'fx:changed',
+      't_open',
+      't_allowed',
     ]);
     const allowed = tools.find((t) => t.name === 't_allowed')!;
-    expect(allowed.inputSchema).toEqual({ type: 'object', properties: { x: { type: 'integer', 'x-ati-param-location': 'query' } } });
+    expect(allowed.inputSchema).toEqual({
+      type: 'object',
+      properties: { x: { type: 'integer', 'x-ati-param-location': 'query' } },
+    });
     expect(tools.find((t) => t.name === 't_open')!.inputSchema).toEqual({ type: 'object', properties: {} });
     // A token with fewer scopes sees fewer tools.
     const narrow = await connect(['tool:fx:echo']);
@@ -147,26 +166,49 @@ describe('POST /mcp', () => {
       isError: false,
     });
     expect(await client.callTool({ name: 'fx:multi' })).toEqual({
-      content: [{ type: 'text', text: 'first' }, { type: 'image', data: 'aGVsbG8=', mimeType: 'image/png' }],
+      content: [
+        { type: 'text', text: 'first' },
+        { type: 'image', data: 'aGVsbG8=', mimeType: 'image/png' },
+      ],
       isError: false,
     });
     const plain = await client.callTool({ name: 't_allowed', arguments: { x: 5 } });
-    expect(plain).toEqual({ content: [{ type: 'text', text: JSON.stringify({ tool: 't_allowed', args: { x: 5 } }, null, 2) }], isError: false });
+    expect(plain).toEqual({
+      content: [{ type: 'text', text: JSON.stringify({ tool: 't_allowed', args: { x: 5 } }, null, 2) }],
+      isError: false,
+    });
     // The underscore alias resolves like on /call.
-    expect(await client.callTool({ name: 'fx_echo', arguments: { text: 'aliased' } })).toMatchObject({ content: [{ type: 'text', text: 'aliased' }] });
+    expect(await client.callTool({ name: 'fx_echo', arguments: { text: 'aliased' } })).toMatchObject({
+      content: [{ type: 'text', text: 'aliased' }],
+    });
     expect((await client.callTool({ name: 'int_hidden' })).isError).toBe(false);
     const line = await logs.waitFor((l) => l.message === 'tool call' && l['tool'] === 'fx:echo');
-    expect(line).toMatchObject({ endpoint: 'mcp', sub: 'agent-1', requested_tool: 'fx_echo', status: 200, provider: 'fx', args: ['text'] });
+    expect(line).toMatchObject({
+      endpoint: 'mcp',
+      sub: 'agent-1',
+      requested_tool: 'fx_echo',
+      status: 200,
+      provider: 'fx',
+      args: ['text'],
+    });
   });
 
   it('returns an MCP tool error as isError with the upstream content, and a handler failure as isError text', async () => {
     await start({ fresh: true }); // crashes its MCP child
     const client = await connect(SCOPES);
-    expect(await client.callTool({ name: 'fx:fail' })).toEqual({ content: [{ type: 'text', text: 'boom: the widget is broken' }], isError: true });
+    expect(await client.callTool({ name: 'fx:fail' })).toEqual({
+      content: [{ type: 'text', text: 'boom: the widget is broken' }],
+      isError: true,
+    });
     const crash = await client.callTool({ name: 'fx:crash' });
     expect(crash.isError).toBe(true);
-    expect((crash.content as Array<{ text: string }>)[0]!.text).toMatch(/^Error: MCP error: the MCP server process exited/);
-    await logs.waitFor((l) => l.message === 'tool call' && l['tool'] === 'fx:crash' && l['code'] === 'ATI_ERR_UPSTREAM' && l.level === 'WARN');
+    expect((crash.content as Array<{ text: string }>)[0]!.text).toMatch(
+      /^Error: MCP error: the MCP server process exited/,
+    );
+    await logs.waitFor(
+      (l) =>
+        l.message === 'tool call' && l['tool'] === 'fx:crash' && l['code'] === 'ATI_ERR_UPSTREAM' && l.level === 'WARN',
+    );
   });
 
   it('denies a tool outside the scopes with −32001 and an unknown tool with −32602', async () => {
@@ -182,7 +224,9 @@ describe('POST /mcp', () => {
     // Without any scopes (auth configured, no claims): only unscoped tools.
     const none = await connect([]);
     expect((await none.listTools()).tools.map((t) => t.name)).toEqual(['t_open']);
-    expect(((await none.callTool({ name: 'fx:echo', arguments: { text: 'x' } }).catch((e: unknown) => e)) as McpError).code).toBe(-32001);
+    expect(
+      ((await none.callTool({ name: 'fx:echo', arguments: { text: 'x' } }).catch((e: unknown) => e)) as McpError).code,
+    ).toBe(-32001);
   });
 
   it('answers raw JSON-RPC: parse error, invalid requests, params, unknown methods, ping, notifications', async () => {
@@ -191,15 +235,27 @@ describe('POST /mcp', () => {
     expect(parse.status).toBe(400);
     expect(parse.type).toMatch(/^application\/json/);
     expect(parse.body).toMatchObject({ jsonrpc: '2.0', id: null, error: { code: -32700 } });
-    expect((await rpc('{"id":1,"method":"ping"}')).body).toMatchObject({ id: 1, error: { code: -32600, message: 'Invalid Request: jsonrpc must be "2.0"' } });
+    expect((await rpc('{"id":1,"method":"ping"}')).body).toMatchObject({
+      id: 1,
+      error: { code: -32600, message: 'Invalid Request: jsonrpc must be "2.0"' },
+    });
     expect((await rpc('"hello"')).body).toMatchObject({ id: null, error: { code: -32600 } });
-    expect((await rpc('{"jsonrpc":"2.0","id":"p","method":"ping"}')).body).toEqual({ jsonrpc: '2.0', id: 'p', result: {} });
+    expect((await rpc('{"jsonrpc":"2.0","id":"p","method":"ping"}')).body).toEqual({
+      jsonrpc: '2.0',
+      id: 'p',
+      result: {},
+    });
     const unknownMethod = await rpc('{"jsonrpc":"2.0","id":7,"method":"resources/list"}');
-    expect(unknownMethod).toMatchObject({ status: 200, body: { id: 7, error: { code: -32601, message: "Method not found: 'resources/list'" } } });
+    expect(unknownMethod).toMatchObject({
+      status: 200,
+      body: { id: 7, error: { code: -32601, message: "Method not found: 'resources/list'" } },
+    });
     expect((await rpc('{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{}}')).body).toMatchObject({
       error: { code: -32602, message: 'Missing tool name in params.name' },
     });
-    expect((await rpc('{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"fx:echo","arguments":[1]}}')).body).toMatchObject({
+    expect(
+      (await rpc('{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"fx:echo","arguments":[1]}}')).body,
+    ).toMatchObject({
       error: { code: -32602, data: { code: 'ATI_ERR_TOOL_ARGS' } },
     });
     const note = await rpc('{"jsonrpc":"2.0","method":"notifications/initialized"}');
@@ -211,9 +267,20 @@ describe('POST /mcp', () => {
   it('negotiates the protocol version', async () => {
     await start();
     const init = (v?: string) =>
-      rpc(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: v ? { protocolVersion: v, capabilities: {}, clientInfo: { name: 'c', version: '1' } } : {} }));
-    expect(((await init('2024-11-05')).body as { result: { protocolVersion: string } }).result.protocolVersion).toBe('2024-11-05');
-    expect(((await init('1999-01-01')).body as { result: { protocolVersion: string } }).result.protocolVersion).toBe(LATEST_PROTOCOL_VERSION);
+      rpc(
+        JSON.stringify({
+          jsonrpc: '2.0',
+          id: 1,
+          method: 'initialize',
+          params: v ? { protocolVersion: v, capabilities: {}, clientInfo: { name: 'c', version: '1' } } : {},
+        }),
+      );
+    expect(((await init('2024-11-05')).body as { result: { protocolVersion: string } }).result.protocolVersion).toBe(
+      '2024-11-05',
+    );
+    expect(((await init('1999-01-01')).body as { result: { protocolVersion: string } }).result.protocolVersion).toBe(
+      LATEST_PROTOCOL_VERSION,
+    );
     expect(((await init()).body as { result: { protocolVersion: string } }).result.protocolVersion).toBe('2025-03-26');
   });
 

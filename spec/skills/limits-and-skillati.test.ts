@@ -37,7 +37,10 @@ describe('skill bundle size limits', () => {
   it('readBundle refuses a skill above the cap before reading it', async () => {
     const { host } = await setup();
     const big = skillRegistryOf(host.current).get('big')!;
-    await expect(readBundle(big, silentLogger(), 1_000)).rejects.toMatchObject({ code: 'ATI_ERR_SKILL_TOO_LARGE', status: 500 });
+    await expect(readBundle(big, silentLogger(), 1_000)).rejects.toMatchObject({
+      code: 'ATI_ERR_SKILL_TOO_LARGE',
+      status: 500,
+    });
     expect(Object.keys((await readBundle(big, silentLogger(), 2_000)).files)).toEqual(['SKILL.md']);
   });
 
@@ -100,7 +103,10 @@ describe('/skillati/* with ATI_SKILL_REGISTRY set', () => {
     dir = await makeAtiDir();
     const log = memoryLogger();
     const env = { ATI_SKILL_REGISTRY: 'gcs://user:hunter2@bucket' };
-    th = await startHost(dir.dir, [makeTestPlugin()], { logger: log.logger, routes: [createSkillatiRoutes(() => env)] });
+    th = await startHost(dir.dir, [makeTestPlugin()], {
+      logger: log.logger,
+      routes: [createSkillatiRoutes(() => env)],
+    });
     const res = await fetch(`${th.url}/skillati/catalog`);
     expect(res.status).toBe(503);
     const body = (await res.json()) as { error: string; code: string };
@@ -127,7 +133,8 @@ describe('local skills section of the /help prompt', () => {
 
   it('lists the skills the caller scopes resolve to, and nothing for a wildcard or dev mode', async () => {
     dir = await makeAtiDir({
-      'manifests/p.toml': '[provider]\nname = "p"\ndescription = "P"\nhandler = "test"\n\n[[tools]]\nname = "p_run"\ndescription = "run"\n',
+      'manifests/p.toml':
+        '[provider]\nname = "p"\ndescription = "P"\nhandler = "test"\n\n[[tools]]\nname = "p_run"\ndescription = "run"\n',
       'skills/run-guide/skill.toml':
         '[skill]\nname = "run-guide"\ndescription = "How to run"\nhint = "dry-run first"\ntools = ["p_run"]\nsuggests = ["other"]\n',
       'skills/unrelated/SKILL.md': 'Unrelated\n',

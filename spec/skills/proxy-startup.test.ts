@@ -21,7 +21,11 @@ describe('ati proxy with local skills (real process)', () => {
     proxy = await startProxy({ atiDir: dir.dir });
     const line = proxy.logs.find((l) => l.message === 'ATI proxy server starting')!;
     expect(line['skills']).toBe(2);
-    expect(proxy.logs.find((l) => l.message === 'skill folder skipped')).toMatchObject({ level: 'WARN', skill_dir: '.git', reason: 'hidden folder' });
+    expect(proxy.logs.find((l) => l.message === 'skill folder skipped')).toMatchObject({
+      level: 'WARN',
+      skill_dir: '.git',
+      reason: 'hidden folder',
+    });
     expect(((await (await fetch(`${proxy.url}/health`)).json()) as { skills: number }).skills).toBe(2);
     const list = (await (await fetch(`${proxy.url}/skills`)).json()) as Array<{ name: string }>;
     expect(list.map((s) => s.name)).toEqual(['ati-tools-reference', 'google-workspace']);

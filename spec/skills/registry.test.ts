@@ -84,7 +84,11 @@ describe('skill registry loading', () => {
     });
     const log = memoryLogger();
     const reg = await loadSkillRegistry(skillsDir(), log.logger);
-    expect(reg.get('a-legacy')).toMatchObject({ format: 'legacy-toml', description: 'from toml', content: 'Intro line\n' });
+    expect(reg.get('a-legacy')).toMatchObject({
+      format: 'legacy-toml',
+      description: 'from toml',
+      content: 'Intro line\n',
+    });
     expect(reg.get('b')).toMatchObject({ format: 'inferred', description: 'First real line.', version: '0.1.0' });
     const warned = log.warnings().map((w) => String(w['message']));
     expect(warned.filter((m) => m.includes('frontmatter ignored'))).toHaveLength(2);
@@ -127,7 +131,9 @@ describe('skill registry loading', () => {
     const log = memoryLogger();
     const reg = await loadSkillRegistry(skillsDir(), log.logger);
     expect(reg.size).toBe(1);
-    expect(log.warnings().map((w) => w['message'])).toContain('skill: skill.toml: unknown key "skill.provider" ignored (did you mean "providers"?)');
+    expect(log.warnings().map((w) => w['message'])).toContain(
+      'skill: skill.toml: unknown key "skill.provider" ignored (did you mean "providers"?)',
+    );
   });
 
   it('refuses a SKILL.md that is a symlink pointing outside the skill folder', async () => {

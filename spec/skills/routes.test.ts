@@ -12,27 +12,40 @@ import { headerCallerStage, REFERENCE_SKILLS, SCOPES_HEADER } from './fixtures.j
 const MANIFESTS: Record<string, string> = {
   'manifests/alpha.toml':
     '[provider]\nname = "alpha"\ndescription = "Alpha"\nhandler = "test"\ncategory = "finance"\n\n[[tools]]\nname = "alpha_quote"\ndescription = "quote"\n\n[[tools]]\nname = "alpha_news"\ndescription = "news"\n',
-  'manifests/beta.toml': '[provider]\nname = "beta"\ndescription = "Beta"\nhandler = "test"\n\n[[tools]]\nname = "beta_search"\ndescription = "search"\n',
+  'manifests/beta.toml':
+    '[provider]\nname = "beta"\ndescription = "Beta"\nhandler = "test"\n\n[[tools]]\nname = "beta_search"\ndescription = "search"\n',
 };
 
 const SKILLS: Record<string, string> = {
-  'skills/quote-guide/skill.toml': '[skill]\nname = "quote-guide"\ndescription = "Quotes"\ntools = ["alpha_quote"]\ndepends_on = ["base-methods"]\n',
+  'skills/quote-guide/skill.toml':
+    '[skill]\nname = "quote-guide"\ndescription = "Quotes"\ntools = ["alpha_quote"]\ndepends_on = ["base-methods"]\n',
   'skills/quote-guide/SKILL.md': '# Quote guide\nHow to quote.\n',
-  'skills/base-methods/skill.toml': '[skill]\nname = "base-methods"\ndescription = "Basics"\ndepends_on = ["quote-guide", "not-installed"]\n',
+  'skills/base-methods/skill.toml':
+    '[skill]\nname = "base-methods"\ndescription = "Basics"\ndepends_on = ["quote-guide", "not-installed"]\n',
   'skills/finance/SKILL.md': '---\nname: finance-skill\ndescription: Finance methodology\n---\nFinance body\n',
   'skills/finance/skill.toml': 'skill.categories = ["finance"]\nskill.hint = "think in basis points"\n',
-  'skills/beta-skill/skill.toml': '[skill]\nname = "beta-skill"\nversion = "1.2.3"\ndescription = "Beta search"\nproviders = ["beta"]\n',
+  'skills/beta-skill/skill.toml':
+    '[skill]\nname = "beta-skill"\nversion = "1.2.3"\ndescription = "Beta search"\nproviders = ["beta"]\n',
   'skills/beta-skill/SKILL.md': 'Beta content\n',
   'skills/beta-skill/references/ref1.md': 'ref one\n',
   'skills/beta-skill/references/sub/deep.md': 'deep\n',
   'skills/beta-skill/references/.draft.md': 'hidden\n',
   'skills/beta-skill/.secret': 'TOKEN=abc\n',
-  'skills/my-tool-skill/skill.toml': '[skill]\nname = "my-tool-skill"\ndescription = "For my_tool"\ntools = ["my_tool"]\n',
+  'skills/my-tool-skill/skill.toml':
+    '[skill]\nname = "my-tool-skill"\ndescription = "For my_tool"\ntools = ["my_tool"]\n',
   'skills/my-tool-skill/SKILL.md': 'My tool content\n',
   'outside/secret.txt': 'OUTSIDE SECRET\n',
 };
 
-const ALL_NAMES = ['ati-tools-reference', 'base-methods', 'beta-skill', 'finance-skill', 'google-workspace', 'my-tool-skill', 'quote-guide'];
+const ALL_NAMES = [
+  'ati-tools-reference',
+  'base-methods',
+  'beta-skill',
+  'finance-skill',
+  'google-workspace',
+  'my-tool-skill',
+  'quote-guide',
+];
 
 describe('/skills routes', () => {
   let dir: TempAtiDir;
@@ -73,7 +86,16 @@ describe('/skills routes', () => {
     const { status, body } = await get('/skills');
     expect(status).toBe(200);
     expect(names(body)).toEqual(ALL_NAMES);
-    for (const s of body) expect(Object.keys(s).sort()).toEqual(['categories', 'description', 'hint', 'name', 'providers', 'tools', 'version']);
+    for (const s of body)
+      expect(Object.keys(s).sort()).toEqual([
+        'categories',
+        'description',
+        'hint',
+        'name',
+        'providers',
+        'tools',
+        'version',
+      ]);
     expect(body.find((s: any) => s.name === 'finance-skill')).toEqual({
       name: 'finance-skill',
       version: '0.1.0',
@@ -103,7 +125,11 @@ describe('/skills routes', () => {
     expect((await get('/skills?search=gmail', 'tool:other')).body).toEqual([]);
 
     // tool scope: literal tool binding, the tool's provider category, then depends_on (with a cycle).
-    expect(names((await get('/skills', 'tool:alpha_quote')).body)).toEqual(['base-methods', 'finance-skill', 'quote-guide']);
+    expect(names((await get('/skills', 'tool:alpha_quote')).body)).toEqual([
+      'base-methods',
+      'finance-skill',
+      'quote-guide',
+    ]);
     // skill:X names one skill exactly; skill wildcards do not reach the resolver.
     expect(names((await get('/skills', 'skill:google-workspace')).body)).toEqual(['google-workspace']);
     expect((await get('/skills', 'skill:google-*')).body).toEqual([]);
@@ -120,15 +146,40 @@ describe('/skills routes', () => {
 
   it('GET /skills/{name} returns content, or metadata with meta=true, and references with refs=true', async () => {
     const plain = await get('/skills/finance-skill');
-    expect(plain.body).toEqual({ name: 'finance-skill', version: '0.1.0', description: 'Finance methodology', content: 'Finance body\n' });
+    expect(plain.body).toEqual({
+      name: 'finance-skill',
+      version: '0.1.0',
+      description: 'Finance methodology',
+      content: 'Finance body\n',
+    });
     const gw = await get('/skills/google-workspace');
     expect(gw.body.content.startsWith('# Google Workspace CLI (gws) via ATI')).toBe(true);
 
     const meta = await get('/skills/google-workspace?meta=true');
     expect(Object.keys(meta.body).sort()).toEqual([
-      'allowed_tools', 'author', 'categories', 'compatibility', 'depends_on', 'description', 'format', 'hint', 'keywords', 'license', 'name', 'providers', 'suggests', 'tools', 'version',
+      'allowed_tools',
+      'author',
+      'categories',
+      'compatibility',
+      'depends_on',
+      'description',
+      'format',
+      'hint',
+      'keywords',
+      'license',
+      'name',
+      'providers',
+      'suggests',
+      'tools',
+      'version',
     ]);
-    expect(meta.body).toMatchObject({ format: 'legacy-toml', author: 'Parcha', providers: ['google_workspace'], license: null, allowed_tools: null });
+    expect(meta.body).toMatchObject({
+      format: 'legacy-toml',
+      author: 'Parcha',
+      providers: ['google_workspace'],
+      license: null,
+      allowed_tools: null,
+    });
     expect((await get('/skills/finance-skill?meta=true')).body.format).toBe('anthropic');
 
     // Hidden entries and a symlink leading outside the skill are not listed.
@@ -154,17 +205,31 @@ describe('/skills routes', () => {
     const { status, body } = await get('/skills/beta-skill/bundle');
     expect(status).toBe(200);
     expect(body.name).toBe('beta-skill');
-    expect(Object.keys(body.files).sort()).toEqual(['SKILL.md', 'assets.bin', 'references/ref1.md', 'references/sub/deep.md', 'skill.toml']);
+    expect(Object.keys(body.files).sort()).toEqual([
+      'SKILL.md',
+      'assets.bin',
+      'references/ref1.md',
+      'references/sub/deep.md',
+      'skill.toml',
+    ]);
     expect(body.files['SKILL.md']).toBe('Beta content\n');
     expect(body.files['assets.bin']).toEqual({ base64: Buffer.from([0xff, 0xfe, 0x00, 0x01]).toString('base64') });
     expect(JSON.stringify(body)).not.toContain('OUTSIDE SECRET');
     expect(JSON.stringify(body)).not.toContain('TOKEN=abc');
     expect((await get('/skills/beta-skill/bundle', 'tool:other')).status).toBe(404);
-    expect((await get('/skills/nope/bundle')).body).toEqual({ error: "Skill 'nope' not found", code: 'ATI_ERR_UNKNOWN_SKILL' });
+    expect((await get('/skills/nope/bundle')).body).toEqual({
+      error: "Skill 'nope' not found",
+      code: 'ATI_ERR_UNKNOWN_SKILL',
+    });
   });
 
   it('refuses path-escape attempts in the URL before any skill lookup', async () => {
-    for (const p of ['/skills/%2e%2e/bundle', '/skills/..%2f..%2foutside/bundle', '/skills/beta-skill/../../outside', '/skills/a%5c..%5cb']) {
+    for (const p of [
+      '/skills/%2e%2e/bundle',
+      '/skills/..%2f..%2foutside/bundle',
+      '/skills/beta-skill/../../outside',
+      '/skills/a%5c..%5cb',
+    ]) {
       const res = await rawRequest(th.url, p);
       expect(res.status, p).toBe(400);
       expect(JSON.parse(res.body).code).toBe('ATI_ERR_BAD_PATH');
@@ -172,7 +237,11 @@ describe('/skills routes', () => {
   });
 
   it('POST /skills/bundle returns visible skills and lists the rest as missing, in request order', async () => {
-    const r = await post('/skills/bundle', { names: ['nope', 'beta-skill', 'google-workspace', 'beta-skill'] }, 'tool:beta_search');
+    const r = await post(
+      '/skills/bundle',
+      { names: ['nope', 'beta-skill', 'google-workspace', 'beta-skill'] },
+      'tool:beta_search',
+    );
     expect(r.status).toBe(200);
     expect(Object.keys(r.body.skills)).toEqual(['beta-skill']);
     expect(r.body.skills['beta-skill'].files['references/ref1.md']).toBe('ref one\n');
@@ -193,19 +262,42 @@ describe('/skills routes', () => {
   it('POST /skills/resolve resolves the given scopes, limited to what the caller sees', async () => {
     const r = await post('/skills/resolve', { scopes: ['tool:my_tool'] });
     expect(r.status).toBe(200);
-    expect(r.body).toEqual([{ name: 'my-tool-skill', version: '0.1.0', description: 'For my_tool', tools: ['my_tool'], providers: [], categories: [] }]);
+    expect(r.body).toEqual([
+      {
+        name: 'my-tool-skill',
+        version: '0.1.0',
+        description: 'For my_tool',
+        tools: ['my_tool'],
+        providers: [],
+        categories: [],
+      },
+    ]);
     const withContent = await post('/skills/resolve', { scopes: ['tool:my_tool'], include_content: true });
     expect(withContent.body[0].content).toBe('My tool content\n');
 
     // Resolution order: explicit tool binding, provider category, then dependencies.
-    expect(names((await post('/skills/resolve', { scopes: ['tool:alpha_quote'] })).body)).toEqual(['quote-guide', 'finance-skill', 'base-methods']);
+    expect(names((await post('/skills/resolve', { scopes: ['tool:alpha_quote'] })).body)).toEqual([
+      'quote-guide',
+      'finance-skill',
+      'base-methods',
+    ]);
     expect((await post('/skills/resolve', { scopes: ['*'] })).body).toEqual([]);
 
     // A caller cannot see more by asking with broader scopes.
-    expect((await post('/skills/resolve', { scopes: ['tool:alpha_quote'] }, 'skill:google-workspace')).body).toEqual([]);
-    expect(names((await post('/skills/resolve', { scopes: ['skill:quote-guide', 'skill:google-workspace'] }, 'skill:google-workspace')).body)).toEqual([
-      'google-workspace',
-    ]);
+    expect((await post('/skills/resolve', { scopes: ['tool:alpha_quote'] }, 'skill:google-workspace')).body).toEqual(
+      [],
+    );
+    expect(
+      names(
+        (
+          await post(
+            '/skills/resolve',
+            { scopes: ['skill:quote-guide', 'skill:google-workspace'] },
+            'skill:google-workspace',
+          )
+        ).body,
+      ),
+    ).toEqual(['google-workspace']);
 
     expect((await post('/skills/resolve', {})).status).toBe(422);
     expect((await post('/skills/resolve', { scopes: ['x'], include_content: 'yes' })).status).toBe(422);
@@ -219,7 +311,14 @@ describe('/skills routes', () => {
   });
 
   it('/skillati/* answers 503 naming ATI_SKILL_REGISTRY', async () => {
-    for (const p of ['/skillati/catalog', '/skillati/x', '/skillati/x/resources?prefix=a', '/skillati/x/file?path=a', '/skillati/x/refs', '/skillati/x/ref/a.md']) {
+    for (const p of [
+      '/skillati/catalog',
+      '/skillati/x',
+      '/skillati/x/resources?prefix=a',
+      '/skillati/x/file?path=a',
+      '/skillati/x/refs',
+      '/skillati/x/ref/a.md',
+    ]) {
       const r = await get(p);
       expect(r.status, p).toBe(503);
       expect(r.body).toEqual({
@@ -265,8 +364,9 @@ describe('skills hot reload', () => {
     await th?.close();
     await dir?.cleanup();
   });
-  const list = async () => ((await (await fetch(`${th.url}/skills`)).json()) as Array<{ name: string; description: string }>);
-  const health = async () => ((await (await fetch(`${th.url}/health`)).json()) as { skills: number });
+  const list = async () =>
+    (await (await fetch(`${th.url}/skills`)).json()) as Array<{ name: string; description: string }>;
+  const health = async () => (await (await fetch(`${th.url}/health`)).json()) as { skills: number };
 
   // The file watcher that triggers reloads is another feature; this drives the same reload directly.
   it('a skill added, changed or removed on disk is picked up by the next reload', async () => {
@@ -276,7 +376,9 @@ describe('skills hot reload', () => {
     await dir.write('skills/second/SKILL.md', 'Second skill\n');
     const added = await th.host.reload('test');
     expect(added.status).toBe('applied');
-    expect(added.status === 'applied' && added.changedFiles.map((f) => path.relative(dir.dir, f))).toEqual(['skills/second/SKILL.md']);
+    expect(added.status === 'applied' && added.changedFiles.map((f) => path.relative(dir.dir, f))).toEqual([
+      'skills/second/SKILL.md',
+    ]);
     expect((await list()).map((s) => s.name)).toEqual(['first', 'second']);
     expect((await health()).skills).toBe(2);
 

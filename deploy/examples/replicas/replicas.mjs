@@ -33,13 +33,19 @@ function run(args, env) {
     const p = spawn(process.execPath, [ATI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let err = '';
     p.stderr.on('data', (d) => (err += d));
-    p.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`ati ${args.join(' ')} exited ${code}: ${err}`))));
+    p.on('close', (code) =>
+      code === 0 ? resolve() : reject(new Error(`ati ${args.join(' ')} exited ${code}: ${err}`)),
+    );
   });
 }
 
 /** Starts one replica; resolves once it logged its startup line. */
 function startReplica(i, opts, env) {
-  const proc = spawn(process.execPath, [ATI, 'proxy', '--port', '0', '--ati-dir', opts.atiDir, '--no-watch', ...(opts.proxyArgs ?? [])], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const proc = spawn(
+    process.execPath,
+    [ATI, 'proxy', '--port', '0', '--ati-dir', opts.atiDir, '--no-watch', ...(opts.proxyArgs ?? [])],
+    { env, stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   const logs = [];
   return new Promise((resolve, reject) => {
     readline.createInterface({ input: proc.stderr }).on('line', (line) => {
@@ -50,9 +56,12 @@ function startReplica(i, opts, env) {
         return;
       }
       logs.push(j);
-      if (j.message === 'ATI proxy server starting') resolve({ name: `ati${i + 1}`, proc, logs, url: `http://${j.addr}`, port: Number(j.addr.split(':').pop()) });
+      if (j.message === 'ATI proxy server starting')
+        resolve({ name: `ati${i + 1}`, proc, logs, url: `http://${j.addr}`, port: Number(j.addr.split(':').pop()) });
     });
-    proc.once('exit', (code) => reject(new Error(`replica ${i + 1} exited ${code}: ${logs.map((l) => JSON.stringify(l)).join('\n')}`)));
+    proc.once('exit', (code) =>
+      reject(new Error(`replica ${i + 1} exited ${code}: ${logs.map((l) => JSON.stringify(l)).join('\n')}`)),
+    );
   });
 }
 
@@ -101,7 +110,12 @@ export async function startReplicas(opts) {
   }
   const stop = async () => {
     haproxy.kill('SIGTERM');
-    await Promise.all(replicas.map((r) => new Promise((res) => (r.proc.exitCode !== null ? res() : (r.proc.once('exit', res), r.proc.kill('SIGTERM'))))));
+    await Promise.all(
+      replicas.map(
+        (r) =>
+          new Promise((res) => (r.proc.exitCode !== null ? res() : (r.proc.once('exit', res), r.proc.kill('SIGTERM')))),
+      ),
+    );
   };
   return { lb, lbPort, replicas, haproxyConfig: cfg, stop };
 }

@@ -116,7 +116,9 @@ cli_default_args = [${q(fixture('echo-argv.mjs'))}, "--from-default"]
   });
 
   it('an object: --key value in alphabetical order; true is a bare flag, false is "--k false"', async () => {
-    expect(await argsOf({ zeta: 'z', alpha: 1, verbose: true, dry: false, obj: { x: [1] }, '--raw': 'kept', nothing: null })).toEqual([
+    expect(
+      await argsOf({ zeta: 'z', alpha: 1, verbose: true, dry: false, obj: { x: [1] }, '--raw': 'kept', nothing: null }),
+    ).toEqual([
       '--from-default',
       '--raw',
       'kept',
@@ -135,11 +137,22 @@ cli_default_args = [${q(fixture('echo-argv.mjs'))}, "--from-default"]
   });
 
   it('an object with _positional: that array first, then the other entries as flags', async () => {
-    expect(await argsOf({ _positional: ['pr', 'list', 3], repo: 'a/b' })).toEqual(['--from-default', 'pr', 'list', '3', '--repo', 'a/b']);
+    expect(await argsOf({ _positional: ['pr', 'list', 3], repo: 'a/b' })).toEqual([
+      '--from-default',
+      'pr',
+      'list',
+      '3',
+      '--repo',
+      'a/b',
+    ]);
   });
 
   it('raw_args takes precedence, as { raw_args } or as the array itself', async () => {
-    expect(await argsOf({ raw_args: ['issue', '--flag=x y'], ignored: 'yes' })).toEqual(['--from-default', 'issue', '--flag=x y']);
+    expect(await argsOf({ raw_args: ['issue', '--flag=x y'], ignored: 'yes' })).toEqual([
+      '--from-default',
+      'issue',
+      '--flag=x y',
+    ]);
     expect(await argsOf(['issue', '--flag=x y'])).toEqual(['--from-default', 'issue', '--flag=x y']);
     // `raw_args: null` means "not given".
     expect(await argsOf({ raw_args: null, a: 'b' })).toEqual(['--from-default', '--a', 'b']);
@@ -163,7 +176,9 @@ cli_default_args = [${q(fixture('echo-argv.mjs'))}, "--from-default"]
 
   it('gives the child a clean environment: PATH, HOME, TMPDIR, LANG, USER, TERM and the manifest’s cli_env only', async () => {
     await harness!.provisioned.close();
-    harness = await provisionCli(nodeScriptManifest('echo-argv.mjs', '\n[provider.cli_env]\nMODE = "literal ${not closed"\nPLAIN = "x"'));
+    harness = await provisionCli(
+      nodeScriptManifest('echo-argv.mjs', '\n[provider.cli_env]\nMODE = "literal ${not closed"\nPLAIN = "x"'),
+    );
     process.env['ATI_TEST_SHOULD_NOT_LEAK'] = 'leak';
     try {
       const r = (await harness.call([])).value as { env: Record<string, string> };
@@ -197,7 +212,11 @@ describe('cli plugin: credentials', () => {
       'read-cred.mjs',
       `\n[provider.cli_env]\nCRED_FILE = "@{service_account}"\nINLINE = "Bearer \${api_token} v\${version}"\n${extraEnv}`,
     );
-  const keys = { service_account: '{"type":"service_account","private_key":"-----BEGIN KEY-----\\nabc\\n"}', api_token: 'tok-1234567890', version: '2' };
+  const keys = {
+    service_account: '{"type":"service_account","private_key":"-----BEGIN KEY-----\\nabc\\n"}',
+    api_token: 'tok-1234567890',
+    version: '2',
+  };
 
   it('@{key} is a 0600 file in a private 0700 directory that the child reads, removed after the call; ${key} is expanded inline', async () => {
     harness = await provisionCli(credManifest(), { keys });
@@ -213,7 +232,9 @@ describe('cli plugin: credentials', () => {
 
   it('two concurrent calls get separate files', async () => {
     harness = await provisionCli(credManifest(), { keys });
-    const [a, b] = (await Promise.all([harness.call([]), harness.call([])])).map((x) => (x.value as { path: string }).path);
+    const [a, b] = (await Promise.all([harness.call([]), harness.call([])])).map(
+      (x) => (x.value as { path: string }).path,
+    );
     expect(a).not.toBe(b);
   });
 
@@ -229,7 +250,9 @@ describe('cli plugin: credentials', () => {
     const e = await rejection(harness.call([]));
     expect(e.code).toBe('ATI_ERR_MISSING_CREDENTIAL');
     expect(e.status).toBe(500);
-    expect(e.message).toMatch(/keyring entry 'service_account' is missing \(needed by cli_env.CRED_FILE of provider "scripted"\)/);
+    expect(e.message).toMatch(
+      /keyring entry 'service_account' is missing \(needed by cli_env.CRED_FILE of provider "scripted"\)/,
+    );
     expect(e.message).not.toContain('tok-1234567890');
   });
 
@@ -244,9 +267,12 @@ describe('cli plugin: credentials', () => {
 describe('cli plugin: errors', () => {
   it('a non-zero exit is a 502 with the exit code and a bounded, redacted stderr tail; no secret in logs', async () => {
     const secret = 'sk-live-9f8e7d6c5b4a';
-    harness = await provisionCli(shellScriptManifest('fail.sh', '\n[provider.cli_env]\nAPI_TOKEN = "${token}"\nNOISE_LINES = "3000"'), {
-      keys: { token: secret },
-    });
+    harness = await provisionCli(
+      shellScriptManifest('fail.sh', '\n[provider.cli_env]\nAPI_TOKEN = "${token}"\nNOISE_LINES = "3000"'),
+      {
+        keys: { token: secret },
+      },
+    );
     const e = await rejection(harness.call([]));
     expect(e.code).toBe('ATI_ERR_UPSTREAM');
     expect(e.status).toBe(502);
@@ -273,14 +299,18 @@ describe('cli plugin: errors', () => {
   });
 
   it('a file without the execute bit is a 502 saying so', async () => {
-    harness = await provisionCli(`[provider]\nname = "noexec"\ndescription = "n"\nhandler = "cli"\ncli_command = ${q(fixture('echo-argv.mjs'))}\n`);
+    harness = await provisionCli(
+      `[provider]\nname = "noexec"\ndescription = "n"\nhandler = "cli"\ncli_command = ${q(fixture('echo-argv.mjs'))}\n`,
+    );
     const e = await rejection(harness.call([]));
     expect(e.status).toBe(502);
     expect(e.message).toMatch(/is not executable \(permission denied\)/);
   });
 
   it('captured output that was not written is a 502 and the call directory is still removed', async () => {
-    harness = await provisionCli(nodeScriptManifest('make-files.mjs', 'cli_output_args = ["--out"]\n[provider.cli_env]\nSKIP_WRITE = "1"'));
+    harness = await provisionCli(
+      nodeScriptManifest('make-files.mjs', 'cli_output_args = ["--out"]\n[provider.cli_env]\nSKIP_WRITE = "1"'),
+    );
     const e = await rejection(harness.call(['--out', '/sandbox/missing.txt']));
     expect(e.status).toBe(502);
     expect(e.message).toBe("Captured output '/sandbox/missing.txt' was not produced by the CLI");
@@ -292,8 +322,19 @@ describe('cli plugin: output capture', () => {
     harness = await provisionCli(
       nodeScriptManifest('make-files.mjs', 'cli_output_args = ["--out"]\n[provider.cli_output_positional]\nexport = 1'),
     );
-    const r = (await harness.call(['export', 'in.txt', '/sandbox/data.csv', '--out', '/sandbox/report.pdf', '--OUT=/sandbox/shot.png']))
-      .value as { stdout: string; outputs: Record<string, { content_base64: string; size_bytes: number; content_type: string }> };
+    const r = (
+      await harness.call([
+        'export',
+        'in.txt',
+        '/sandbox/data.csv',
+        '--out',
+        '/sandbox/report.pdf',
+        '--OUT=/sandbox/shot.png',
+      ])
+    ).value as {
+      stdout: string;
+      outputs: Record<string, { content_base64: string; size_bytes: number; content_type: string }>;
+    };
     expect(r.stdout).toBe('wrote 3 file(s)');
     expect(r.outputs['/sandbox/report.pdf']).toEqual({
       content_base64: Buffer.from('flag value form').toString('base64'),
@@ -305,16 +346,23 @@ describe('cli plugin: output capture', () => {
       size_bytes: 8,
       content_type: 'image/png',
     });
-    expect(r.outputs['/sandbox/data.csv']).toMatchObject({ content_base64: Buffer.from('exported').toString('base64'), content_type: 'text/csv' });
+    expect(r.outputs['/sandbox/data.csv']).toMatchObject({
+      content_base64: Buffer.from('exported').toString('base64'),
+      content_type: 'text/csv',
+    });
     expect(Object.keys(r.outputs)).toHaveLength(3);
   });
 
   it('a captured file over ATI_CLI_MAX_OUTPUT_BYTES is a 502', async () => {
     process.env['ATI_CLI_MAX_OUTPUT_BYTES'] = '1000';
-    harness = await provisionCli(nodeScriptManifest('make-files.mjs', 'cli_output_args = ["--out"]\n[provider.cli_env]\nBIG_BYTES = "1001"'));
+    harness = await provisionCli(
+      nodeScriptManifest('make-files.mjs', 'cli_output_args = ["--out"]\n[provider.cli_env]\nBIG_BYTES = "1001"'),
+    );
     const e = await rejection(harness.call(['--out', 'big.bin']));
     expect(e.status).toBe(502);
-    expect(e.message).toBe("Captured output 'big.bin' exceeds ATI_CLI_MAX_OUTPUT_BYTES (1000 bytes; the file has 1001)");
+    expect(e.message).toBe(
+      "Captured output 'big.bin' exceeds ATI_CLI_MAX_OUTPUT_BYTES (1000 bytes; the file has 1001)",
+    );
   });
 
   it('stdout over ATI_CLI_MAX_OUTPUT_BYTES kills the process group and is a 502', async () => {
@@ -322,7 +370,9 @@ describe('cli plugin: output capture', () => {
     harness = await provisionCli(shellScriptManifest('flood.sh'));
     const e = await rejection(harness.call([]));
     expect(e.status).toBe(502);
-    expect(e.message).toMatch(/^CLI stdout exceeded ATI_CLI_MAX_OUTPUT_BYTES \(65536 bytes\); its process group was killed$/);
+    expect(e.message).toMatch(
+      /^CLI stdout exceeded ATI_CLI_MAX_OUTPUT_BYTES \(65536 bytes\); its process group was killed$/,
+    );
   });
 
   it('an unusable ATI_CLI_MAX_OUTPUT_BYTES is reported and the default applies', async () => {
@@ -337,12 +387,16 @@ describe('cli plugin: process lifetime', () => {
 
   it('a timeout is a 504 and kills the whole process group (no orphan in the process table)', async () => {
     const pidFile = path.join(scratch, 'pids');
-    harness = await provisionCli(shellScriptManifest('sleep-tree.sh', `cli_timeout_secs = 1\n[provider.cli_env]\nPID_FILE = ${q(pidFile)}`));
+    harness = await provisionCli(
+      shellScriptManifest('sleep-tree.sh', `cli_timeout_secs = 1\n[provider.cli_env]\nPID_FILE = ${q(pidFile)}`),
+    );
     const started = Date.now();
     const e = await rejection(harness.call([]));
     expect(e.code).toBe('ATI_ERR_UPSTREAM_TIMEOUT');
     expect(e.status).toBe(504);
-    expect(e.message).toBe('CLI timed out after 1s (cli_timeout_secs of provider "scripted"); its process group was killed');
+    expect(e.message).toBe(
+      'CLI timed out after 1s (cli_timeout_secs of provider "scripted"); its process group was killed',
+    );
     expect(Date.now() - started).toBeLessThan(5_000);
     const pids = pidsFrom(pidFile);
     expect(pids).toHaveLength(2);
@@ -352,7 +406,10 @@ describe('cli plugin: process lifetime', () => {
   it('a CLI that ignores SIGTERM is SIGKILLed after the grace period', async () => {
     const pidFile = path.join(scratch, 'pids');
     harness = await provisionCli(
-      shellScriptManifest('sleep-tree.sh', `cli_timeout_secs = 1\n[provider.cli_env]\nPID_FILE = ${q(pidFile)}\nIGNORE_TERM = "1"`),
+      shellScriptManifest(
+        'sleep-tree.sh',
+        `cli_timeout_secs = 1\n[provider.cli_env]\nPID_FILE = ${q(pidFile)}\nIGNORE_TERM = "1"`,
+      ),
     );
     const e = await rejection(harness.call([]));
     expect(e.status).toBe(504);
@@ -390,7 +447,9 @@ describe('cli plugin: process lifetime', () => {
 
   it('background processes left by a CLI that exited are killed with its group', async () => {
     const pidFile = path.join(scratch, 'pid');
-    harness = await provisionCli(shellScriptManifest('leave-background.sh', `[provider.cli_env]\nPID_FILE = ${q(pidFile)}`));
+    harness = await provisionCli(
+      shellScriptManifest('leave-background.sh', `[provider.cli_env]\nPID_FILE = ${q(pidFile)}`),
+    );
     expect((await harness.call([])).value).toEqual({ ok: true, n: 1 });
     expect(await waitProcessesGone(pidsFrom(pidFile))).toBe(true);
   });

@@ -47,7 +47,10 @@ export interface Harness {
   keyring: Keyring;
   log: MemoryLog;
   /** Calls the provider's first tool (or the named one). */
-  call(args: unknown, opts?: { signal?: AbortSignal; tool?: string; endpoint?: CallContext['endpoint'] }): ReturnType<NonNullable<Provisioned['call']>>;
+  call(
+    args: unknown,
+    opts?: { signal?: AbortSignal; tool?: string; endpoint?: CallContext['endpoint'] },
+  ): ReturnType<NonNullable<Provisioned['call']>>;
 }
 
 export async function provisionCli(
@@ -58,7 +61,11 @@ export async function provisionCli(
   const keyring = new Keyring(Object.entries(opts.keys ?? {}), 'test keyring');
   const log = memoryLogger();
   const provisioned = await cliPlugin.provision(manifest, {
-    options: { atiDir: opts.atiDir ?? '/nonexistent-ati-dir', enablePassthrough: false, checkOnly: opts.checkOnly ?? false },
+    options: {
+      atiDir: opts.atiDir ?? '/nonexistent-ati-dir',
+      enablePassthrough: false,
+      checkOnly: opts.checkOnly ?? false,
+    },
     atiDir: opts.atiDir ?? '/nonexistent-ati-dir',
     specsDir: '/nonexistent-ati-dir/specs',
     keyring: keyring.accessor(),

@@ -11,13 +11,20 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { parseManifests, sha256 } from '../../../config/manifest-loader.js';
 import { expandInline } from '../../../plugins/cli/child-env.js';
 import { CallWorkspace, sweepStaleWorkspaces } from '../../../plugins/cli/credential-files.js';
-import { contentTypeFor, DEFAULT_MAX_OUTPUT_BYTES, parseMaxOutputBytes, planCaptures } from '../../../plugins/cli/output-capture.js';
+import {
+  contentTypeFor,
+  DEFAULT_MAX_OUTPUT_BYTES,
+  parseMaxOutputBytes,
+  planCaptures,
+} from '../../../plugins/cli/output-capture.js';
 import { makeRedactor } from '../../../plugins/cli/redact.js';
 import { cliConfigFromManifest } from '../../../plugins/cli/schema.js';
 import { loadManifest, provisionCli, registry, shellScriptManifest } from './cli-harness.js';
 
 function errorsOf(toml: string): string[] {
-  return parseManifests([{ file: '/m/c.toml', text: toml, hash: sha256(toml) }], registry()).errors.map((e) => e.describe());
+  return parseManifests([{ file: '/m/c.toml', text: toml, hash: sha256(toml) }], registry()).errors.map((e) =>
+    e.describe(),
+  );
 }
 
 const HEAD = '[provider]\nname = "c"\ndescription = "c"\nhandler = "cli"\n';
@@ -26,25 +33,44 @@ describe('cli manifest validation', () => {
   it('accepts every field with the right types and applies the defaults', () => {
     const m = loadManifest(`${HEAD}cli_command = "tool"\n`);
     const cfg = cliConfigFromManifest(m);
-    expect(cfg).toMatchObject({ command: 'tool', defaultArgs: [], env: {}, timeoutSecs: 120, timeoutMs: 120_000, outputArgs: [], outputPositional: [] });
+    expect(cfg).toMatchObject({
+      command: 'tool',
+      defaultArgs: [],
+      env: {},
+      timeoutSecs: 120,
+      timeoutMs: 120_000,
+      outputArgs: [],
+      outputPositional: [],
+    });
     const full = cliConfigFromManifest(
       loadManifest(
         `${HEAD}cli_command = "gws"\ncli_default_args = ["--json"]\ncli_timeout_secs = 5\ncli_output_args = ["--output", "-o"]\n[provider.cli_env]\nA = "b"\n[provider.cli_output_positional]\n"drive files get" = 1\n`,
       ),
     );
-    expect(full).toMatchObject({ defaultArgs: ['--json'], timeoutMs: 5000, outputArgs: ['--output', '-o'], env: { A: 'b' } });
+    expect(full).toMatchObject({
+      defaultArgs: ['--json'],
+      timeoutMs: 5000,
+      outputArgs: ['--output', '-o'],
+      env: { A: 'b' },
+    });
     expect(full.outputPositional).toEqual([{ prefix: ['drive', 'files', 'get'], index: 1 }]);
   });
 
   it('reports each problem with file, line and field', () => {
-    expect(errorsOf(HEAD)).toEqual(['/m/c.toml:1: provider.cli_command: required for handler "cli" (the executable to run)']);
-    expect(errorsOf(`${HEAD}cli_comand = "x"\n`)).toContain('/m/c.toml:5: provider.cli_comand: unknown key "cli_comand" (did you mean "cli_command"?)');
+    expect(errorsOf(HEAD)).toEqual([
+      '/m/c.toml:1: provider.cli_command: required for handler "cli" (the executable to run)',
+    ]);
+    expect(errorsOf(`${HEAD}cli_comand = "x"\n`)).toContain(
+      '/m/c.toml:5: provider.cli_comand: unknown key "cli_comand" (did you mean "cli_command"?)',
+    );
     expect(errorsOf(`${HEAD}cli_command = "x"\ncli_timeout_secs = "10"\n`)).toEqual([
       '/m/c.toml:6: provider.cli_timeout_secs: must be an integer (found "10")',
     ]);
     expect(errorsOf(`${HEAD}cli_command = "x"\ncli_timeout_secs = -1\n`)[0]).toMatch(/provider\.cli_timeout_secs/);
     expect(
-      errorsOf(`${HEAD}cli_command = "x"\n[provider.cli_env]\n"BAD-NAME" = "v"\nEMPTY = "@{}"\nHALF = "@{key"\nNONE = "a \${} b"\n`),
+      errorsOf(
+        `${HEAD}cli_command = "x"\n[provider.cli_env]\n"BAD-NAME" = "v"\nEMPTY = "@{}"\nHALF = "@{key"\nNONE = "a \${} b"\n`,
+      ),
     ).toEqual([
       '/m/c.toml:7: provider.cli_env.BAD-NAME: "BAD-NAME" is not a valid environment variable name (letters, digits and _, not starting with a digit)',
       '/m/c.toml:8: provider.cli_env.EMPTY: "@{}" names no keyring entry',
@@ -57,7 +83,9 @@ describe('cli manifest validation', () => {
   });
 
   it('refuses auth_generator (not supported for cli in this build) rather than running without auth', () => {
-    expect(errorsOf(`${HEAD}cli_command = "x"\n[provider.auth_generator]\ntype = "command"\ncommand = "gen"\n`)).toEqual([
+    expect(
+      errorsOf(`${HEAD}cli_command = "x"\n[provider.auth_generator]\ntype = "command"\ncommand = "gen"\n`),
+    ).toEqual([
       '/m/c.toml:6: provider.auth_generator: auth_generator is not supported for handler "cli" in this build; use cli_env with ${key} or @{key} instead',
     ]);
   });
@@ -109,7 +137,13 @@ describe('output capture planning', () => {
   };
 
   it('rewrites --flag value and --flag=value case-insensitively, keeping the extension', async () => {
-    const p = await plan('cli_output_args = ["--output"]\n', ['a', '--OUTPUT', 'r.PDF', '--output=/x/y.png', '--output']);
+    const p = await plan('cli_output_args = ["--output"]\n', [
+      'a',
+      '--OUTPUT',
+      'r.PDF',
+      '--output=/x/y.png',
+      '--output',
+    ]);
     expect(p.captures.map((c) => c.original)).toEqual(['r.PDF', '/x/y.png']);
     expect(p.argv[2]).toBe(p.captures[0]!.temp);
     expect(p.argv[2]).toMatch(/out-\d+\.PDF$/);
@@ -133,7 +167,11 @@ describe('output capture planning', () => {
 
   it('never rewrites a slot twice', async () => {
     // The positional rule targets the slot the flag rule already rewrote: it is captured once.
-    const q2 = await plan('cli_output_args = ["--out"]\n[provider.cli_output_positional]\n"x" = 0\n', ['x', '--out', 'same.txt']);
+    const q2 = await plan('cli_output_args = ["--out"]\n[provider.cli_output_positional]\n"x" = 0\n', [
+      'x',
+      '--out',
+      'same.txt',
+    ]);
     expect(q2.captures.map((c) => c.original)).toEqual(['same.txt']);
   });
 

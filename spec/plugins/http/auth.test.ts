@@ -64,7 +64,10 @@ describe('http handler: credentials', () => {
     expect(up.requests[0]!.headers['x-api-key']).toBe('kv-1234');
     await th!.close();
     th = undefined;
-    await start('auth_type = "header"\nauth_key_name = "k"\nauth_header_name = "X-Token"\nauth_value_prefix = "Token "', { k: 'kv-1234' });
+    await start(
+      'auth_type = "header"\nauth_key_name = "k"\nauth_header_name = "X-Token"\nauth_value_prefix = "Token "',
+      { k: 'kv-1234' },
+    );
     await th!.call('get_thing');
     expect(up.requests[1]!.headers['x-token']).toBe('Token kv-1234');
     expect(up.requests[1]!.headers['x-api-key']).toBeUndefined();
@@ -108,7 +111,11 @@ describe('http handler: credentials', () => {
 
   it('caller-sent headers with the credential name never reach the upstream', async () => {
     await start('auth_type = "header"\nauth_key_name = "k"\nextra_headers = { "X-Org" = "acme" }', { k: 'real-key' });
-    await th!.call('get_thing', {}, { headers: { 'x-api-key': 'fake', authorization: 'Bearer fake', 'x-org': 'evil' } });
+    await th!.call(
+      'get_thing',
+      {},
+      { headers: { 'x-api-key': 'fake', authorization: 'Bearer fake', 'x-org': 'evil' } },
+    );
     const r = up.requests[0]!;
     expect(r.headers['x-api-key']).toBe('real-key');
     expect(r.headers['authorization']).toBeUndefined();
@@ -137,7 +144,10 @@ x-ati-param-location = "header"
     for (const name of ['X-Api-Key', 'Authorization']) {
       const r = await th!.call('h', { [name]: 'fake' });
       expect(r.status, name).toBe(400);
-      expect(r.body).toMatchObject({ code: 'ATI_ERR_TOOL_ARGS', error: `Header '${name}' is not allowed as a user-supplied parameter` });
+      expect(r.body).toMatchObject({
+        code: 'ATI_ERR_TOOL_ARGS',
+        error: `Header '${name}' is not allowed as a user-supplied parameter`,
+      });
     }
     expect(up.requests).toHaveLength(0);
     expect((await th!.call('h', { 'X-Trace': 'abc' })).status).toBe(200);
@@ -161,7 +171,8 @@ x-ati-param-location = "header"
     await start('auth_type = "query"\nauth_key_name = "k"\nauth_query_name = "token"', { k: secret });
     // The upstream echoes the request URL (with the credential) in its error bodies.
     up.handle((req, res) => {
-      if (req.path === '/thing' && req.method === 'GET') json(res, 500, { error: { message: `bad request to ${req.url}` } });
+      if (req.path === '/thing' && req.method === 'GET')
+        json(res, 500, { error: { message: `bad request to ${req.url}` } });
       else {
         res.writeHead(400, { 'content-type': 'text/plain' });
         res.end(`rejected ${req.url} token=${secret}`);
@@ -210,18 +221,28 @@ describe('http handler: OAuth2 client credentials', () => {
     `auth_type = "oauth2"\nauth_key_name = "cid"\nauth_secret_name = "csecret"\noauth2_token_url = "/oauth/token"\n${extra}`;
 
   it('exchanges client credentials in the form body, caches the token, and sends it as Bearer', async () => {
-    th = await startToolHost({ manifests: { p: httpManifest('p', up.url, oauthProvider(), TOOLS) }, keyring: { cid: 'client-1', csecret: 'shh-secret' } });
+    th = await startToolHost({
+      manifests: { p: httpManifest('p', up.url, oauthProvider(), TOOLS) },
+      keyring: { cid: 'client-1', csecret: 'shh-secret' },
+    });
     expect((await th.call('get_thing')).body).toEqual({ result: { auth: 'Bearer tok-1' } });
     expect((await th.call('get_thing')).body).toEqual({ result: { auth: 'Bearer tok-1' } });
     const tokenReqs = up.requests.filter((r) => r.path === '/oauth/token');
     expect(tokenReqs).toHaveLength(1);
     expect(tokenReqs[0]!.method).toBe('POST');
     expect(tokenReqs[0]!.headers['content-type']).toBe('application/x-www-form-urlencoded');
-    expect(Object.fromEntries(new URLSearchParams(tokenReqs[0]!.body))).toEqual({ grant_type: 'client_credentials', client_id: 'client-1', client_secret: 'shh-secret' });
+    expect(Object.fromEntries(new URLSearchParams(tokenReqs[0]!.body))).toEqual({
+      grant_type: 'client_credentials',
+      client_id: 'client-1',
+      client_secret: 'shh-secret',
+    });
   });
 
   it('with oauth2_basic_auth sends the credentials as HTTP Basic and only grant_type in the body', async () => {
-    th = await startToolHost({ manifests: { p: httpManifest('p', up.url, oauthProvider('oauth2_basic_auth = true'), TOOLS) }, keyring: { cid: 'client-1', csecret: 'shh-secret' } });
+    th = await startToolHost({
+      manifests: { p: httpManifest('p', up.url, oauthProvider('oauth2_basic_auth = true'), TOOLS) },
+      keyring: { cid: 'client-1', csecret: 'shh-secret' },
+    });
     await th.call('get_thing');
     const t = up.requests.find((r) => r.path === '/oauth/token')!;
     expect(t.headers['authorization']).toBe(`Basic ${Buffer.from('client-1:shh-secret').toString('base64')}`);
@@ -229,7 +250,10 @@ describe('http handler: OAuth2 client credentials', () => {
   });
 
   it('drops the cached token when the upstream answers 401 and retries once with a fresh one', async () => {
-    th = await startToolHost({ manifests: { p: httpManifest('p', up.url, oauthProvider(), TOOLS) }, keyring: { cid: 'c', csecret: 's-secret' } });
+    th = await startToolHost({
+      manifests: { p: httpManifest('p', up.url, oauthProvider(), TOOLS) },
+      keyring: { cid: 'c', csecret: 's-secret' },
+    });
     await th.call('get_thing');
     rejectToken = 'tok-1';
     const r = await th.call('get_thing');
@@ -239,7 +263,10 @@ describe('http handler: OAuth2 client credentials', () => {
 
   it('a failing token endpoint is a 502 that does not echo the client secret', async () => {
     up.handle((req, res) => json(res, 400, `invalid_client ${req.body}`));
-    th = await startToolHost({ manifests: { p: httpManifest('p', up.url, oauthProvider(), TOOLS) }, keyring: { cid: 'c', csecret: 'very-secret-value' } });
+    th = await startToolHost({
+      manifests: { p: httpManifest('p', up.url, oauthProvider(), TOOLS) },
+      keyring: { cid: 'c', csecret: 'very-secret-value' },
+    });
     const r = await th.call('get_thing');
     expect(r.status).toBe(502);
     expect(r.body['error']).toMatch(/^Upstream API error: OAuth2 token exchange failed: token exchange failed \(400\)/);
@@ -259,10 +286,20 @@ describe('http handler: auth_generator', () => {
     await up.close();
   });
 
-  const gen = (body: string, authType = 'bearer') => `auth_type = "${authType}"\n\n[provider.auth_generator]\n${body}\n`;
+  const gen = (body: string, authType = 'bearer') =>
+    `auth_type = "${authType}"\n\n[provider.auth_generator]\n${body}\n`;
 
   it('command output becomes the bearer token (no shell: arguments are passed literally)', async () => {
-    th = await startToolHost({ manifests: { p: httpManifest('p', up.url, gen('type = "command"\ncommand = "echo"\nargs = ["generated-proxy-token"]'), TOOLS) } });
+    th = await startToolHost({
+      manifests: {
+        p: httpManifest(
+          'p',
+          up.url,
+          gen('type = "command"\ncommand = "echo"\nargs = ["generated-proxy-token"]'),
+          TOOLS,
+        ),
+      },
+    });
     expect((await th.call('get_thing')).status).toBe(200);
     expect(up.requests[0]!.headers['authorization']).toBe('Bearer generated-proxy-token');
   });
@@ -274,7 +311,9 @@ describe('http handler: auth_generator', () => {
         p: httpManifest(
           'p',
           up.url,
-          gen(`type = "command"\ncommand = ${NODE}\nargs = ["-e", ${JSON.stringify(script)}]\noutput_format = "json"\n[provider.auth_generator.inject]\ntoken = { type = "primary", name = "token" }\napi_key = { type = "header", name = "X-Custom-Key" }`),
+          gen(
+            `type = "command"\ncommand = ${NODE}\nargs = ["-e", ${JSON.stringify(script)}]\noutput_format = "json"\n[provider.auth_generator.inject]\ntoken = { type = "primary", name = "token" }\napi_key = { type = "header", name = "X-Custom-Key" }`,
+          ),
           TOOLS,
         ),
       },
@@ -293,7 +332,9 @@ describe('http handler: auth_generator', () => {
           p: httpManifest(
             'p',
             up.url,
-            gen(`type = "command"\ncommand = ${NODE}\nargs = ["-e", ${JSON.stringify(script)}, "\${JWT_SUB}", "\${TOOL_NAME}", "\${seed}"]\noutput_format = "json"\nenv = { GEN_MODE = "m-\${seed}" }\n[provider.auth_generator.inject]\ntoken = { type = "primary", name = "t" }\nenv = { type = "header", name = "X-Env" }`),
+            gen(
+              `type = "command"\ncommand = ${NODE}\nargs = ["-e", ${JSON.stringify(script)}, "\${JWT_SUB}", "\${TOOL_NAME}", "\${seed}"]\noutput_format = "json"\nenv = { GEN_MODE = "m-\${seed}" }\n[provider.auth_generator.inject]\ntoken = { type = "primary", name = "t" }\nenv = { type = "header", name = "X-Env" }`,
+            ),
             TOOLS,
           ),
         },
@@ -312,7 +353,14 @@ describe('http handler: auth_generator', () => {
   it('caches the credential per caller for cache_ttl_secs', async () => {
     const script = `console.log(require("crypto").randomUUID())`;
     th = await startToolHost({
-      manifests: { p: httpManifest('p', up.url, gen(`type = "command"\ncommand = ${NODE}\nargs = ["-e", ${JSON.stringify(script)}]\ncache_ttl_secs = 300`), TOOLS) },
+      manifests: {
+        p: httpManifest(
+          'p',
+          up.url,
+          gen(`type = "command"\ncommand = ${NODE}\nargs = ["-e", ${JSON.stringify(script)}]\ncache_ttl_secs = 300`),
+          TOOLS,
+        ),
+      },
     });
     await th.call('get_thing', {}, { caller: { sub: 'alice', unrestricted: true } });
     await th.call('get_thing', {}, { caller: { sub: 'alice', unrestricted: true } });
@@ -324,7 +372,16 @@ describe('http handler: auth_generator', () => {
 
   it('a script generator runs through its interpreter and its temp file is removed', async () => {
     th = await startToolHost({
-      manifests: { p: httpManifest('p', up.url, gen(`type = "script"\ninterpreter = ${NODE}\nscript = 'console.log("from-script:" + require("path").basename(__filename))'`), TOOLS) },
+      manifests: {
+        p: httpManifest(
+          'p',
+          up.url,
+          gen(
+            `type = "script"\ninterpreter = ${NODE}\nscript = 'console.log("from-script:" + require("path").basename(__filename))'`,
+          ),
+          TOOLS,
+        ),
+      },
     });
     await th.call('get_thing');
     const token = String(up.requests[0]!.headers['authorization']).replace('Bearer from-script:', '');
@@ -336,32 +393,55 @@ describe('http handler: auth_generator', () => {
     const pidFile = path.join(os.tmpdir(), `ati-gen-pid-${process.pid}-${Date.now()}`);
     const script = `require("fs").writeFileSync(${JSON.stringify(pidFile)}, String(process.pid)); setTimeout(() => {}, 60000)`;
     th = await startToolHost({
-      manifests: { p: httpManifest('p', up.url, gen(`type = "command"\ncommand = ${NODE}\nargs = ["-e", ${JSON.stringify(script)}]\ntimeout_secs = 1`), TOOLS) },
+      manifests: {
+        p: httpManifest(
+          'p',
+          up.url,
+          gen(`type = "command"\ncommand = ${NODE}\nargs = ["-e", ${JSON.stringify(script)}]\ntimeout_secs = 1`),
+          TOOLS,
+        ),
+      },
     });
     const r = await th.call('get_thing');
     expect(r.status).toBe(502);
-    expect(r.body).toMatchObject({ code: 'ATI_ERR_AUTH_GENERATOR', error: 'auth_generator failed: Generator timed out after 1s' });
+    expect(r.body).toMatchObject({
+      code: 'ATI_ERR_AUTH_GENERATOR',
+      error: 'auth_generator failed: Generator timed out after 1s',
+    });
     const pid = Number(await readFile(pidFile, 'utf8'));
     expect(() => process.kill(pid, 0)).toThrow();
     expect(up.requests).toHaveLength(0);
   });
 
   it('a command that cannot be spawned is a 502 naming it', async () => {
-    th = await startToolHost({ manifests: { p: httpManifest('p', up.url, gen('type = "command"\ncommand = "/nonexistent/ati-gen"'), TOOLS) } });
+    th = await startToolHost({
+      manifests: { p: httpManifest('p', up.url, gen('type = "command"\ncommand = "/nonexistent/ati-gen"'), TOOLS) },
+    });
     const r = await th.call('get_thing');
     expect(r.status).toBe(502);
-    expect(r.body['error']).toMatch(/^auth_generator failed: Failed to spawn generator process: \/nonexistent\/ati-gen: .*ENOENT/);
+    expect(r.body['error']).toMatch(
+      /^auth_generator failed: Failed to spawn generator process: \/nonexistent\/ati-gen: .*ENOENT/,
+    );
     expect(th.logsOf('auth generator failed')).toHaveLength(0);
   });
 
   it('a failing generator keeps its stderr out of the response (it goes to the log)', async () => {
     const script = `console.error("generator stderr detail"); process.exit(3)`;
     th = await startToolHost({
-      manifests: { p: httpManifest('p', up.url, gen(`type = "command"\ncommand = ${NODE}\nargs = ["-e", ${JSON.stringify(script)}]`), TOOLS) },
+      manifests: {
+        p: httpManifest(
+          'p',
+          up.url,
+          gen(`type = "command"\ncommand = ${NODE}\nargs = ["-e", ${JSON.stringify(script)}]`),
+          TOOLS,
+        ),
+      },
     });
     const r = await th.call('get_thing');
     expect(r.status).toBe(502);
-    expect(r.body['error']).toBe('auth_generator failed: Generator exited with code 3 (its stderr is in the proxy log)');
+    expect(r.body['error']).toBe(
+      'auth_generator failed: Generator exited with code 3 (its stderr is in the proxy log)',
+    );
     expect(th.logsOf('auth generator failed')[0]).toMatchObject({ exit_code: 3, stderr: 'generator stderr detail' });
   });
 });

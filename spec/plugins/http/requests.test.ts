@@ -142,7 +142,14 @@ describe('http handler: requests and responses', () => {
     const req = up.requests[0]!;
     expect(req.method).toBe('GET');
     expect(req.path).toBe('/v1/search');
-    expect(Object.fromEntries(req.query)).toEqual({ q: 'a b&c', n: '5', t: 'true', z: '', arr: '[1,2]', obj: '{"k":"v"}' });
+    expect(Object.fromEntries(req.query)).toEqual({
+      q: 'a b&c',
+      n: '5',
+      t: 'true',
+      z: '',
+      arr: '[1,2]',
+      obj: '{"k":"v"}',
+    });
     expect(req.body).toBe('');
   });
 
@@ -230,13 +237,21 @@ describe('http handler: requests and responses', () => {
     expect((await th!.call('lget')).body).toEqual({ result: 'plain text' });
     answer(204, '');
     expect((await th!.call('lget')).body).toEqual({ result: '' });
-    for (const body of ['{"error":{"type":"not_found","message":"No records were found for this query"}}', '{"message":"No companies were found"}', '{"error":{"type":"not_found","message":"Not found"}}']) {
+    for (const body of [
+      '{"error":{"type":"not_found","message":"No records were found for this query"}}',
+      '{"message":"No companies were found"}',
+      '{"error":{"type":"not_found","message":"Not found"}}',
+    ]) {
       answer(404, body);
       const r = await th!.call('lget');
       expect(r, body).toMatchObject({ status: 200, body: { result: { records: [] } } });
     }
     answer(404, '{"error":{"type":"invalid_route","message":"no such route"}}');
-    expect((await th!.call('lget')).body).toEqual({ result: null, error: 'Upstream API error: API error (404): no such route', code: 'ATI_ERR_UPSTREAM' });
+    expect((await th!.call('lget')).body).toEqual({
+      result: null,
+      error: 'Upstream API error: API error (404): no such route',
+      code: 'ATI_ERR_UPSTREAM',
+    });
     answer(500, '{"error":"database on fire"}');
     const five = await th!.call('lget');
     expect(five.status).toBe(502);
@@ -279,14 +294,23 @@ describe('http handler: requests and responses', () => {
       res.once('close', () => clearInterval(t));
     });
     const slowBody = await th!.call('lget');
-    expect(slowBody).toMatchObject({ status: 504, body: { error: 'Upstream API error: response body not complete within 1s' } });
+    expect(slowBody).toMatchObject({
+      status: 504,
+      body: { error: 'Upstream API error: response body not complete within 1s' },
+    });
   });
 
   it('a client disconnect aborts the upstream request', async () => {
     await start(LEGACY);
     up.handle(() => undefined);
     const u = new URL(th!.url);
-    const req = http.request({ host: u.hostname, port: u.port, path: '/call', method: 'POST', headers: { 'content-type': 'application/json' } });
+    const req = http.request({
+      host: u.hostname,
+      port: u.port,
+      path: '/call',
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+    });
     req.on('error', () => undefined);
     req.end(JSON.stringify({ tool_name: 'lget', args: {} }));
     await up.waitForRequests(1);
@@ -310,7 +334,10 @@ describe('http handler: requests and responses', () => {
   });
 
   it('follows same-origin redirects with the credential, and never carries it to another origin', async () => {
-    th = await startToolHost({ manifests: { p: httpManifest('p', up.url, 'auth_type = "header"\nauth_key_name = "k"', LEGACY) }, keyring: { k: 'hdr-secret' } });
+    th = await startToolHost({
+      manifests: { p: httpManifest('p', up.url, 'auth_type = "header"\nauth_key_name = "k"', LEGACY) },
+      keyring: { k: 'hdr-secret' },
+    });
     const other = await startUpstream();
     try {
       up.handle((req, res) => {
@@ -347,7 +374,16 @@ describe('http handler: requests and responses', () => {
     await start(LEGACY);
     await th!.call('lget', { password: 'hunter2-value', q: 'x' });
     const line = th!.logsOf('tool call')[0]!;
-    expect(line).toMatchObject({ tool: 'lget', provider: 'p', handler: 'http', sub: 'dev', status: 200, upstream_status: 200, args: ['password', 'q'], endpoint: 'call' });
+    expect(line).toMatchObject({
+      tool: 'lget',
+      provider: 'p',
+      handler: 'http',
+      sub: 'dev',
+      status: 200,
+      upstream_status: 200,
+      args: ['password', 'q'],
+      endpoint: 'call',
+    });
     expect(typeof line['latency_ms']).toBe('number');
     for (const l of th!.logs) expect(l).not.toContain('hunter2-value');
   });
@@ -368,7 +404,12 @@ describe('http handler: SSRF protection', () => {
   it('ATI_SSRF_PROTECTION=1 blocks loopback upstreams with 403; warn logs and allows', async () => {
     up = await startUpstream();
     process.env['ATI_SSRF_PROTECTION'] = '1';
-    th = await startToolHost({ manifests: { p: httpManifest('p', up.url, '', LEGACY), q: httpManifest('q', `http://localhost:${up.port}`, '', '[[tools]]\nname = "byname"\ndescription = "x"\n') } });
+    th = await startToolHost({
+      manifests: {
+        p: httpManifest('p', up.url, '', LEGACY),
+        q: httpManifest('q', `http://localhost:${up.port}`, '', '[[tools]]\nname = "byname"\ndescription = "x"\n'),
+      },
+    });
     const r = await th.call('lget');
     expect(r.status).toBe(403);
     expect(r.body['error']).toBe(`SSRF protection: URL '${up.url}/search' targets a private/internal network address`);

@@ -9,7 +9,10 @@ export const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)
 export const STDIO_SERVER = path.join(FIXTURES, 'stdio-server.mjs');
 
 /** A `[provider]` table for the stdio fixture; `args` are extra fixture flags. */
-export function stdioManifest(name: string, opts: { args?: string[]; extra?: string; env?: Record<string, string> } = {}): string {
+export function stdioManifest(
+  name: string,
+  opts: { args?: string[]; extra?: string; env?: Record<string, string> } = {},
+): string {
   const args = [STDIO_SERVER, ...(opts.args ?? [])].map((a) => JSON.stringify(a)).join(', ');
   let toml = `[provider]\nname = "${name}"\ndescription = "test stdio MCP server"\nhandler = "mcp"\nmcp_transport = "stdio"\nmcp_command = ${JSON.stringify(process.execPath)}\nmcp_args = [${args}]\n${opts.extra ?? ''}\n`;
   if (opts.env) {
@@ -20,7 +23,12 @@ export function stdioManifest(name: string, opts: { args?: string[]; extra?: str
 }
 
 /** Calls a tool of the serving generation directly through its provider (what /call does after its checks). */
-export async function callTool(host: Host, name: string, args: unknown = {}, signal?: AbortSignal): Promise<ToolResult> {
+export async function callTool(
+  host: Host,
+  name: string,
+  args: unknown = {},
+  signal?: AbortSignal,
+): Promise<ToolResult> {
   const gen = host.current;
   const tool = gen.tools.get(name);
   if (!tool) throw new Error(`no tool ${name}; have ${[...gen.tools.keys()].join(', ')}`);

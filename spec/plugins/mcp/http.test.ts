@@ -12,7 +12,13 @@ import { callTool } from './helpers.js';
 interface HttpFixture {
   url: string;
   port: number;
-  stats: { initializes: number; calls: number; unauthorized: number; deletes: number; headers: Array<Record<string, string>> };
+  stats: {
+    initializes: number;
+    calls: number;
+    unauthorized: number;
+    deletes: number;
+    headers: Array<Record<string, string>>;
+  };
   forgetSessions(): void;
   close(): Promise<void>;
 }
@@ -36,7 +42,9 @@ describe('mcp plugin: Streamable HTTP upstream', () => {
     dir = await makeAtiDir(files);
     logs = captureLogs();
     sessions = new Map();
-    th = await startHost(dir.dir, [createMcpPlugin({ onSession: (p, s) => sessions.set(p, s) })], { logger: logs.logger });
+    th = await startHost(dir.dir, [createMcpPlugin({ onSession: (p, s) => sessions.set(p, s) })], {
+      logger: logs.logger,
+    });
     return th;
   }
 
@@ -53,13 +61,22 @@ describe('mcp plugin: Streamable HTTP upstream', () => {
     it(`discovers and calls tools over one session with a bearer from the keyring (${mode} responses)`, async () => {
       upstream = (await startHttpMcpServer({ json: mode === 'json', token: TOKEN })) as HttpFixture;
       const { host } = await start({
-        'manifests/up.toml': httpManifest('up', upstream.url, BEARER + '\n[provider.extra_headers]\nX-Team = "research"\n'),
+        'manifests/up.toml': httpManifest(
+          'up',
+          upstream.url,
+          BEARER + '\n[provider.extra_headers]\nX-Team = "research"\n',
+        ),
         credentials: JSON.stringify({ up_token: TOKEN }),
       });
       expect(host.current.toolList.map((t) => t.name)).toEqual(['up:echo', 'up:add', 'up:fail', 'up:hang']);
-      expect(host.current.tools.get('up:add')!.inputSchema).toMatchObject({ type: 'object', properties: { a: { type: 'number' } } });
+      expect(host.current.tools.get('up:add')!.inputSchema).toMatchObject({
+        type: 'object',
+        properties: { a: { type: 'number' } },
+      });
       expect((await callTool(host, 'up:add', { a: 1, b: 2 })).value).toEqual({ sum: 3 });
-      const many = await Promise.all(Array.from({ length: 10 }, (_, i) => callTool(host, 'up:echo', { text: `m${i}` })));
+      const many = await Promise.all(
+        Array.from({ length: 10 }, (_, i) => callTool(host, 'up:echo', { text: `m${i}` })),
+      );
       expect(many.map((r) => r.value)).toEqual(Array.from({ length: 10 }, (_, i) => `m${i}`));
       // One initialize for discovery and all eleven calls.
       expect(upstream.stats.initializes).toBe(1);
@@ -111,7 +128,11 @@ describe('mcp plugin: Streamable HTTP upstream', () => {
     upstream = (await startHttpMcpServer({ json: true, path: '/p-secret-path/mcp' })) as HttpFixture;
     const url = upstream.url.replace('p-secret-path', '${mcp_path}');
     const { host } = await start({
-      'manifests/up.toml': httpManifest('up', url, 'auth_type = "header"\nauth_key_name = "k"\nauth_header_name = "X-Api-Key"\nauth_value_prefix = "Key "\n'),
+      'manifests/up.toml': httpManifest(
+        'up',
+        url,
+        'auth_type = "header"\nauth_key_name = "k"\nauth_header_name = "X-Api-Key"\nauth_value_prefix = "Key "\n',
+      ),
       credentials: JSON.stringify({ mcp_path: 'p-secret-path', k: 'kkkk-1234' }),
     });
     expect(host.current.tools.has('up:echo')).toBe(true);

@@ -36,7 +36,9 @@ describe('reference MCP manifests', () => {
     dir = await refDir();
     const logs = captureLogs();
     const sessions = new Map<string, McpSession>();
-    th = await startHost(dir.dir, [createMcpPlugin({ onSession: (p, s) => sessions.set(p, s) })], { logger: logs.logger });
+    th = await startHost(dir.dir, [createMcpPlugin({ onSession: (p, s) => sessions.set(p, s) })], {
+      logger: logs.logger,
+    });
     const gen = th.host.current;
     expect([...gen.providers.keys()].sort()).toEqual(['deepwiki', 'github']);
     // github: the token is missing, so nothing is spawned (no `npx -y` download).

@@ -37,11 +37,25 @@ describe('mcp plugin: stdio upstream', () => {
   });
 
   it('discovers every tool across tools/list pages, named <provider>:<tool> with scope tool:<provider>:<tool>', async () => {
-    const { host } = await start({ 'manifests/fx.toml': stdioManifest('fx', { args: ['--page-size', '3', '--extra-tools', '4'] }) });
+    const { host } = await start({
+      'manifests/fx.toml': stdioManifest('fx', { args: ['--page-size', '3', '--extra-tools', '4'] }),
+    });
     const names = host.current.toolList.map((t) => t.name);
     expect(names).toEqual([
-      'fx:echo', 'fx:add', 'fx:fail', 'fx:stderr', 'fx:crash', 'fx:hang', 'fx:env', 'fx:pid', 'fx:multi', 'fx:changed',
-      'fx:extra_0', 'fx:extra_1', 'fx:extra_2', 'fx:extra_3',
+      'fx:echo',
+      'fx:add',
+      'fx:fail',
+      'fx:stderr',
+      'fx:crash',
+      'fx:hang',
+      'fx:env',
+      'fx:pid',
+      'fx:multi',
+      'fx:changed',
+      'fx:extra_0',
+      'fx:extra_1',
+      'fx:extra_2',
+      'fx:extra_3',
     ]);
     const echo = host.current.tools.get('fx:echo')!;
     expect(echo).toMatchObject({
@@ -101,7 +115,9 @@ describe('mcp plugin: stdio upstream', () => {
     });
     const env = (await callTool(host, 'fx:env')).value as Record<string, string>;
     const keys = Object.keys(env).filter((k) => k !== 'PWD' && k !== 'SHLVL' && k !== '_');
-    expect(keys.sort()).toEqual(['API_TOKEN', 'HOME', 'MODE', 'PATH'].filter((k) => k !== 'HOME' || process.env['HOME'] !== undefined).sort());
+    expect(keys.sort()).toEqual(
+      ['API_TOKEN', 'HOME', 'MODE', 'PATH'].filter((k) => k !== 'HOME' || process.env['HOME'] !== undefined).sort(),
+    );
     expect(env['MODE']).toBe('plain-abc-x');
     expect(env['API_TOKEN']).toBe('[REDACTED]');
     expect(env['PATH']).toBe(process.env['PATH']);
@@ -109,14 +125,26 @@ describe('mcp plugin: stdio upstream', () => {
 
   it('logs the child stderr line by line at WARN, with secrets redacted', async () => {
     const { host } = await start({
-      'manifests/fx.toml': stdioManifest('fx', { args: ['--stderr-at-start', 'booting with token tok-abcdef-999'], env: { T: '${t}' } }),
+      'manifests/fx.toml': stdioManifest('fx', {
+        args: ['--stderr-at-start', 'booting with token tok-abcdef-999'],
+        env: { T: '${t}' },
+      }),
       credentials: JSON.stringify({ t: 'tok-abcdef-999' }),
     });
-    const boot = await logs.waitFor((l) => l.message === 'MCP server stderr' && String(l['line']).startsWith('booting'));
-    expect(boot).toMatchObject({ level: 'WARN', provider: 'fx', stream: 'stderr', line: 'booting with token [REDACTED]' });
+    const boot = await logs.waitFor(
+      (l) => l.message === 'MCP server stderr' && String(l['line']).startsWith('booting'),
+    );
+    expect(boot).toMatchObject({
+      level: 'WARN',
+      provider: 'fx',
+      stream: 'stderr',
+      line: 'booting with token [REDACTED]',
+    });
     expect((await callTool(host, 'fx:stderr', { lines: 3 })).value).toBe('wrote 3');
     for (let i = 0; i < 3; i++) {
-      await logs.waitFor((l) => l.message === 'MCP server stderr' && l['line'] === `stderr line ${i}` && l['level'] === 'WARN');
+      await logs.waitFor(
+        (l) => l.message === 'MCP server stderr' && l['line'] === `stderr line ${i}` && l['level'] === 'WARN',
+      );
     }
     expect(JSON.stringify(logs.lines)).not.toContain('tok-abcdef-999');
   });
@@ -124,7 +152,8 @@ describe('mcp plugin: stdio upstream', () => {
   it('restarts a crashed child with backoff; the call in flight fails with 502', async () => {
     const { host } = await start({ 'manifests/fx.toml': stdioManifest('fx') });
     const session = sessions.get('fx')!;
-    const restartsMetric = async () => Number(/ati_mcp_child_restarts_total\{provider="fx"\} (\d+)/.exec(await metricsRegistry.metrics())?.[1] ?? 0);
+    const restartsMetric = async () =>
+      Number(/ati_mcp_child_restarts_total\{provider="fx"\} (\d+)/.exec(await metricsRegistry.metrics())?.[1] ?? 0);
     const metricBefore = await restartsMetric();
     const pid1 = (await callTool(host, 'fx:pid')).value as number;
     const crash = (await callTool(host, 'fx:crash').catch((e: unknown) => e)) as AtiError;
@@ -171,7 +200,10 @@ describe('mcp plugin: stdio upstream', () => {
     const pid1 = sessions.get('fx')!.pid!;
     expect(isAlive(pid1)).toBe(true);
     // Changing the provider's own manifest provisions a new child and retires the old one.
-    await dir!.manifest('fx', stdioManifest('fx', { extra: 'description_note = 1' }).replace('description_note = 1', 'mcp_timeout_secs = 30'));
+    await dir!.manifest(
+      'fx',
+      stdioManifest('fx', { extra: 'description_note = 1' }).replace('description_note = 1', 'mcp_timeout_secs = 30'),
+    );
     const r = await host.reload('test');
     expect(r.status).toBe('applied');
     const pid2 = sessions.get('fx')!.pid!;
@@ -186,11 +218,15 @@ describe('mcp plugin: stdio upstream', () => {
   it('keeps the child running across a reload that changed only another manifest', async () => {
     const { host } = await start({
       'manifests/fx.toml': stdioManifest('fx'),
-      'manifests/other.toml': '[provider]\nname = "other"\ndescription = "d"\nhandler = "test"\n[[tools]]\nname = "o1"\ndescription = "x"\n',
+      'manifests/other.toml':
+        '[provider]\nname = "other"\ndescription = "d"\nhandler = "test"\n[[tools]]\nname = "o1"\ndescription = "x"\n',
     });
     const pid = (await callTool(host, 'fx:pid')).value as number;
     const before = host.current.providers.get('fx');
-    await dir!.manifest('other', '[provider]\nname = "other"\ndescription = "changed"\nhandler = "test"\n[[tools]]\nname = "o2"\ndescription = "x"\n');
+    await dir!.manifest(
+      'other',
+      '[provider]\nname = "other"\ndescription = "changed"\nhandler = "test"\n[[tools]]\nname = "o2"\ndescription = "x"\n',
+    );
     const r = await host.reload('test');
     expect(r).toMatchObject({ status: 'applied', reused: ['fx'], provisioned: ['other'] });
     expect(host.current.providers.get('fx')).toBe(before);
@@ -249,7 +285,8 @@ describe('mcp plugin: stdio upstream', () => {
 
   it('loads a provider whose discovery fails with no tools and a WARN, and retries on the next reload', async () => {
     const { host } = await start({
-      'manifests/bad.toml': '[provider]\nname = "bad"\ndescription = "d"\nhandler = "mcp"\nmcp_command = "/nonexistent/ati-mcp-server"\n',
+      'manifests/bad.toml':
+        '[provider]\nname = "bad"\ndescription = "d"\nhandler = "mcp"\nmcp_command = "/nonexistent/ati-mcp-server"\n',
       'manifests/zz.toml': '[provider]\nname = "zz"\ndescription = "d"\nhandler = "test"\n',
     });
     expect(host.current.toolList).toHaveLength(0);
@@ -265,7 +302,10 @@ describe('mcp plugin: stdio upstream', () => {
 
   it('bounds discovery by mcp_discovery_timeout_secs and kills a child that never initialises', async () => {
     const { host } = await start({
-      'manifests/slow.toml': stdioManifest('slow', { args: ['--hang-initialize'], extra: 'mcp_discovery_timeout_secs = 1\nmcp_timeout_secs = 1' }),
+      'manifests/slow.toml': stdioManifest('slow', {
+        args: ['--hang-initialize'],
+        extra: 'mcp_discovery_timeout_secs = 1\nmcp_timeout_secs = 1',
+      }),
     });
     expect(host.current.toolList).toHaveLength(0);
     const warn = await logs.waitFor((l) => l.message.startsWith('MCP discovery failed'));
@@ -295,7 +335,9 @@ describe('mcp plugin: stdio upstream', () => {
 
   it('keeps hand-written [[tools]]: they call the MCP tool named without the provider prefix', async () => {
     const { host } = await start({
-      'manifests/fx.toml': stdioManifest('fx') + '\n[[tools]]\nname = "fx:echo"\ndescription = "hand-written echo"\n\n[[tools]]\nname = "shout"\ndescription = "maps to echo? no: to shout"\n',
+      'manifests/fx.toml':
+        stdioManifest('fx') +
+        '\n[[tools]]\nname = "fx:echo"\ndescription = "hand-written echo"\n\n[[tools]]\nname = "shout"\ndescription = "maps to echo? no: to shout"\n',
     });
     const echo = host.current.tools.get('fx:echo')!;
     expect(echo.description).toBe('hand-written echo');

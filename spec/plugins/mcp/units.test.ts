@@ -20,7 +20,11 @@ const head = '[provider]\nname = "x"\ndescription = "d"\nhandler = "mcp"\n';
 
 describe('mcp plugin units', () => {
   it('expands ${key} in one pass and reports every missing entry', () => {
-    const kr = new Map([['a', 'A-${b}'], ['b', 'B'], ['empty', '']]);
+    const kr = new Map([
+      ['a', 'A-${b}'],
+      ['b', 'B'],
+      ['empty', ''],
+    ]);
     const x = expandPlaceholders('${a}/${b}/${missing}/${empty}/${other}/${unterminated', (k) => kr.get(k));
     expect(x.value).toBe('A-${b}/B/${missing}//${other}/${unterminated');
     expect(x.missing).toEqual(['missing', 'other']);
@@ -35,7 +39,11 @@ describe('mcp plugin units', () => {
 
   it('bounds stderr logging: long lines are cut, floods are counted, partial lines wait for their newline', () => {
     const logs = captureLogs();
-    const s = new StderrLog(logs.logger, makeRedactor(['hunter22']), { maxLineChars: 10, linesPerWindow: 3, windowMs: 60_000 });
+    const s = new StderrLog(logs.logger, makeRedactor(['hunter22']), {
+      maxLineChars: 10,
+      linesPerWindow: 3,
+      windowMs: 60_000,
+    });
     s.write('hello ');
     expect(logs.lines).toHaveLength(0);
     s.write(Buffer.from('world\nabcdefghijklmnopqrstuvwxyz\r\nhunter22\n\n'));
@@ -62,9 +70,21 @@ describe('mcp plugin units', () => {
 
   it('builds the clean child environment: PATH and HOME only, then mcp_env; inherited extras removed', () => {
     const reads = new Map<string, string | undefined>();
-    const m = load(`${head}mcp_command = "srv"\nmcp_args = ["--x", "\${not_expanded}"]\n[provider.mcp_env]\nTOKEN = "\${tok}"\n`).manifests[0]!;
-    const r = resolveTarget(m, new Keyring([['tok', 'tok-value']], 't').accessor(reads), { PATH: '/bin', HOME: '/home/u', USER: 'u', SECRET: 's' });
-    expect(r.target).toEqual({ kind: 'stdio', command: 'srv', args: ['--x', '${not_expanded}'], env: { PATH: '/bin', HOME: '/home/u', TOKEN: 'tok-value' } });
+    const m = load(
+      `${head}mcp_command = "srv"\nmcp_args = ["--x", "\${not_expanded}"]\n[provider.mcp_env]\nTOKEN = "\${tok}"\n`,
+    ).manifests[0]!;
+    const r = resolveTarget(m, new Keyring([['tok', 'tok-value']], 't').accessor(reads), {
+      PATH: '/bin',
+      HOME: '/home/u',
+      USER: 'u',
+      SECRET: 's',
+    });
+    expect(r.target).toEqual({
+      kind: 'stdio',
+      command: 'srv',
+      args: ['--x', '${not_expanded}'],
+      env: { PATH: '/bin', HOME: '/home/u', TOKEN: 'tok-value' },
+    });
     expect(r.secrets).toEqual(['tok-value']);
     expect([...reads.keys()]).toEqual(['tok']);
     const env = cleanChildEnv({ PATH: '/bin' });
@@ -75,8 +95,12 @@ describe('mcp plugin units', () => {
   it('builds the HTTP auth header per ref-01 §5.3; the credential wins over extra_headers', () => {
     const kr = new Keyring([['k', 'key-1']], 't');
     const url = 'mcp_transport = "http"\nmcp_url = "https://example.test/mcp"\n';
-    const basic = load(`${head}${url}auth_type = "basic"\nauth_key_name = "k"\n[provider.extra_headers]\nauthorization = "x"\nX-A = "1"\n`).manifests[0]!;
-    expect(resolveTarget(basic, kr.accessor()).target).toMatchObject({ headers: { 'X-A': '1', Authorization: `Basic ${Buffer.from('key-1:').toString('base64')}` } });
+    const basic = load(
+      `${head}${url}auth_type = "basic"\nauth_key_name = "k"\n[provider.extra_headers]\nauthorization = "x"\nX-A = "1"\n`,
+    ).manifests[0]!;
+    expect(resolveTarget(basic, kr.accessor()).target).toMatchObject({
+      headers: { 'X-A': '1', Authorization: `Basic ${Buffer.from('key-1:').toString('base64')}` },
+    });
     const none = load(`${head}${url}auth_type = "query"\nauth_key_name = "k"\n`).manifests[0]!;
     expect(resolveTarget(none, kr.accessor()).target).toMatchObject({ headers: {} });
     const missing = load(`${head}${url}auth_type = "bearer"\nauth_key_name = "absent"\n`).manifests[0]!;
@@ -89,10 +113,16 @@ describe('mcp plugin units', () => {
       ['mcp_transport = "http"\n', /provider\.mcp_url: mcp_url is required/],
       ['mcp_transport = "http"\nmcp_url = "ftp://x"\n', /must start with http:\/\/ or https:\/\//],
       ['mcp_transport = "websocket"\nmcp_command = "x"\n', /provider\.mcp_transport: must be one of "stdio", "http"/],
-      ['mcp_transport = "http"\nmcp_url = "http://x"\nauth_type = "bearer"\n', /auth_type = "bearer" needs auth_key_name/],
+      [
+        'mcp_transport = "http"\nmcp_url = "http://x"\nauth_type = "bearer"\n',
+        /auth_type = "bearer" needs auth_key_name/,
+      ],
       ['mcp_command = "x"\nmcp_timeout_secs = 0\n', /provider\.mcp_timeout_secs/],
       ['mcp_command = "x"\nmcp_comand = "y"\n', /unknown key "mcp_comand".*did you mean "mcp_command"/],
-      ['mcp_command = "x"\n[provider.auth_generator]\ntype = "command"\ncommand = "echo"\n', /auth_generator is not supported by the mcp handler/],
+      [
+        'mcp_command = "x"\n[provider.auth_generator]\ntype = "command"\ncommand = "echo"\n',
+        /auth_generator is not supported by the mcp handler/,
+      ],
     ];
     for (const [extra, re] of cases) {
       const r = load(head + extra);

@@ -30,27 +30,30 @@ export function send(base: string, path: string, opts: SendOptions = {}): Promis
     const body = opts.body === undefined ? undefined : Buffer.from(opts.body);
     if (body && opts.chunked) headers['transfer-encoding'] = 'chunked';
     else if (body) headers['content-length'] = String(body.length);
-    const req = http.request({ host: u.hostname, port: u.port, path, method: opts.method ?? 'GET', headers, agent: false }, (res) => {
-      const headersAfterMs = performance.now() - t0;
-      const chunks: Buffer[] = [];
-      let error: string | undefined;
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('aborted', () => (error = 'aborted'));
-      res.on('error', (e) => (error = e.message));
-      res.on('close', () => {
-        const buf = Buffer.concat(chunks);
-        if (!res.complete && !error) error = 'incomplete';
-        resolve({
-          status: res.statusCode ?? 0,
-          headers: res.headers,
-          rawHeaders: res.rawHeaders,
-          body: buf,
-          headersAfterMs,
-          ...(error ? { error } : {}),
-          json: <T>() => JSON.parse(buf.toString()) as T,
+    const req = http.request(
+      { host: u.hostname, port: u.port, path, method: opts.method ?? 'GET', headers, agent: false },
+      (res) => {
+        const headersAfterMs = performance.now() - t0;
+        const chunks: Buffer[] = [];
+        let error: string | undefined;
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('aborted', () => (error = 'aborted'));
+        res.on('error', (e) => (error = e.message));
+        res.on('close', () => {
+          const buf = Buffer.concat(chunks);
+          if (!res.complete && !error) error = 'incomplete';
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            rawHeaders: res.rawHeaders,
+            body: buf,
+            headersAfterMs,
+            ...(error ? { error } : {}),
+            json: <T>() => JSON.parse(buf.toString()) as T,
+          });
         });
-      });
-    });
+      },
+    );
     req.on('error', reject);
     if (body && opts.chunked) {
       let off = 0;

@@ -30,8 +30,16 @@ describe('passthrough e2e (bin/ati proxy --enable-passthrough)', () => {
     up = await startEchoUpstream();
     wsUp = await startWsUpstream();
     dir = await makeAtiDir({
-      'manifests/api.toml': ptManifest('api', up.url, 'path_prefix = "/api"\nauth_type = "bearer"\nauth_key_name = "api_key"\ndeny_paths = ["/admin"]'),
-      'manifests/ws.toml': ptManifest('ws', wsUp.url, 'host_match = "ws.local"\nforward_websockets = true\nauth_type = "query"\nauth_key_name = "api_key"'),
+      'manifests/api.toml': ptManifest(
+        'api',
+        up.url,
+        'path_prefix = "/api"\nauth_type = "bearer"\nauth_key_name = "api_key"\ndeny_paths = ["/admin"]',
+      ),
+      'manifests/ws.toml': ptManifest(
+        'ws',
+        wsUp.url,
+        'host_match = "ws.local"\nforward_websockets = true\nauth_type = "query"\nauth_key_name = "api_key"',
+      ),
       'manifests/example.toml': await readFile(path.join(REPO_ROOT, 'manifests', 'example-passthrough.toml'), 'utf8'),
       credentials: JSON.stringify({ api_key: 'e2e-secret-value-42' }),
     });
@@ -39,7 +47,11 @@ describe('passthrough e2e (bin/ati proxy --enable-passthrough)', () => {
     const started = proxy.logs.find((l) => l.message === 'ATI proxy server starting')!;
     expect(started['passthrough']).toBe(3);
 
-    const r = await send(proxy.url, '/api/v1/things?x=1', { method: 'POST', body: '{"a":1}', headers: { authorization: 'Bearer sandbox', 'x-sandbox-signature': 't=1,s=00' } });
+    const r = await send(proxy.url, '/api/v1/things?x=1', {
+      method: 'POST',
+      body: '{"a":1}',
+      headers: { authorization: 'Bearer sandbox', 'x-sandbox-signature': 't=1,s=00' },
+    });
     expect(r.status).toBe(200);
     const seen = up.requests[0]!;
     expect(seen.url).toBe('/v1/things?x=1');
@@ -73,7 +85,9 @@ describe('passthrough e2e (bin/ati proxy --enable-passthrough)', () => {
   });
 
   it('refuses to start on an invalid passthrough manifest, naming file and field', async () => {
-    dir = await makeAtiDir({ 'manifests/bad.toml': ptManifest('bad', 'http://127.0.0.1:1', 'path_prefix = "/x"\ndeny_path = ["/admin"]') });
+    dir = await makeAtiDir({
+      'manifests/bad.toml': ptManifest('bad', 'http://127.0.0.1:1', 'path_prefix = "/x"\ndeny_path = ["/admin"]'),
+    });
     proxy = await startProxy({ atiDir: dir.dir, args: ['--enable-passthrough'], waitReady: false });
     const code = await proxy.exited;
     expect(code).not.toBe(0);
@@ -103,7 +117,9 @@ describe('passthrough e2e (bin/ati proxy --enable-passthrough)', () => {
     expect(signed.status).toBe(200);
     expect(up.requests).toHaveLength(1);
     // A named route still needs the JWT: signed but no token → 401.
-    const named = await send(proxy.url, '/tools', { headers: { 'x-sandbox-signature': signatureHeader(Buffer.from(secret), 'GET', '/tools', t) } });
+    const named = await send(proxy.url, '/tools', {
+      headers: { 'x-sandbox-signature': signatureHeader(Buffer.from(secret), 'GET', '/tools', t) },
+    });
     expect(named.status).toBe(401);
   });
 });

@@ -11,7 +11,15 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { send } from './client.js';
 import { ptManifest, startPassthrough, type Harness } from './harness.js';
-import { closedPort, namesOf, startBlackHole, startEchoUpstream, valuesOf, type BlackHole, type EchoUpstream } from './upstreams.js';
+import {
+  closedPort,
+  namesOf,
+  startBlackHole,
+  startEchoUpstream,
+  valuesOf,
+  type BlackHole,
+  type EchoUpstream,
+} from './upstreams.js';
 
 describe('passthrough HTTP', () => {
   let h: Harness | undefined;
@@ -143,13 +151,23 @@ describe('passthrough HTTP', () => {
       expect(up!.requests).toHaveLength(0);
       expect((await send(h.url, '/litellm/configuration')).status).toBe(200);
       expect((await send(h.url, '/litellm/config')).status).toBe(200);
-      expect(h.logs.some((l) => l['message'] === 'passthrough denied by deny_paths' && l['path'] === '/config/x/y')).toBe(true);
+      expect(
+        h.logs.some((l) => l['message'] === 'passthrough denied by deny_paths' && l['path'] === '/config/x/y'),
+      ).toBe(true);
     });
 
     it('refuses dot-segment and encoded tricks with 400 before any policy, and decodes escaped unreserved characters', async () => {
       await echo();
-      h = await startPassthrough({ a: ptManifest('llm', up!.url, 'path_prefix = "/litellm"\ndeny_paths = ["/config/*"]') });
-      for (const p of ['/litellm/v1/../config/x', '/litellm/v1/%2e%2e/config/x', '/litellm/%2Fconfig/x', '/litellm//config/x', '/litellm/.%2e/config']) {
+      h = await startPassthrough({
+        a: ptManifest('llm', up!.url, 'path_prefix = "/litellm"\ndeny_paths = ["/config/*"]'),
+      });
+      for (const p of [
+        '/litellm/v1/../config/x',
+        '/litellm/v1/%2e%2e/config/x',
+        '/litellm/%2Fconfig/x',
+        '/litellm//config/x',
+        '/litellm/.%2e/config',
+      ]) {
         const r = await send(h.url, p);
         expect(r.status, p).toBe(400);
         expect(r.json()['code']).toBe('ATI_ERR_BAD_PATH');
@@ -164,7 +182,13 @@ describe('passthrough HTTP', () => {
   });
 
   describe('headers', () => {
-    const creds = { llm_master: 'sk-master-0001', tenant: 'acme', hdr_key: 'hk-777', basic_creds: 'user:pa ss', qkey: 'q s/&=1' };
+    const creds = {
+      llm_master: 'sk-master-0001',
+      tenant: 'acme',
+      hdr_key: 'hk-777',
+      basic_creds: 'user:pa ss',
+      qkey: 'q s/&=1',
+    };
 
     it('replaces the caller Authorization with the injected one, except on forward-auth paths', async () => {
       await echo();
@@ -178,8 +202,16 @@ describe('passthrough HTTP', () => {
         },
         { credentials: creds },
       );
-      await send(h.url, '/litellm/key/generate', { method: 'POST', body: '{}', headers: { authorization: 'Bearer sk-virtual' } });
-      await send(h.url, '/litellm/v1/chat/completions', { method: 'POST', body: '{}', headers: { authorization: 'Bearer sk-virtual' } });
+      await send(h.url, '/litellm/key/generate', {
+        method: 'POST',
+        body: '{}',
+        headers: { authorization: 'Bearer sk-virtual' },
+      });
+      await send(h.url, '/litellm/v1/chat/completions', {
+        method: 'POST',
+        body: '{}',
+        headers: { authorization: 'Bearer sk-virtual' },
+      });
       await send(h.url, '/litellm/%761/embeddings', { headers: { authorization: 'Bearer sk-virtual' } });
       expect(valuesOf(up!.requests[0]!, 'authorization')).toEqual(['Bearer sk-master-0001']);
       expect(valuesOf(up!.requests[1]!, 'authorization')).toEqual(['Bearer sk-virtual']);
@@ -202,7 +234,9 @@ describe('passthrough HTTP', () => {
         },
         { credentials: creds },
       );
-      await send(h.url, '/hdr/x', { headers: { 'x-bb-api-key': 'caller', 'X-Tenant': 'evil', authorization: 'Bearer caller' } });
+      await send(h.url, '/hdr/x', {
+        headers: { 'x-bb-api-key': 'caller', 'X-Tenant': 'evil', authorization: 'Bearer caller' },
+      });
       await send(h.url, '/q/x?api_key=evil&b=2&api%5Fkey=evil2');
       await send(h.url, '/basic/x', { headers: { authorization: 'Basic Y2FsbGVy' } });
       const [hdr, q, basic] = up!.requests;
@@ -241,7 +275,18 @@ describe('passthrough HTTP', () => {
       });
       expect(r.status).toBe(200);
       const names = namesOf(up!.requests[0]!);
-      for (const dropped of ['x-custom-hop', 'keep-alive', 'te', 'proxy-authorization', 'proxy-connection', 'x-sandbox-signature', 'x-sandbox-job-id', 'x-sandbox-trace-id', 'traceparent', 'tracestate']) {
+      for (const dropped of [
+        'x-custom-hop',
+        'keep-alive',
+        'te',
+        'proxy-authorization',
+        'proxy-connection',
+        'x-sandbox-signature',
+        'x-sandbox-job-id',
+        'x-sandbox-trace-id',
+        'traceparent',
+        'tracestate',
+      ]) {
         expect(names, dropped).not.toContain(dropped);
       }
       expect(valuesOf(up!.requests[0]!, 'x-keep')).toEqual(['yes']);
@@ -263,7 +308,11 @@ describe('passthrough HTTP', () => {
       await echo();
       h = await startPassthrough(
         {
-          a: ptManifest('a', up!.url, 'path_prefix = "/a"\nauth_type = "bearer"\nauth_key_name = "absent_key"\nforward_authorization_paths = ["/v1/*"]'),
+          a: ptManifest(
+            'a',
+            up!.url,
+            'path_prefix = "/a"\nauth_type = "bearer"\nauth_key_name = "absent_key"\nforward_authorization_paths = ["/v1/*"]',
+          ),
           b: ptManifest('b', up!.url, 'path_prefix = "/b"\n[provider.extra_headers]\nX-T = "Bearer ${nope}"'),
         },
         { credentials: { other: 'value-0001' } },
@@ -286,7 +335,9 @@ describe('passthrough HTTP', () => {
 
     it('streams request and response bodies of every method, GET bodies included', async () => {
       await echo();
-      h = await startPassthrough({ a: ptManifest('s', up!.url, 'path_prefix = "/s"\nmax_request_bytes = 0\nmax_response_bytes = 0') });
+      h = await startPassthrough({
+        a: ptManifest('s', up!.url, 'path_prefix = "/s"\nmax_request_bytes = 0\nmax_response_bytes = 0'),
+      });
       const big = Buffer.alloc(8 * MiB, 0x62);
       const put = await send(h.url, '/s/up', { method: 'PUT', body: big });
       expect(put.json()['bodyBytes']).toBe(8 * MiB);
@@ -316,7 +367,10 @@ describe('passthrough HTTP', () => {
       const body = Buffer.alloc(2 * MiB, 0x63);
       const withLength = await send(h.url, '/s/x', { method: 'POST', body });
       expect(withLength.status).toBe(413);
-      expect(withLength.json()).toEqual({ error: 'payload too large: request exceeds max_request_bytes', code: 'ATI_ERR_BODY_TOO_LARGE' });
+      expect(withLength.json()).toEqual({
+        error: 'payload too large: request exceeds max_request_bytes',
+        code: 'ATI_ERR_BODY_TOO_LARGE',
+      });
       expect(up!.requests).toHaveLength(0);
       const chunked = await send(h.url, '/s/x', { method: 'POST', body, chunked: true });
       expect(chunked.status).toBe(413);
@@ -324,7 +378,9 @@ describe('passthrough HTTP', () => {
       const exact = await send(h.url, '/s/x', { method: 'POST', body: Buffer.alloc(MiB, 0x63) });
       expect(exact.status).toBe(200);
       expect(exact.json()['bodyBytes']).toBe(MiB);
-      expect(h.logs.some((l) => l['message'] === 'request rejected: content-length exceeds max_request_bytes')).toBe(true);
+      expect(h.logs.some((l) => l['message'] === 'request rejected: content-length exceeds max_request_bytes')).toBe(
+        true,
+      );
     });
 
     it('applies max_response_bytes: 502 above an upstream Content-Length, keeps a Content-Length within, cuts chunked streams', async () => {
@@ -354,7 +410,9 @@ describe('passthrough HTTP', () => {
   describe('upstream failures', () => {
     it('answers 504 when the response headers do not come within response_header_timeout_seconds', async () => {
       await echo();
-      h = await startPassthrough({ a: ptManifest('slow', up!.url, 'path_prefix = "/slow"\nresponse_header_timeout_seconds = 1') });
+      h = await startPassthrough({
+        a: ptManifest('slow', up!.url, 'path_prefix = "/slow"\nresponse_header_timeout_seconds = 1'),
+      });
       const t0 = performance.now();
       const r = await send(h.url, '/slow/slow-headers/5000');
       const took = performance.now() - t0;
@@ -366,7 +424,9 @@ describe('passthrough HTTP', () => {
 
     it('answers 504 for a black hole (accepts, never answers) within the configured bound', async () => {
       hole = await startBlackHole();
-      h = await startPassthrough({ a: ptManifest('hole', hole.url, 'path_prefix = "/hole"\nread_timeout_seconds = 1') });
+      h = await startPassthrough({
+        a: ptManifest('hole', hole.url, 'path_prefix = "/hole"\nread_timeout_seconds = 1'),
+      });
       const t0 = performance.now();
       const r = await send(h.url, '/hole/x');
       expect(r.status).toBe(504);
@@ -377,7 +437,11 @@ describe('passthrough HTTP', () => {
     it('cuts a response whose body stalls longer than read_idle_timeout_seconds (no total deadline otherwise)', async () => {
       await echo();
       h = await startPassthrough({
-        a: ptManifest('stall', up!.url, 'path_prefix = "/stall"\nread_idle_timeout_seconds = 1\nresponse_header_timeout_seconds = 5'),
+        a: ptManifest(
+          'stall',
+          up!.url,
+          'path_prefix = "/stall"\nread_idle_timeout_seconds = 1\nresponse_header_timeout_seconds = 5',
+        ),
       });
       const r = await send(h.url, '/stall/stall-body/4000');
       expect(r.status).toBe(200);
@@ -390,7 +454,13 @@ describe('passthrough HTTP', () => {
     it('answers 502 on connection refused, with no query credential in the body or the logs', async () => {
       const port = await closedPort();
       h = await startPassthrough(
-        { a: ptManifest('down', `http://127.0.0.1:${port}`, 'path_prefix = "/down"\nauth_type = "query"\nauth_key_name = "qk"') },
+        {
+          a: ptManifest(
+            'down',
+            `http://127.0.0.1:${port}`,
+            'path_prefix = "/down"\nauth_type = "query"\nauth_key_name = "qk"',
+          ),
+        },
         { credentials: { qk: 'super-secret-query-key' } },
       );
       const r = await send(h.url, '/down/x?a=1');
@@ -405,8 +475,29 @@ describe('passthrough HTTP', () => {
 
   it('verifies upstream TLS certificates: a self-signed upstream is a 502, never a silent downgrade', async () => {
     const tmp = mkdtempSync(path.join(os.tmpdir(), 'ati-tls-'));
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${tmp}/k.pem`, '-out', `${tmp}/c.pem`, '-days', '1', '-subj', '/CN=127.0.0.1'], { stdio: 'ignore' });
-    const server = https.createServer({ key: readFileSync(`${tmp}/k.pem`), cert: readFileSync(`${tmp}/c.pem`) }, (_req, res) => res.end('tls ok'));
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-keyout',
+        `${tmp}/k.pem`,
+        '-out',
+        `${tmp}/c.pem`,
+        '-days',
+        '1',
+        '-subj',
+        '/CN=127.0.0.1',
+      ],
+      { stdio: 'ignore' },
+    );
+    const server = https.createServer(
+      { key: readFileSync(`${tmp}/k.pem`), cert: readFileSync(`${tmp}/c.pem`) },
+      (_req, res) => res.end('tls ok'),
+    );
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     try {
       const port = (server.address() as AddressInfo).port;
@@ -439,7 +530,11 @@ describe('passthrough HTTP', () => {
       expect((await h.th.host.reload('test')).status).toBe('applied');
       expect(h.th.host.current.routes.routes.find((r) => r.name === 'a')).not.toBe(routeBefore);
       await send(h.url, '/a/3');
-      expect(up!.requests.map((r) => valuesOf(r, 'authorization')[0])).toEqual(['Bearer token-v1', 'Bearer token-v1', 'Bearer token-v2']);
+      expect(up!.requests.map((r) => valuesOf(r, 'authorization')[0])).toEqual([
+        'Bearer token-v1',
+        'Bearer token-v1',
+        'Bearer token-v2',
+      ]);
     });
   });
 });

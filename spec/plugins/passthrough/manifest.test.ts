@@ -35,9 +35,17 @@ describe('passthrough manifests', () => {
   it.runIf(EXAMPLE)('loads the reference example manifest (deploy/examples/vm) and the repo example', () => {
     for (const file of [EXAMPLE!, path.join(REPO_ROOT, 'manifests', 'example-passthrough.toml')]) {
       const r = load(readFileSync(file, 'utf8'), file);
-      expect(r.errors.map((e) => e.describe()), file).toEqual([]);
+      expect(
+        r.errors.map((e) => e.describe()),
+        file,
+      ).toEqual([]);
       const spec = compileRouteSpec(r.manifests[0]!);
-      expect(spec).toMatchObject({ pathPrefix: '/example', strip: true, origin: 'https://api.example.com', connectTimeoutMs: 5000 });
+      expect(spec).toMatchObject({
+        pathPrefix: '/example',
+        strip: true,
+        origin: 'https://api.example.com',
+        connectTimeoutMs: 5000,
+      });
     }
   });
 
@@ -58,7 +66,9 @@ describe('passthrough manifests', () => {
       wsIdleTimeoutMs: 0,
       hostHeader: 'api.example.com',
     });
-    const t = compileRouteSpec(load(base('path_prefix = "/x"\nread_timeout_seconds = 60\nresponse_header_timeout_seconds = 10')).manifests[0]!);
+    const t = compileRouteSpec(
+      load(base('path_prefix = "/x"\nread_timeout_seconds = 60\nresponse_header_timeout_seconds = 10')).manifests[0]!,
+    );
     expect([t.headersTimeoutMs, t.bodyIdleTimeoutMs]).toEqual([10_000, 60_000]);
   });
 
@@ -70,7 +80,10 @@ describe('passthrough manifests', () => {
 
   it('reports the reference load-time errors (ref-02 §1.3) with file and field', () => {
     const cases: Array<[string, string]> = [
-      [ptManifest('r', ' ', 'path_prefix = "/x"'), 'provider.base_url: passthrough provider requires non-empty base_url'],
+      [
+        ptManifest('r', ' ', 'path_prefix = "/x"'),
+        'provider.base_url: passthrough provider requires non-empty base_url',
+      ],
       [base(''), 'provider.path_prefix: passthrough provider requires at least one of host_match or path_prefix'],
       [base('path_prefix = "x"'), "provider.path_prefix: passthrough path_prefix must start with '/' (got: 'x')"],
       [base('host_match = "  "'), 'provider.host_match: passthrough host_match must be non-empty when set'],
@@ -78,24 +91,45 @@ describe('passthrough manifests', () => {
         ptManifest('r', 'ftp://files.example.com', 'path_prefix = "/x"\nforward_websockets = true'),
         'provider.forward_websockets: forward_websockets requires base_url to use http:// or https:// (proxy derives ws/wss automatically); got: ftp://files.example.com',
       ],
-      [base('path_prefix = "/x"\npath_replace = ["v1", "/v2"]'), "provider.path_replace: passthrough path_replace source must start with '/' (got: 'v1')"],
+      [
+        base('path_prefix = "/x"\npath_replace = ["v1", "/v2"]'),
+        "provider.path_replace: passthrough path_replace source must start with '/' (got: 'v1')",
+      ],
     ];
     for (const [text, expected] of cases) {
       const errs = errorsOf(text);
-      expect(errs.some((e) => e.startsWith('/m/route.toml') && e.includes(expected)), `${expected}\n got: ${errs.join('\n')}`).toBe(true);
+      expect(
+        errs.some((e) => e.startsWith('/m/route.toml') && e.includes(expected)),
+        `${expected}\n got: ${errs.join('\n')}`,
+      ).toBe(true);
     }
   });
 
   it('refuses at load what the reference only found at router build or per request', () => {
     const cases: Array<[string, RegExp]> = [
-      [base('path_prefix = "/x"\ndeny_paths = ["/ok", "/a/[z-a]"]'), /provider\.deny_paths\[1\]: bad deny_paths glob '\/a\/\[z-a\]'/],
-      [base('path_prefix = "/x"\nforward_authorization_paths = ["/v1/{a,{b}}"]'), /provider\.forward_authorization_paths\[0\]: bad forward_authorization_paths glob/],
+      [
+        base('path_prefix = "/x"\ndeny_paths = ["/ok", "/a/[z-a]"]'),
+        /provider\.deny_paths\[1\]: bad deny_paths glob '\/a\/\[z-a\]'/,
+      ],
+      [
+        base('path_prefix = "/x"\nforward_authorization_paths = ["/v1/{a,{b}}"]'),
+        /provider\.forward_authorization_paths\[0\]: bad forward_authorization_paths glob/,
+      ],
       [base('path_prefix = "/x"\n[provider.extra_headers]\n"Bad Name" = "v"'), /bad header name 'Bad Name'/],
       [base('path_prefix = "/x"\n[provider.extra_headers]\nHost = "evil"'), /header 'Host' is managed by the proxy/],
-      [base('path_prefix = "/x"\nauth_type = "header"\nauth_key_name = "k"\nauth_header_name = "x y"'), /provider\.auth_header_name: bad header name 'x y'/],
-      [base('path_prefix = "/x"\nauth_type = "bearer"'), /provider\.auth_key_name: auth_type = "bearer" needs auth_key_name/],
+      [
+        base('path_prefix = "/x"\nauth_type = "header"\nauth_key_name = "k"\nauth_header_name = "x y"'),
+        /provider\.auth_header_name: bad header name 'x y'/,
+      ],
+      [
+        base('path_prefix = "/x"\nauth_type = "bearer"'),
+        /provider\.auth_key_name: auth_type = "bearer" needs auth_key_name/,
+      ],
       [ptManifest('r', 'ftp://files.example.com', 'path_prefix = "/x"'), /base_url must use http:\/\/ or https:\/\//],
-      [ptManifest('r', 'https://user:pw@api.example.com', 'path_prefix = "/x"'), /base_url must not contain credentials/],
+      [
+        ptManifest('r', 'https://user:pw@api.example.com', 'path_prefix = "/x"'),
+        /base_url must not contain credentials/,
+      ],
       [ptManifest('r', 'not a url', 'path_prefix = "/x"'), /base_url is not a valid URL/],
       [base('path_prefix = "/x"\npath_replace = ["/a", "/b", "/c"]'), /path_replace must be \[from, to\]/],
       [base('path_prefix = "/a//b"'), /path_prefix must be a canonical path/],
@@ -105,11 +139,17 @@ describe('passthrough manifests', () => {
       [base('host_match = "api.example.com:8080"'), /host_match must be a bare host name/],
       [base('path_prefix = "/x"\nconnect_timeout_seconds = -1'), /provider\.connect_timeout_seconds: must be/],
       [base('path_prefix = "/x"\nmax_request_bytes = "big"'), /provider\.max_request_bytes: must be an integer/],
-      [base('path_prefix = "/x"\n\n[[tools]]\nname = "t"\ndescription = "d"'), /passthrough providers have no \[\[tools\]\]/],
+      [
+        base('path_prefix = "/x"\n\n[[tools]]\nname = "t"\ndescription = "d"'),
+        /passthrough providers have no \[\[tools\]\]/,
+      ],
     ];
     for (const [text, expected] of cases) {
       const errs = errorsOf(text);
-      expect(errs.some((e) => expected.test(e)), `${expected}\n got: ${errs.join('\n')}`).toBe(true);
+      expect(
+        errs.some((e) => expected.test(e)),
+        `${expected}\n got: ${errs.join('\n')}`,
+      ).toBe(true);
     }
   });
 
@@ -121,7 +161,9 @@ describe('passthrough manifests', () => {
     });
     try {
       const err = (await startHost(dir.dir, [passthroughPlugin]).catch((e: unknown) => e)) as { describe(): string };
-      expect(err.describe()).toMatch(/b\.toml: duplicate passthrough route \(host any, prefix \/same\) \(also defined in .*a\.toml\)/);
+      expect(err.describe()).toMatch(
+        /b\.toml: duplicate passthrough route \(host any, prefix \/same\) \(also defined in .*a\.toml\)/,
+      );
       expect(err.describe()).not.toMatch(/c\.toml/);
     } finally {
       await dir.cleanup();

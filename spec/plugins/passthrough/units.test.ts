@@ -1,10 +1,24 @@
 /** Pure pieces of the passthrough plugin: path rewriting, placeholders, query credential, header rules, redaction. */
 import { describe, expect, it } from 'vitest';
 import { Keyring } from '../../../core/keyring.js';
-import { encodeQueryComponent, expandPlaceholders, queryWithCredential } from '../../../plugins/passthrough/credentials.js';
+import {
+  encodeQueryComponent,
+  expandPlaceholders,
+  queryWithCredential,
+} from '../../../plugins/passthrough/credentials.js';
 import { errorKind, redact, upstreamError } from '../../../plugins/passthrough/errors.js';
-import { connectionTokens, filterRequestHeaders, filterResponseHeaders, REQUEST_ALWAYS_DROPPED } from '../../../plugins/passthrough/headers.js';
-import { decodeUnreserved, normalisePrefix, upstreamPathOf, type RouteSpec } from '../../../plugins/passthrough/route-spec.js';
+import {
+  connectionTokens,
+  filterRequestHeaders,
+  filterResponseHeaders,
+  REQUEST_ALWAYS_DROPPED,
+} from '../../../plugins/passthrough/headers.js';
+import {
+  decodeUnreserved,
+  normalisePrefix,
+  upstreamPathOf,
+  type RouteSpec,
+} from '../../../plugins/passthrough/route-spec.js';
 
 function spec(prefix: string | undefined, strip = true, replace?: [string, string]): RouteSpec {
   const pathPrefix = normalisePrefix(prefix);
@@ -51,7 +65,10 @@ describe('credentials', () => {
   ).accessor();
 
   it('expands ${entry} once, trims values, falls back to the lower-cased name, keeps stray $ literally', () => {
-    expect(expandPlaceholders('Basic ${otlp_creds}', kr)).toEqual({ value: 'Basic dGVzdC1jcmVk', used: [['otlp_creds', 'dGVzdC1jcmVk']] });
+    expect(expandPlaceholders('Basic ${otlp_creds}', kr)).toEqual({
+      value: 'Basic dGVzdC1jcmVk',
+      used: [['otlp_creds', 'dGVzdC1jcmVk']],
+    });
     expect(expandPlaceholders('x-${LOWER}-$ {a} ${ -${}', kr)).toMatchObject({ value: 'x-L-$ {a} ${ -${}' });
     expect(expandPlaceholders('é${lower}ü', kr)).toMatchObject({ value: 'éLü' });
     expect(expandPlaceholders('Bearer ${missing}', kr)).toEqual({ missing: 'missing' });
@@ -76,13 +93,34 @@ describe('header rules', () => {
 
   it('filters request headers (duplicates and case kept) and response headers (Content-Length parsed)', () => {
     const out = filterRequestHeaders(
-      ['Host', 'h', 'Accept', 'a', 'X-Dup', '1', 'x-dup', '2', 'Connection', 'x-gone', 'X-Gone', 'g', 'X-Sandbox-Job-Id', 'j', 'X-Sandbox', 'kept'],
+      [
+        'Host',
+        'h',
+        'Accept',
+        'a',
+        'X-Dup',
+        '1',
+        'x-dup',
+        '2',
+        'Connection',
+        'x-gone',
+        'X-Gone',
+        'g',
+        'X-Sandbox-Job-Id',
+        'j',
+        'X-Sandbox',
+        'kept',
+      ],
       REQUEST_ALWAYS_DROPPED,
       'x-gone',
       [],
     );
     expect(out).toEqual(['Accept', 'a', 'X-Dup', '1', 'x-dup', '2', 'X-Sandbox', 'kept']);
-    const res = filterResponseHeaders(['Content-Length', '12', 'Transfer-Encoding', 'chunked', 'Connection', 'x-a', 'X-A', '1', 'Set-Cookie', 'c'].map((s) => Buffer.from(s)));
+    const res = filterResponseHeaders(
+      ['Content-Length', '12', 'Transfer-Encoding', 'chunked', 'Connection', 'x-a', 'X-A', '1', 'Set-Cookie', 'c'].map(
+        (s) => Buffer.from(s),
+      ),
+    );
     expect(res).toEqual({ headers: ['Content-Length', '12', 'Set-Cookie', 'c'], contentLength: 12 });
   });
 });
@@ -94,8 +132,16 @@ describe('upstream error texts', () => {
     expect(upstreamError(Object.assign(new Error('x'), { code: 'UND_ERR_HEADERS_TIMEOUT' }), t, []).message).toBe(
       'gateway timeout: upstream sent no response headers within 300s',
     );
-    const refused = upstreamError(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' }), t, []);
-    expect([refused.status, refused.code, refused.message]).toEqual([502, 'ATI_ERR_UPSTREAM', 'bad gateway: upstream error: connect ECONNREFUSED 127.0.0.1:1']);
+    const refused = upstreamError(
+      Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' }),
+      t,
+      [],
+    );
+    expect([refused.status, refused.code, refused.message]).toEqual([
+      502,
+      'ATI_ERR_UPSTREAM',
+      'bad gateway: upstream error: connect ECONNREFUSED 127.0.0.1:1',
+    ]);
     expect(errorKind({ code: 'UND_ERR_SOCKET' })).toBe('send');
   });
 

@@ -40,7 +40,8 @@ function headerNames(raw: string[]): string[] {
 /** Every value of one header (case-insensitive) as received, duplicates kept. */
 export function valuesOf(r: Recorded, name: string): string[] {
   const out: string[] = [];
-  for (let i = 0; i < r.rawHeaders.length; i += 2) if (r.rawHeaders[i]!.toLowerCase() === name) out.push(r.rawHeaders[i + 1]!);
+  for (let i = 0; i < r.rawHeaders.length; i += 2)
+    if (r.rawHeaders[i]!.toLowerCase() === name) out.push(r.rawHeaders[i + 1]!);
   return out;
 }
 
@@ -121,7 +122,12 @@ function respond(req: IncomingMessage, res: http.ServerResponse, rec: Recorded):
     return;
   }
   if (url.pathname === '/hop-response') {
-    res.writeHead(200, { connection: 'x-hop-secret, keep-alive', 'x-hop-secret': 'leak', 'x-kept': 'ok', 'content-length': 2 });
+    res.writeHead(200, {
+      connection: 'x-hop-secret, keep-alive',
+      'x-hop-secret': 'leak',
+      'x-kept': 'ok',
+      'content-length': 2,
+    });
     res.end('ok');
     return;
   }

@@ -20,14 +20,24 @@ function connect(url: string, protocols: string[] = [], headers: Record<string, 
     const ws = new WebSocket(url, protocols, { headers, maxPayload: 256 * 1024 * 1024 });
     const messages: Opened['messages'] = [];
     const pings: Buffer[] = [];
-    const closed = new Promise<{ code: number; reason: string }>((r) => ws.on('close', (code, reason) => r({ code, reason: reason.toString() })));
+    const closed = new Promise<{ code: number; reason: string }>((r) =>
+      ws.on('close', (code, reason) => r({ code, reason: reason.toString() })),
+    );
     ws.on('message', (data: Buffer, isBinary) => messages.push({ data, isBinary }));
     ws.on('ping', (d) => pings.push(d));
     ws.on('open', () => resolve({ ws, messages, pings, closed }));
     ws.on('unexpected-response', (_req, res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => reject(Object.assign(new Error(`status ${res.statusCode}`), { status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString() })));
+      res.on('end', () =>
+        reject(
+          Object.assign(new Error(`status ${res.statusCode}`), {
+            status: res.statusCode,
+            headers: res.headers,
+            body: Buffer.concat(chunks).toString(),
+          }),
+        ),
+      );
     });
     ws.on('error', reject);
   });
@@ -116,19 +126,38 @@ describe('passthrough WebSocket', () => {
     h = await startPassthrough({ a: ptManifest('ws', up.url, 'path_prefix = "/ws"\nforward_websockets = true') });
     const c = track(await connect(wsUrl('/ws'), ['chat', 'json']));
     expect(c.ws.protocol).toBe('json');
-    expect(String(up.handshakes[0]!.headers['sec-websocket-protocol']).split(',').map((p) => p.trim())).toEqual(['chat', 'json']);
+    expect(
+      String(up.handshakes[0]!.headers['sec-websocket-protocol'])
+        .split(',')
+        .map((p) => p.trim()),
+    ).toEqual(['chat', 'json']);
   });
 
   it('injects the credential on the upstream handshake (header replaces the caller one; query replaces a caller parameter)', async () => {
     up = await startWsUpstream();
     h = await startPassthrough(
       {
-        a: ptManifest('hdr', up.url, 'path_prefix = "/hdr"\nforward_websockets = true\nauth_type = "bearer"\nauth_key_name = "tok"\n[provider.extra_headers]\nX-Tenant = "${tenant}"'),
-        b: ptManifest('q', up.url, 'path_prefix = "/q"\nforward_websockets = true\nauth_type = "query"\nauth_query_name = "token"\nauth_key_name = "tok"'),
+        a: ptManifest(
+          'hdr',
+          up.url,
+          'path_prefix = "/hdr"\nforward_websockets = true\nauth_type = "bearer"\nauth_key_name = "tok"\n[provider.extra_headers]\nX-Tenant = "${tenant}"',
+        ),
+        b: ptManifest(
+          'q',
+          up.url,
+          'path_prefix = "/q"\nforward_websockets = true\nauth_type = "query"\nauth_query_name = "token"\nauth_key_name = "tok"',
+        ),
       },
       { credentials: { tok: 'ws secret/1', tenant: 'acme' } },
     );
-    track(await connect(wsUrl('/hdr/x'), [], { authorization: 'Bearer caller', 'x-tenant': 'evil', 'x-sandbox-signature': 't=1,s=aa', origin: 'http://sandbox' }));
+    track(
+      await connect(wsUrl('/hdr/x'), [], {
+        authorization: 'Bearer caller',
+        'x-tenant': 'evil',
+        'x-sandbox-signature': 't=1,s=aa',
+        origin: 'http://sandbox',
+      }),
+    );
     track(await connect(wsUrl('/q/x?token=evil&a=1')));
     const [hdr, q] = up.handshakes;
     expect(hdr!.headers['authorization']).toBe('Bearer ws secret/1');
@@ -143,7 +172,11 @@ describe('passthrough WebSocket', () => {
   it('relays a non-101 upstream answer (403) to the caller as an HTTP response', async () => {
     up = await startWsUpstream({ rejectStatus: 403 });
     h = await startPassthrough({ a: ptManifest('ws', up.url, 'path_prefix = "/ws"\nforward_websockets = true') });
-    const err = (await connect(wsUrl('/ws')).catch((e: unknown) => e)) as { status: number; headers: http.IncomingHttpHeaders; body: string };
+    const err = (await connect(wsUrl('/ws')).catch((e: unknown) => e)) as {
+      status: number;
+      headers: http.IncomingHttpHeaders;
+      body: string;
+    };
     expect(err.status).toBe(403);
     expect(err.headers['x-upstream-reason']).toBe('denied');
     expect(JSON.parse(err.body)).toEqual({ error: 'upstream says no' });
@@ -151,7 +184,9 @@ describe('passthrough WebSocket', () => {
 
   it('fails a black-hole upstream with 504 within the connect timeout', async () => {
     hole = await startBlackHole();
-    h = await startPassthrough({ a: ptManifest('ws', hole.url, 'path_prefix = "/ws"\nforward_websockets = true\nconnect_timeout_seconds = 1') });
+    h = await startPassthrough({
+      a: ptManifest('ws', hole.url, 'path_prefix = "/ws"\nforward_websockets = true\nconnect_timeout_seconds = 1'),
+    });
     const t0 = performance.now();
     const err = (await connect(wsUrl('/ws')).catch((e: unknown) => e)) as { status: number; body: string };
     const took = performance.now() - t0;
@@ -164,7 +199,13 @@ describe('passthrough WebSocket', () => {
   it('answers 502 when the upstream refuses the connection, with no credential in the answer', async () => {
     const port = await closedPort();
     h = await startPassthrough(
-      { a: ptManifest('ws', `http://127.0.0.1:${port}`, 'path_prefix = "/ws"\nforward_websockets = true\nauth_type = "query"\nauth_key_name = "tok"') },
+      {
+        a: ptManifest(
+          'ws',
+          `http://127.0.0.1:${port}`,
+          'path_prefix = "/ws"\nforward_websockets = true\nauth_type = "query"\nauth_key_name = "tok"',
+        ),
+      },
       { credentials: { tok: 'query-secret-123' } },
     );
     const err = (await connect(wsUrl('/ws')).catch((e: unknown) => e)) as { status: number; body: string };
@@ -194,9 +235,15 @@ describe('passthrough WebSocket', () => {
 
   it('closes open WebSockets of a route changed by a reload with 1012 once the old generation drain deadline passes', async () => {
     up = await startWsUpstream();
-    h = await startPassthrough({ a: ptManifest('ws', up.url, 'path_prefix = "/ws"\nforward_websockets = true') }, { host: { drainMs: 300 } });
+    h = await startPassthrough(
+      { a: ptManifest('ws', up.url, 'path_prefix = "/ws"\nforward_websockets = true') },
+      { host: { drainMs: 300 } },
+    );
     const c = track(await connect(wsUrl('/ws')));
-    await h.dir.manifest('a', ptManifest('ws', up.url, 'path_prefix = "/ws"\nforward_websockets = true\nwebsocket_idle_timeout_seconds = 60'));
+    await h.dir.manifest(
+      'a',
+      ptManifest('ws', up.url, 'path_prefix = "/ws"\nforward_websockets = true\nwebsocket_idle_timeout_seconds = 60'),
+    );
     expect((await h.th.host.reload('test')).status).toBe('applied');
     expect(await c.closed).toEqual({ code: 1012, reason: 'route reconfigured' });
     // the new generation serves new connections
@@ -208,8 +255,16 @@ describe('passthrough WebSocket', () => {
   it('enforces websocket_max_message_bytes (1009) and websocket_idle_timeout_seconds (1001)', async () => {
     up = await startWsUpstream();
     h = await startPassthrough({
-      a: ptManifest('small', up.url, 'path_prefix = "/small"\nforward_websockets = true\nwebsocket_max_message_bytes = 1024'),
-      b: ptManifest('idle', up.url, 'path_prefix = "/idle"\nforward_websockets = true\nwebsocket_idle_timeout_seconds = 1'),
+      a: ptManifest(
+        'small',
+        up.url,
+        'path_prefix = "/small"\nforward_websockets = true\nwebsocket_max_message_bytes = 1024',
+      ),
+      b: ptManifest(
+        'idle',
+        up.url,
+        'path_prefix = "/idle"\nforward_websockets = true\nwebsocket_idle_timeout_seconds = 1',
+      ),
     });
     const c = track(await connect(wsUrl('/small')));
     c.ws.send(Buffer.alloc(1024, 1));
@@ -234,12 +289,19 @@ describe('passthrough WebSocket', () => {
 
   it('applies deny_paths and validates the caller handshake before contacting the upstream', async () => {
     up = await startWsUpstream();
-    h = await startPassthrough({ a: ptManifest('ws', up.url, 'path_prefix = "/ws"\nforward_websockets = true\ndeny_paths = ["/admin"]') });
+    h = await startPassthrough({
+      a: ptManifest('ws', up.url, 'path_prefix = "/ws"\nforward_websockets = true\ndeny_paths = ["/admin"]'),
+    });
     const denied = (await connect(wsUrl('/ws/admin/x')).catch((e: unknown) => e)) as { status: number; body: string };
     expect(denied.status).toBe(403);
     expect(JSON.parse(denied.body)['error']).toBe('forbidden: path denied by policy');
     const bad = await new Promise<{ status: number }>((resolve, reject) => {
-      const req = http.request({ host: '127.0.0.1', port: h!.port, path: '/ws/x', headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13' } });
+      const req = http.request({
+        host: '127.0.0.1',
+        port: h!.port,
+        path: '/ws/x',
+        headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13' },
+      });
       req.on('response', (res) => {
         res.resume();
         resolve({ status: res.statusCode ?? 0 });

@@ -17,9 +17,11 @@ describe('placeholders', () => {
     const values: Record<string, string> = { x: '${y}', y: 'Y' };
     // A value that itself contains ${y} is not expanded again.
     expect(expandTemplate(t, (k) => values[k]!)).toBe('a-${y}-Y');
-    expect(() => expandTemplate(t, (k) => {
-      throw new Error(`missing ${k}`);
-    })).toThrow('missing x');
+    expect(() =>
+      expandTemplate(t, (k) => {
+        throw new Error(`missing ${k}`);
+      }),
+    ).toThrow('missing x');
     expect(compileTemplate('plain').isStatic).toBe(true);
     expect(() => compileTemplate('x ${open')).toThrow(/unterminated/);
     expect(() => compileTemplate('x ${}')).toThrow(/empty/);
@@ -41,7 +43,18 @@ describe('JSONPath (response.extract)', () => {
       expect(jsonPathProblem(bad), bad).toBeDefined();
       expect(() => extractJsonPath(doc, bad), bad).toThrow(/JSONPath extraction failed: Invalid JSONPath/);
     }
-    for (const good of ['$', '$.a.b', "$['a b']", '$[0]', '$[-1]', '$[0:2]', '$.a[*]', '$..x', '$.a[?(@.b == "c")]', '$["x","y"]']) {
+    for (const good of [
+      '$',
+      '$.a.b',
+      "$['a b']",
+      '$[0]',
+      '$[-1]',
+      '$[0:2]',
+      '$.a[*]',
+      '$..x',
+      '$.a[?(@.b == "c")]',
+      '$["x","y"]',
+    ]) {
       expect(jsonPathProblem(good), good).toBeUndefined();
     }
   });
@@ -63,9 +76,19 @@ describe('response classification', () => {
     expect(classifyResponse(400, '{"message":"No persons found"}')).toMatchObject({ kind: 'error', status: 400 });
   });
   it('extracts error type and message (error.message, error, message)', () => {
-    expect(classifyResponse(500, '{"error":{"type":"t","message":"m"}}')).toEqual({ kind: 'error', status: 500, message: 'm', type: 't' });
+    expect(classifyResponse(500, '{"error":{"type":"t","message":"m"}}')).toEqual({
+      kind: 'error',
+      status: 500,
+      message: 'm',
+      type: 't',
+    });
     expect(classifyResponse(500, '{"error":"e"}')).toEqual({ kind: 'error', status: 500, message: 'e' });
-    expect(classifyResponse(500, '{"message":"mm","error_type":"et"}')).toEqual({ kind: 'error', status: 500, message: 'mm', type: 'et' });
+    expect(classifyResponse(500, '{"message":"mm","error_type":"et"}')).toEqual({
+      kind: 'error',
+      status: 500,
+      message: 'mm',
+      type: 'et',
+    });
     expect(classifyResponse(502, ' gateway down ')).toEqual({ kind: 'error', status: 502, message: 'gateway down' });
   });
 });
@@ -77,7 +100,13 @@ describe('request building', () => {
   });
   it('merges defaults except null, [] and {}', () => {
     const plan = compileRequestPlan('GET', '/x', {
-      properties: { a: { default: 1 }, b: { default: null }, c: { default: [] }, d: { default: {} }, e: { default: 'e' } },
+      properties: {
+        a: { default: 1 },
+        b: { default: null },
+        c: { default: [] },
+        d: { default: {} },
+        e: { default: 'e' },
+      },
     });
     expect(buildRequest(plan, { e: 'given' }, new Set()).query).toEqual([
       ['e', 'given'],
@@ -85,9 +114,13 @@ describe('request building', () => {
     ]);
   });
   it('replaces a header parameter case-insensitively and refuses denied names', () => {
-    const plan = compileRequestPlan('GET', '/x', { properties: { 'X-Trace': { 'x-ati-param-location': 'header' }, Host: { 'x-ati-param-location': 'header' } } });
+    const plan = compileRequestPlan('GET', '/x', {
+      properties: { 'X-Trace': { 'x-ati-param-location': 'header' }, Host: { 'x-ati-param-location': 'header' } },
+    });
     expect(buildRequest(plan, { 'X-Trace': 'a' }, new Set(['host'])).headers).toEqual({ 'x-trace': 'a' });
-    expect(() => buildRequest(plan, { Host: 'evil' }, new Set(['host']))).toThrow("Header 'Host' is not allowed as a user-supplied parameter");
+    expect(() => buildRequest(plan, { Host: 'evil' }, new Set(['host']))).toThrow(
+      "Header 'Host' is not allowed as a user-supplied parameter",
+    );
     expect(() => buildRequest(plan, { 'X-Trace': 'a\r\nX-Evil: 1' }, new Set())).toThrow(/line break/);
   });
 });
@@ -110,17 +143,33 @@ describe('auth generator inject paths', () => {
 
 describe('SSRF classification', () => {
   it('knows private, loopback, link-local, CGNAT, unique-local and mapped addresses', () => {
-    for (const ip of ['127.0.0.1', '10.1.2.3', '172.16.0.1', '192.168.1.1', '169.254.169.254', '100.64.0.1', '0.0.0.0', '::1', '::', 'fd00::1', 'fe80::1', '::ffff:127.0.0.1']) {
+    for (const ip of [
+      '127.0.0.1',
+      '10.1.2.3',
+      '172.16.0.1',
+      '192.168.1.1',
+      '169.254.169.254',
+      '100.64.0.1',
+      '0.0.0.0',
+      '::1',
+      '::',
+      'fd00::1',
+      'fe80::1',
+      '::ffff:127.0.0.1',
+    ]) {
       expect(isPrivateAddress(ip), ip).toBe(true);
     }
-    for (const ip of ['8.8.8.8', '1.1.1.1', '2001:4860:4860::8888', '172.32.0.1']) expect(isPrivateAddress(ip), ip).toBe(false);
+    for (const ip of ['8.8.8.8', '1.1.1.1', '2001:4860:4860::8888', '172.32.0.1'])
+      expect(isPrivateAddress(ip), ip).toBe(false);
     expect(ssrfModeFromEnv({ ATI_SSRF_PROTECTION: 'TRUE' })).toBe('block');
     expect(ssrfModeFromEnv({ ATI_SSRF_PROTECTION: 'warn' })).toBe('warn');
     expect(ssrfModeFromEnv({})).toBe('off');
   });
   it('the connection lookup refuses names that resolve to private addresses', async () => {
     const lookup = ssrfLookup('block', silentLogger());
-    const err = await new Promise<NodeJS.ErrnoException | null>((resolve) => lookup('localhost', {}, (e) => resolve(e)));
+    const err = await new Promise<NodeJS.ErrnoException | null>((resolve) =>
+      lookup('localhost', {}, (e) => resolve(e)),
+    );
     expect(err?.code).toBe('ATI_SSRF_BLOCKED');
   });
 });
