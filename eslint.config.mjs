@@ -10,7 +10,7 @@ export default tseslint.config(
       'bench/**',
       'examples/**',
       'scripts/**',
-      'spec/fixtures/**',
+      'test/fixtures/**',
       'bin/**',
       '**/*.mjs',
       '**/*.js',

@@ -18,7 +18,7 @@ import { migrate } from '../dist/core/db/migrate.js';
 import { DbKeyStore } from '../dist/core/db/key-store.js';
 import { KeyAdmin } from '../dist/core/db/key-admin.js';
 import { RevocationListener } from '../dist/core/db/revocation.js';
-import { silentLogger } from '../dist/core/logger.js';
+import { silentLogger } from '../dist/kernel/logger.js';
 import { emit } from './lib/fixtures.mjs';
 
 const rows = [];

@@ -1,9 +1,9 @@
-// Cost of scrubbing log lines of keyring values (core/redact.ts), per line.
+// Cost of scrubbing log lines of keyring values (kernel/redact.ts), per line.
 // Usage: npx tsc -p tsconfig.json && node bench/log-redaction.mjs [secrets=50]
 import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
-import { scrubLogLine, setRedactionValues } from '../dist/core/redact.js';
-import { createLogger } from '../dist/core/logger.js';
+import { scrubLogLine, setRedactionValues } from '../dist/kernel/redact.js';
+import { createLogger } from '../dist/kernel/logger.js';
 
 const n = Number(process.argv[2] ?? 50);
 const secrets = Array.from({ length: n }, () => `sk-${randomBytes(16).toString('hex')}`);
@@ -47,7 +47,7 @@ const fields = { request_id: 'f3b0c1d2', method: 'POST', path: '/v1/chat/complet
 time(`pino logger.info + scrub, ${n} secrets`, () => log.info(fields, 'request'));
 
 const { default: pino } = await import('pino');
-// The same options as core/logger.ts minus the scrub hook.
+// The same options as kernel/logger.ts minus the scrub hook.
 const plain = pino(
   {
     base: undefined,

@@ -15,8 +15,8 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { McpSession } from '../dist/plugins/mcp/session.js';
-import { silentLogger } from '../dist/core/logger.js';
-import { startHttpMcpServer } from '../spec/fixtures/mcp/http-server.mjs';
+import { silentLogger } from '../dist/kernel/logger.js';
+import { startHttpMcpServer } from '../test/fixtures/mcp/http-server.mjs';
 import { emit } from './lib/fixtures.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -80,7 +80,7 @@ async function bench(label, target) {
 const stdioTarget = {
   kind: 'stdio',
   command: process.execPath,
-  args: [path.join(root, 'spec/fixtures/mcp/stdio-server.mjs')],
+  args: [path.join(root, 'test/fixtures/mcp/stdio-server.mjs')],
   env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' },
 };
 const stdio = await bench('stdio', stdioTarget);

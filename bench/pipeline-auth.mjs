@@ -3,10 +3,10 @@
 //   npx tsc -p tsconfig.json && node bench/pipeline-auth.mjs
 import { generateKeyPairSync } from 'node:crypto';
 import { SignJWT } from 'jose';
-import { signRequest, verifySignature } from '../dist/core/pipeline/signature.js';
+import { signRequest, verifySignature } from '../dist/kernel/request-signature.js';
 import { JwtVerifier } from '../dist/core/pipeline/jwt.js';
 import { loadJwtKeys } from '../dist/config/jwt-config.js';
-import { RateLimiter } from '../dist/core/rate-limit.js';
+import { RateLimiter } from '../dist/core/pipeline/rate-limit.js';
 
 async function measure(name, n, fn) {
   for (let i = 0; i < Math.min(1000, n); i++) await fn(i); // warm-up

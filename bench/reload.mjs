@@ -1,9 +1,9 @@
 // Reload benchmark (PRODUCT §6): 100 manifests / 2,000 tools rebuilt and swapped.
 // Measures host.reload() in-process: a forced full rebuild, and an edit of one
 // manifest (99 providers reused). Target: under 150 ms.
-import { Host } from '../dist/core/host.js';
-import { silentLogger } from '../dist/core/logger.js';
-import { PluginRegistry } from '../dist/core/plugin.js';
+import { Host } from '../dist/core/host/host.js';
+import { silentLogger } from '../dist/kernel/logger.js';
+import { PluginRegistry } from '../dist/core/plugin/contract.js';
 import { ROUTE_MODULES } from '../dist/core/routes/index.js';
 import { loadKeyring } from '../dist/config/keyring-loader.js';
 import { BUILTIN_PLUGINS } from '../dist/cli/builtin-plugins.js';

@@ -2,7 +2,7 @@
  * The built-in handler plugins, registered exactly like third-party ones.
  * Each plugin issue adds its plugin here.
  */
-import type { HandlerPlugin } from '../core/plugin.js';
+import type { HandlerPlugin } from '../core/plugin/contract.js';
 import { cliPlugin } from '../plugins/cli/index.js';
 import { httpPlugin } from '../plugins/http/index.js';
 import { mcpPlugin } from '../plugins/mcp/index.js';

@@ -1,8 +1,8 @@
 /** Prints the `ati proxy --check` report: providers by handler, tools, routes, keyring, warnings, errors. */
-import { AtiError } from '../core/errors.js';
-import { redactText } from '../core/redact.js';
-import type { Generation } from '../core/generation.js';
-import type { PluginRegistry } from '../core/plugin.js';
+import { AtiError } from '../kernel/errors.js';
+import { redactText } from '../kernel/redact.js';
+import type { Generation } from '../core/generation/generation.js';
+import type { PluginRegistry } from '../core/plugin/contract.js';
 import type { OutputFormat, ProxyConfig } from '../config/proxy-config.js';
 
 export interface CheckReport {

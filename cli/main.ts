@@ -7,7 +7,7 @@ import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Command, Option } from 'commander';
-import { VERSION } from '../core/version.js';
+import { VERSION } from '../kernel/version.js';
 import type { OutputFormat } from '../config/proxy-config.js';
 
 /** Global options every command can read. */

@@ -3,9 +3,9 @@
  * then (with `--output json`, the default) `{"error":{"code","message","exit_code"}}`
  * on stderr, or the plain message with `--output text`; then the exit code.
  */
-import { AtiError, toAtiError } from '../core/errors.js';
-import { flushLogs, type Logger } from '../core/logger.js';
-import { redactText } from '../core/redact.js';
+import { AtiError, toAtiError } from '../kernel/errors.js';
+import { flushLogs, type Logger } from '../kernel/logger.js';
+import { redactText } from '../kernel/redact.js';
 import type { OutputFormat } from '../config/proxy-config.js';
 
 export function reportFatal(err: unknown, output: OutputFormat, logger?: Logger): number {

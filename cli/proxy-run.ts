@@ -3,13 +3,13 @@
  * built-in and configured plugins, serves until SIGTERM/SIGINT, reloads on SIGHUP; `--check`
  * prints the summary instead.
  */
-import { AtiError } from '../core/errors.js';
-import type { Host } from '../core/host.js';
-import { createLogger, type Logger } from '../core/logger.js';
-import { PluginRegistry } from '../core/plugin.js';
-import { checkProxyStartup, createProxyHost, startConfigWatcher, startMetricsListener } from '../core/server.js';
+import { AtiError } from '../kernel/errors.js';
+import type { Host } from '../core/host/host.js';
+import { createLogger, type Logger } from '../kernel/logger.js';
+import { PluginRegistry } from '../core/plugin/contract.js';
+import { checkProxyStartup, createProxyHost, startConfigWatcher, startMetricsListener } from '../core/compose.js';
 import { skillRegistryOf } from '../core/skills/extension.js';
-import { VERSION } from '../core/version.js';
+import { VERSION } from '../kernel/version.js';
 import { defaultProxyConfig, resolveAtiDir, type ProxyConfig, type SigVerifyMode } from '../config/proxy-config.js';
 import { loadConfiguredPlugins } from '../config/plugins-config.js';
 import { BUILTIN_PLUGINS } from './builtin-plugins.js';

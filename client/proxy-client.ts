@@ -5,7 +5,7 @@
  * optional request signing with ATI_SANDBOX_SIGNING_SECRET.
  */
 import { readFileSync } from 'node:fs';
-import { AtiError } from '../core/errors.js';
+import { AtiError } from '../kernel/errors.js';
 import { signatureHeader, signingKey } from './sign.js';
 
 export interface ClientConfig {

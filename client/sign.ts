@@ -4,8 +4,8 @@
  * request path without the query string, exactly as sent.
  */
 import { createHmac } from 'node:crypto';
-import { decodeSigningSecret } from '../core/signing-secret.js';
-import { AtiError } from '../core/errors.js';
+import { decodeSigningSecret } from '../kernel/signing-secret.js';
+import { AtiError } from '../kernel/errors.js';
 
 export function signatureHeader(
   secret: Buffer,

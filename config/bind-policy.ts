@@ -4,8 +4,8 @@
  * error unless `--insecure-no-auth` is given, in which case it is a loud WARN.
  */
 import { isIP } from 'node:net';
-import { AtiError } from '../core/errors.js';
-import type { Logger } from '../core/logger.js';
+import { AtiError } from '../kernel/errors.js';
+import type { Logger } from '../kernel/logger.js';
 
 /** `127.0.0.0/8`, `::1`, `localhost` (brackets allowed) and IPv4-mapped loopback. */
 export function isLoopbackBind(bind: string): boolean {

@@ -10,7 +10,7 @@
  * it keeps the reference text.
  */
 import { readFile } from 'node:fs/promises';
-import { AtiError } from '../core/errors.js';
+import { AtiError } from '../kernel/errors.js';
 import { writeFileAtomic } from './atomic-write.js';
 import { parseStringMapJson, prettySortedJson } from './secret-json.js';
 

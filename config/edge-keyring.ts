@@ -12,7 +12,7 @@
  * rotate requires both files and keeps the key file untouched.
  */
 import { mkdir, stat } from 'node:fs/promises';
-import { AtiError } from '../core/errors.js';
+import { AtiError } from '../kernel/errors.js';
 import { writeKeyringFile } from './keyring-enc.js';
 import { generateKey, readPersistentKey, writePersistentKey } from './keyring-key.js';
 import { fetchEntries, type SecretSource } from './op-item.js';

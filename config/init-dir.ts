@@ -19,7 +19,7 @@ import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, ty
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parse as parseToml } from 'smol-toml';
-import { AtiError } from '../core/errors.js';
+import { AtiError } from '../kernel/errors.js';
 import { writeFileAtomic } from './atomic-write.js';
 import { atiPaths } from './proxy-config.js';
 

@@ -21,7 +21,7 @@
  */
 import { createHash, createPrivateKey, createPublicKey, createSecretKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { AtiError } from '../core/errors.js';
+import { AtiError } from '../kernel/errors.js';
 
 export const DEFAULT_JWT_AUDIENCE = 'ati-proxy';
 /** Clock tolerance of validation, also added to `exp` for scope checks (one notion of expiry). */

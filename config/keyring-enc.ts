@@ -13,7 +13,7 @@
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { AtiError } from '../core/errors.js';
+import { AtiError } from '../kernel/errors.js';
 import { writeFileAtomic } from './atomic-write.js';
 import { parseStringMapJson, prettySortedJson } from './secret-json.js';
 

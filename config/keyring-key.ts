@@ -15,7 +15,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { open, readFile, unlink } from 'node:fs/promises';
-import { AtiError } from '../core/errors.js';
+import { AtiError } from '../kernel/errors.js';
 import { writeFileAtomic } from './atomic-write.js';
 import { KEY_BYTES } from './keyring-enc.js';
 

@@ -16,11 +16,11 @@
  */
 import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
-import { AtiError } from '../core/errors.js';
-import type { GenerationExtension } from '../core/generation-builder.js';
-import { Keyring } from '../core/keyring.js';
-import type { Logger } from '../core/logger.js';
-import { setCandidateRedactionValues } from '../core/redact.js';
+import { AtiError } from '../kernel/errors.js';
+import type { GenerationExtension } from '../core/generation/builder.js';
+import { Keyring } from './keyring.js';
+import type { Logger } from '../kernel/logger.js';
+import { setCandidateRedactionValues } from '../kernel/redact.js';
 import { FILE_REF_PREFIX, loadCredentialsKeyring, readCredentials } from './credentials-file.js';
 import { MIN_KEYRING_BYTES, openKeyringBytes, parseKeyringPlaintext } from './keyring-enc.js';
 import { readPersistentKey, readSealedKey, sealedKeyPath } from './keyring-key.js';
@@ -101,7 +101,7 @@ export function loadKeyring(cfg: KeyringConfig, opts: KeyringLoadOptions = {}): 
  * finds the same bytes reuses it instead of decrypting again. That is what
  * keeps sealed-key deployments reloadable — the one-shot key is gone after
  * startup, yet a manifest edit must not fail for want of it. Each load also
- * updates the log/response redaction set (core/redact.ts).
+ * updates the log/response redaction set (kernel/redact.ts).
  */
 export function createKeyringLoader(cfg: KeyringConfig, opts: KeyringLoadOptions = {}): () => Promise<Keyring> {
   const cache: { last?: DecryptedCache } = {};

@@ -5,7 +5,7 @@
  * Checked in as docs/schema/manifest.schema.json; a test keeps it up to date.
  */
 import { Type, type TProperties } from '@sinclair/typebox';
-import type { PluginRegistry } from '../core/plugin.js';
+import type { PluginRegistry } from '../core/plugin/contract.js';
 import { CommonProviderFields, CommonToolFields, DEPRECATED_PROVIDER_KEYS } from './manifest-schema.js';
 
 function objectSchema(props: TProperties, required: string[]): Record<string, unknown> {

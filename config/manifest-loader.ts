@@ -11,7 +11,7 @@ import path from 'node:path';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { Type, type TSchema, type TProperties } from '@sinclair/typebox';
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
-import { AtiError } from '../core/errors.js';
+import { AtiError } from '../kernel/errors.js';
 import {
   PluginRegistry,
   type HandlerPlugin,
@@ -19,9 +19,9 @@ import {
   type ProviderFields,
   type ProviderManifest,
   type ToolManifest,
-} from '../core/plugin.js';
+} from '../core/plugin/contract.js';
 import { CommonProviderFields, CommonToolFields, DEPRECATED_PROVIDER_KEYS } from './manifest-schema.js';
-import { didYouMean } from './suggest.js';
+import { didYouMean } from '../kernel/suggest.js';
 import { locateLine } from './toml-locate.js';
 
 /** One manifest file as read from disk. */

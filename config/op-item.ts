@@ -9,7 +9,7 @@
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { AtiError } from '../core/errors.js';
+import { AtiError } from '../kernel/errors.js';
 import { jsonKind, parseJsonQuietly } from './secret-json.js';
 
 export interface OpSource {

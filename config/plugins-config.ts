@@ -15,11 +15,11 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parse as parseToml, TomlError } from 'smol-toml';
-import { AtiError } from '../core/errors.js';
-import type { HandlerPlugin, PluginRegistry } from '../core/plugin.js';
+import { AtiError } from '../kernel/errors.js';
+import type { HandlerPlugin, PluginRegistry } from '../core/plugin/contract.js';
 import { atiPaths } from './proxy-config.js';
 import { resolveEsmPackage } from './esm-package-resolve.js';
-import { didYouMean } from './suggest.js';
+import { didYouMean } from '../kernel/suggest.js';
 
 export interface LoadedPlugin {
   name: string;

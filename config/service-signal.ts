@@ -5,7 +5,7 @@
  * reads the new keyring when it starts); non-positive PIDs are never signalled.
  */
 import { execFile } from 'node:child_process';
-import { AtiError } from '../core/errors.js';
+import { AtiError } from '../kernel/errors.js';
 
 export type SignalOutcome = { kind: 'sent'; pid: number } | { kind: 'not-running' };
 

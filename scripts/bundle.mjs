@@ -19,7 +19,7 @@ const commands = readdirSync(path.join(dist, 'cli', 'commands'))
 
 /**
  * Fastify requires its default schema compilers (ajv, fast-json-stringify: ~380 KB) when no
- * compilers are given. core/host.ts always gives its own lazy ones (core/lazy-schema-compilers.ts),
+ * compilers are given. core/host/host.ts always gives its own lazy ones (core/host/lazy-schema-compilers.ts),
  * so that require is left to node_modules instead of putting them in the startup chunk; the lazy
  * compilers' own import of @fastify/ajv-compiler is still bundled, in a chunk loaded on first use.
  */
@@ -40,7 +40,7 @@ const result = await build({
   entryPoints: [
     path.join(dist, 'cli', 'main.js'),
     ...commands,
-    path.join(dist, 'core', 'server.js'),
+    path.join(dist, 'core', 'compose.js'),
     path.join(dist, 'sdk', 'plugin.js'),
     path.join(dist, 'sdk', 'conformance.js'),
   ],

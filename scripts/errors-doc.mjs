@@ -1,7 +1,7 @@
-// Regenerates the code table in docs/errors.md from core/errors.ts (built to dist/).
+// Regenerates the code table in docs/errors.md from kernel/errors.ts (built to dist/).
 // Run after adding a code: npm run build && npm run docs:errors
 import { readFileSync, writeFileSync } from 'node:fs';
-import { ERRORS } from '../dist/core/errors.js';
+import { ERRORS } from '../dist/kernel/errors.js';
 
 const file = new URL('../docs/errors.md', import.meta.url);
 const doc = readFileSync(file, 'utf8');

@@ -13,12 +13,12 @@
  */
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { ERRORS } from '../core/errors.js';
-import { Keyring } from '../core/keyring.js';
-import { createLogger } from '../core/logger.js';
-import { PluginRegistry, type CallContext, type PluginDefinition, type Provisioned } from '../core/plugin.js';
+import { ERRORS } from '../kernel/errors.js';
+import { Keyring } from '../config/keyring.js';
+import { createLogger } from '../kernel/logger.js';
+import { PluginRegistry, type CallContext, type PluginDefinition, type Provisioned } from '../core/plugin/contract.js';
 import { parseManifests, sha256 } from '../config/manifest-loader.js';
-import { createUpstreamPool } from '../core/upstream-pool.js';
+import { createUpstreamPool } from '../core/generation/upstream-pool.js';
 
 export interface ConformanceOptions {
   plugin: PluginDefinition;

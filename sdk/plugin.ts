@@ -4,7 +4,7 @@
  * nothing else from the core, which proves a third-party plugin can do what
  * they do. Breaking changes bump PLUGIN_API_VERSION.
  */
-import { metrics } from '../core/metrics.js';
+import { metrics } from '../core/metrics/metrics.js';
 
 export {
   PLUGIN_API_VERSION,
@@ -31,15 +31,15 @@ export {
   type UpstreamTimeouts,
   type McpToolContent,
   ToolContentError,
-} from '../core/plugin.js';
-export { AtiError, toAtiError, type ErrorCode } from '../core/errors.js';
-export type { Logger } from '../core/logger.js';
-export { toolFromManifest, defaultScope } from '../core/tool-definition.js';
-export { missingCredential } from '../core/keyring.js';
-export { compileGlob, GlobSet, expandPathPattern, globToRegexSource } from '../core/glob.js';
-export { jsonPathProblem } from '../core/response-extract.js';
+} from '../core/plugin/contract.js';
+export { AtiError, toAtiError, type ErrorCode } from '../kernel/errors.js';
+export type { Logger } from '../kernel/logger.js';
+export { toolFromManifest, defaultScope } from '../core/tools/tool-definition.js';
+export { missingCredential } from '../config/keyring.js';
+export { compileGlob, GlobSet, expandPathPattern, globToRegexSource } from '../kernel/glob.js';
+export { jsonPathProblem } from '../core/tools/response-extract.js';
 /** The version of the ati-proxy package this plugin runs in (for User-Agent strings and logs). */
-export { VERSION as ATI_VERSION } from '../core/version.js';
+export { VERSION as ATI_VERSION } from '../kernel/version.js';
 export { AuthGeneratorSchema } from '../config/manifest-schema.js';
 
 /**

@@ -10,7 +10,7 @@ import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
-import { AtiError } from '../../core/errors.js';
+import { AtiError } from '../../kernel/errors.js';
 import type { Database } from '../../core/db/client.js';
 import { parseDbUrl } from '../../core/db/db-url.js';
 import { toRfc3339 } from '../../core/db/timestamps.js';

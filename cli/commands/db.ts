@@ -5,8 +5,8 @@
  * `ati db status` shows what is applied and what is pending, changing nothing.
  */
 import type { Command } from 'commander';
-import { AtiError } from '../../core/errors.js';
-import { createLogger } from '../../core/logger.js';
+import { AtiError } from '../../kernel/errors.js';
+import { createLogger } from '../../kernel/logger.js';
 import type { Database } from '../../core/db/client.js';
 import { parseDbUrl } from '../../core/db/db-url.js';
 import type { GlobalOptions } from '../main.js';

@@ -5,8 +5,8 @@
  * config/edge-keyring.ts; this file parses flags and prints.
  */
 import { Command, Option } from 'commander';
-import { AtiError } from '../../core/errors.js';
-import { createLogger } from '../../core/logger.js';
+import { AtiError } from '../../kernel/errors.js';
+import { createLogger } from '../../kernel/logger.js';
 import { bootstrapKeyring, rotateKeyring } from '../../config/edge-keyring.js';
 import type { SecretSource } from '../../config/op-item.js';
 import { resolveAtiDir } from '../../config/proxy-config.js';

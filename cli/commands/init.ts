@@ -5,7 +5,7 @@
  * systemd EnvironmentFile). Logic: config/init-dir.ts.
  */
 import type { Command } from 'commander';
-import { createLogger } from '../../core/logger.js';
+import { createLogger } from '../../kernel/logger.js';
 import { initAtiDir } from '../../config/init-dir.js';
 import { resolveAtiDir } from '../../config/proxy-config.js';
 import type { GlobalOptions } from '../main.js';

@@ -6,8 +6,8 @@
  * default is the reference's `$ATI_DIR`, else `~/.ati`.
  */
 import type { Command } from 'commander';
-import { AtiError } from '../../core/errors.js';
-import { createLogger } from '../../core/logger.js';
+import { AtiError } from '../../kernel/errors.js';
+import { createLogger } from '../../kernel/logger.js';
 import { readCredentials, removeCredential, setCredential } from '../../config/credentials-file.js';
 import { atiPaths, resolveAtiDir } from '../../config/proxy-config.js';
 import { compareUtf8 } from '../../config/secret-json.js';

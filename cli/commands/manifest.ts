@@ -20,7 +20,7 @@ export function register(program: Command, globals: () => GlobalOptions): void {
           { resolveAtiDir },
           { BUILTIN_PLUGINS },
         ] = await Promise.all([
-          import('../../core/plugin.js'),
+          import('../../core/plugin/contract.js'),
           import('../../config/manifest-json-schema.js'),
           import('../../config/plugins-config.js'),
           import('../../config/proxy-config.js'),

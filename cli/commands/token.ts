@@ -9,7 +9,7 @@ import type { GlobalOptions } from '../main.js';
 import { reportFatal } from '../output.js';
 
 /** The token logic (jose, the JWT pipeline) and the logger load when a subcommand runs, not for `ati --help`. */
-const tokens = () => import('../../core/jwt-tokens.js');
+const tokens = () => import('../../core/pipeline/jwt-tokens.js');
 
 function positiveInt(name: string) {
   return (v: string): number => {
@@ -139,7 +139,7 @@ export function register(program: Command, globals: () => GlobalOptions): void {
       run(globals, async () => {
         const [{ validateToken, validationVerifier }, { createLogger }] = await Promise.all([
           tokens(),
-          import('../../core/logger.js'),
+          import('../../kernel/logger.js'),
         ]);
         const logger = createLogger({ level: globals().verbose ? 'debug' : 'info' });
         const verifier = validationVerifier({

@@ -10,12 +10,12 @@
  * for its data (not for being down) is dropped and counted rather than
  * retried for ever. Usage counters learn about failed calls from here.
  */
-import { metrics } from '../metrics.js';
+import { metrics } from '../metrics/metrics.js';
 import { randomUUID } from 'node:crypto';
 import { isIP } from 'node:net';
 import { sql } from 'drizzle-orm';
-import type { CallLog, CallRecord } from '../call-log.js';
-import type { Logger } from '../logger.js';
+import type { CallLog, CallRecord } from '../tools/call-log.js';
+import type { Logger } from '../../kernel/logger.js';
 import { clean, redactArgs, truncateChars } from './arg-redaction.js';
 import type { Database } from './client.js';
 import { describeDbError, isConnectionError } from './db-errors.js';

@@ -19,7 +19,7 @@ import type pg from 'pg';
 import type { PGlite } from '@electric-sql/pglite';
 import type { SQL } from 'drizzle-orm';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
-import { AtiError } from '../errors.js';
+import { AtiError } from '../../kernel/errors.js';
 import { describeDbError } from './db-errors.js';
 import { utcSessionOption, type DbTarget } from './db-url.js';
 import { schema } from './schema.js';

@@ -3,7 +3,7 @@
  * driver's message (ref-04 §8.2: the reference leaked `sqlx error: …`).
  * The driver error stays in `cause` for the log.
  */
-import { AtiError } from '../errors.js';
+import { AtiError } from '../../kernel/errors.js';
 
 /** The SQLSTATE of a driver error, looking through wrappers (drizzle wraps pg errors). */
 export function sqlState(err: unknown): string | undefined {

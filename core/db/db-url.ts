@@ -5,8 +5,8 @@
  * proxy without a database never loads them.
  */
 import path from 'node:path';
-import { AtiError } from '../errors.js';
-import { redactUrl } from '../redact.js';
+import { AtiError } from '../../kernel/errors.js';
+import { redactUrl } from '../../kernel/redact.js';
 
 /** A parsed, non-blank `ATI_DB_URL`. */
 export type DbTarget =

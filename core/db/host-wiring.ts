@@ -1,5 +1,5 @@
 /**
- * How the database feature plugs into the Host (used by core/server.ts):
+ * How the database feature plugs into the Host (used by core/compose.ts):
  *
  * - `persistenceModule` is registered first among the route modules. The host
  *   awaits route modules in `start()` after the first generation is built and
@@ -13,8 +13,8 @@
  *   the reference's fixed string), `dbReachable` (cached probe), `ready`
  *   (fails while the configured database does not answer) and `callLog`.
  */
-import type { AdminAuth } from '../admin-auth.js';
-import type { HostServices, RouteModule } from '../host.js';
+import type { AdminAuth } from '../pipeline/admin-auth.js';
+import type { HostServices, RouteModule } from '../host/host.js';
 import type { Persistence } from './persistence.js';
 
 export function persistenceModule(persistence: Persistence | undefined, adminAuth: AdminAuth): RouteModule {

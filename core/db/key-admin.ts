@@ -12,7 +12,7 @@
  * revoke, and a key can be blocked through the API (with NOTIFY).
  */
 import { and, desc, eq, inArray, sql, type SQL } from 'drizzle-orm';
-import { AtiError } from '../errors.js';
+import { AtiError } from '../../kernel/errors.js';
 import { toAtiDbError } from './db-errors.js';
 import { resultRows, type Database } from './client.js';
 import type { DbKeyStore } from './key-store.js';

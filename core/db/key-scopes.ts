@@ -12,8 +12,8 @@
  * Both need the serving generation's tools, so the grants are expanded per
  * generation: the scopes a tool requires are added to the key's list.
  */
-import type { Generation } from '../generation.js';
-import type { CallerIdentity } from '../plugin.js';
+import type { Generation } from '../generation/generation.js';
+import type { CallerIdentity } from '../plugin/contract.js';
 import { toUnixSeconds } from './timestamps.js';
 
 /** The key fields the identity is built from. */

@@ -14,12 +14,12 @@
  * - the caller's scopes are expanded against the serving generation (see
  *   core/db/key-scopes.ts) and memoised per generation.
  */
-import { metrics } from '../metrics.js';
+import { metrics } from '../metrics/metrics.js';
 import { eq } from 'drizzle-orm';
-import { AtiError } from '../errors.js';
-import type { Generation } from '../generation.js';
-import type { Logger } from '../logger.js';
-import type { CallerIdentity } from '../plugin.js';
+import { AtiError } from '../../kernel/errors.js';
+import type { Generation } from '../generation/generation.js';
+import type { Logger } from '../../kernel/logger.js';
+import type { CallerIdentity } from '../plugin/contract.js';
 import type { KeyStore } from '../pipeline/key-store.js';
 import type { Database } from './client.js';
 import { describeDbError } from './db-errors.js';

@@ -22,8 +22,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
 import type { PGlite, Transaction } from '@electric-sql/pglite';
-import { AtiError } from '../errors.js';
-import type { Logger } from '../logger.js';
+import { AtiError } from '../../kernel/errors.js';
+import type { Logger } from '../../kernel/logger.js';
 import type { Database } from './client.js';
 import { describeDbError } from './db-errors.js';
 

@@ -1,6 +1,6 @@
 /**
  * The database feature as one object the composition root wires in
- * (core/server.ts): opening and checking the database, migrations, the
+ * (core/compose.ts): opening and checking the database, migrations, the
  * virtual-key store, key administration, the revocation listener, usage
  * counters, the call-log writer and the liveness probe, and closing them in
  * order at shutdown.
@@ -9,11 +9,11 @@
  * routes take them before the database is open): until `open()` finishes a
  * lookup answers 503 and a call record is dropped.
  */
-import { AtiError } from '../errors.js';
-import type { CallLog, CallRecord } from '../call-log.js';
-import type { Generation } from '../generation.js';
-import type { Logger } from '../logger.js';
-import type { CallerIdentity } from '../plugin.js';
+import { AtiError } from '../../kernel/errors.js';
+import type { CallLog, CallRecord } from '../tools/call-log.js';
+import type { Generation } from '../generation/generation.js';
+import type { Logger } from '../../kernel/logger.js';
+import type { CallerIdentity } from '../plugin/contract.js';
 import type { KeyStore } from '../pipeline/key-store.js';
 import type { CallLogWriter, CallLogWriterOptions } from './call-log-writer.js';
 import type { Database } from './client.js';

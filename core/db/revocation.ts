@@ -16,7 +16,7 @@
  */
 import { EventEmitter } from 'node:events';
 import pg from 'pg';
-import type { Logger } from '../logger.js';
+import type { Logger } from '../../kernel/logger.js';
 import type { Database } from './client.js';
 import { describeDbError } from './db-errors.js';
 import { utcSessionOption } from './db-url.js';

@@ -6,7 +6,7 @@
  * bound on distinct keys; counts past the bound are dropped and counted.
  */
 import { sql } from 'drizzle-orm';
-import type { Logger } from '../logger.js';
+import type { Logger } from '../../kernel/logger.js';
 import type { Database } from './client.js';
 import { describeDbError } from './db-errors.js';
 

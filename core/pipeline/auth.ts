@@ -11,13 +11,13 @@
  * 6. `Authorization: Bearer <jwt>` (scheme case-insensitive) → JwtVerifier;
  *    missing or invalid → 401 JSON with a code and `WWW-Authenticate: Bearer …`.
  */
-import { hot } from '../metrics.js';
+import { hot } from '../metrics/metrics.js';
 import type { IncomingMessage } from 'node:http';
-import { AtiError } from '../errors.js';
-import type { Generation } from '../generation.js';
-import type { Logger } from '../logger.js';
-import type { RequestState } from '../request-state.js';
-import { DEV_CALLER } from '../scopes.js';
+import { AtiError } from '../../kernel/errors.js';
+import type { Generation } from '../generation/generation.js';
+import type { Logger } from '../../kernel/logger.js';
+import type { RequestState } from '../host/request-state.js';
+import { DEV_CALLER } from './scopes.js';
 import type { JwtVerifier } from './jwt.js';
 import type { KeyStore } from './key-store.js';
 import type { PipelineStage, Rejection } from './types.js';

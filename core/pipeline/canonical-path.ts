@@ -9,7 +9,7 @@
  * `;` matrix parameters (`/..;/`) counts as a dot segment: Java upstreams
  * resolve it as one.
  */
-import { AtiError } from '../errors.js';
+import { AtiError } from '../../kernel/errors.js';
 
 export interface CanonicalTarget {
   /** The path exactly as sent (percent-escapes kept), always starting with `/`. */

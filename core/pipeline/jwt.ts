@@ -23,12 +23,12 @@ import {
   type JWTPayload,
   type JWTVerifyGetKey,
 } from 'jose';
-import { AtiError } from '../errors.js';
-import type { GenerationExtension } from '../generation-builder.js';
-import type { Logger } from '../logger.js';
-import type { CallerIdentity } from '../plugin.js';
-import { parseRateClaim } from '../rate-limit.js';
-import { parseScopeString } from '../scopes.js';
+import { AtiError } from '../../kernel/errors.js';
+import type { GenerationExtension } from '../generation/builder.js';
+import type { Logger } from '../../kernel/logger.js';
+import type { CallerIdentity } from '../plugin/contract.js';
+import { parseRateClaim } from './rate-limit.js';
+import { parseScopeString } from './scopes.js';
 import {
   JWT_LEEWAY_SECONDS,
   jwtKeyFiles,

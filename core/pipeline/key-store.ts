@@ -4,7 +4,7 @@
  * implementation (database lookup with a cache); without one the auth stage
  * answers 503, as the reference does on builds without a key store.
  */
-import type { CallerIdentity } from '../plugin.js';
+import type { CallerIdentity } from '../plugin/contract.js';
 
 export interface KeyStore {
   /**

@@ -12,22 +12,22 @@
  *   continues and sets `X-Signature-Status: <reason>` on whatever response
  *   follows, `enforce` answers 403 with the bare reason as body unless valid.
  */
-import { hot } from '../metrics.js';
+import { hot } from '../metrics/metrics.js';
 import type { IncomingMessage } from 'node:http';
-import { AtiError } from '../errors.js';
-import type { GenerationExtension } from '../generation-builder.js';
-import { SIGNING_SECRET_ENTRIES, decodeSigningSecret, MIN_SIGNING_SECRET_BYTES } from '../signing-secret.js';
-import type { Generation } from '../generation.js';
-import { GlobSet } from '../glob.js';
-import type { Logger } from '../logger.js';
-import type { RequestState } from '../request-state.js';
+import { AtiError } from '../../kernel/errors.js';
+import type { GenerationExtension } from '../generation/builder.js';
+import { SIGNING_SECRET_ENTRIES, decodeSigningSecret, MIN_SIGNING_SECRET_BYTES } from '../../kernel/signing-secret.js';
+import type { Generation } from '../generation/generation.js';
+import { GlobSet } from '../../kernel/glob.js';
+import type { Logger } from '../../kernel/logger.js';
+import type { RequestState } from '../host/request-state.js';
 import {
   JOB_ID_HEADER,
   SIGNATURE_HEADER,
   SIGNATURE_STATUS_HEADER,
   verifySignature,
   type SignatureReason,
-} from './signature.js';
+} from '../../kernel/request-signature.js';
 import type { PipelineStage, Rejection } from './types.js';
 import type { SigVerifyMode } from '../../config/proxy-config.js';
 

@@ -5,8 +5,8 @@
  * the response. Stages must be cheap: they run on every request.
  */
 import type { IncomingMessage } from 'node:http';
-import type { AtiError } from '../errors.js';
-import type { RequestState } from '../request-state.js';
+import type { AtiError } from '../../kernel/errors.js';
+import type { RequestState } from '../host/request-state.js';
 
 export interface Rejection {
   error: AtiError;

@@ -8,7 +8,7 @@
  */
 import path from 'node:path';
 import type { FSWatcher } from 'chokidar';
-import type { Logger } from '../logger.js';
+import type { Logger } from '../../kernel/logger.js';
 
 export interface WatcherOptions {
   atiDir: string;

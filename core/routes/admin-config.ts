@@ -6,9 +6,9 @@
  * `extra_headers` are masked, and the whole body goes through the same
  * redaction as the logs as a last line of defence.
  */
-import type { AdminAuth } from '../admin-auth.js';
-import type { RouteModule } from '../host.js';
-import { REDACTED, redactText, redactUrl } from '../redact.js';
+import type { AdminAuth } from '../pipeline/admin-auth.js';
+import type { RouteModule } from '../host/host.js';
+import { REDACTED, redactText, redactUrl } from '../../kernel/redact.js';
 import type { ProxyConfig } from '../../config/proxy-config.js';
 
 /** Provider fields whose value is a URL (credentials in userinfo or query are masked). */

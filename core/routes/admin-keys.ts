@@ -12,9 +12,9 @@
  * alias 400. Unknown fields are ignored. Every error body is JSON.
  */
 import type { FastifyRequest } from 'fastify';
-import type { AdminAuth } from '../admin-auth.js';
-import { AtiError } from '../errors.js';
-import type { RouteModule } from '../host.js';
+import type { AdminAuth } from '../pipeline/admin-auth.js';
+import { AtiError } from '../../kernel/errors.js';
+import type { RouteModule } from '../host/host.js';
 import type { KeyAdmin } from '../db/key-admin.js';
 import { keyRowJson, MAX_EXPIRES_IN_SECS } from '../db/key-api.js';
 import type { Persistence } from '../db/persistence.js';

@@ -3,8 +3,8 @@
  * result — 200 `applied`/`unchanged`, 422 `rejected` with every error located.
  * `?force=true` rebuilds even when no source changed.
  */
-import type { AdminAuth } from '../admin-auth.js';
-import type { RouteModule } from '../host.js';
+import type { AdminAuth } from '../pipeline/admin-auth.js';
+import type { RouteModule } from '../host/host.js';
 
 export function adminReloadRoutes(admin: AdminAuth): RouteModule {
   return (app, host) => {

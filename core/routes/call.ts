@@ -8,10 +8,10 @@
  * The client's disconnect aborts the upstream call.
  */
 import type { FastifyReply } from 'fastify';
-import { AtiError } from '../errors.js';
-import type { RouteModule } from '../host.js';
-import { stateOf } from '../request-state.js';
-import { executeToolCall, type ToolCallOutcome } from '../tool-call.js';
+import { AtiError } from '../../kernel/errors.js';
+import type { RouteModule } from '../host/host.js';
+import { stateOf } from '../host/request-state.js';
+import { executeToolCall, type ToolCallOutcome } from '../tools/tool-call.js';
 
 /** The reference's `max_call_body_bytes`. */
 export const MAX_CALL_BODY_BYTES = Math.floor((1024 ** 3 * 4) / 3) + 8 * 1024;

@@ -2,8 +2,8 @@
  * `GET /health`: the reference's seven fields (ref-04 §5.1) plus a `reload`
  * object. Public, always 200 while the process serves.
  */
-import type { RouteModule } from '../host.js';
-import { VERSION } from '../version.js';
+import type { RouteModule } from '../host/host.js';
+import { VERSION } from '../../kernel/version.js';
 
 /** Number of skills in a generation, when the skills feature put a registry there. */
 function skillCount(ext: Readonly<Record<string, unknown>>): number {

@@ -12,14 +12,14 @@
  */
 import { localSkillsHelpBody } from '../skills/help-context.js';
 import type { FastifyReply } from 'fastify';
-import { AtiError } from '../errors.js';
-import { buildHelpPrompt, type HelpFocus } from '../help-prompt.js';
-import type { RouteModule } from '../host.js';
-import { callStatusOf } from '../call-log.js';
-import type { ToolDefinition } from '../plugin.js';
-import { stateOf } from '../request-state.js';
-import { scopeAllowed, toolAllowed } from '../scopes.js';
-import { AUTH_REQUIRED_MESSAGE, DEV_CALLER, dispatchTool } from '../tool-call.js';
+import { AtiError } from '../../kernel/errors.js';
+import { buildHelpPrompt, type HelpFocus } from './help-prompt.js';
+import type { RouteModule } from '../host/host.js';
+import { callStatusOf } from '../tools/call-log.js';
+import type { ToolDefinition } from '../plugin/contract.js';
+import { stateOf } from '../host/request-state.js';
+import { scopeAllowed, toolAllowed } from '../pipeline/scopes.js';
+import { AUTH_REQUIRED_MESSAGE, DEV_CALLER, dispatchTool } from '../tools/tool-call.js';
 import { clientSignal } from './call.js';
 
 export const HELP_TOOL = '_chat_completion';

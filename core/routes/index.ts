@@ -1,5 +1,5 @@
 /** Every named-route module, in registration order. Adding a route family is one line here. */
-import type { RouteModule } from '../host.js';
+import type { RouteModule } from '../host/host.js';
 import { callRoutes } from './call.js';
 import { healthRoutes } from './health.js';
 import { helpRoutes } from './help.js';

@@ -6,10 +6,10 @@
  * HS256, a remote JWKS only, or no JWT: 404 `{"error":"JWKS not configured"}`.
  * The key comes from the serving generation, so a reload publishes a rotated key.
  */
-import { AtiError } from '../errors.js';
-import type { RouteModule } from '../host.js';
+import { AtiError } from '../../kernel/errors.js';
+import type { RouteModule } from '../host/host.js';
 import type { JwtVerifier } from '../pipeline/jwt.js';
-import { stateOf } from '../request-state.js';
+import { stateOf } from '../host/request-state.js';
 
 export const jwksRoutes: RouteModule = (app) => {
   app.get('/.well-known/jwks.json', { config: { access: 'public' } }, async (request, reply) => {

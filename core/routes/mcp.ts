@@ -2,7 +2,7 @@
  * `POST /mcp`: ATI as an MCP server over Streamable HTTP in its simplest form
  * (ref-01 §12.3): each POST carries one JSON-RPC message or a batch, and the
  * answer is `application/json` — no session id, no SSE stream (`GET /mcp` and
- * `DELETE /mcp` answer 405). The methods are in core/mcp-dispatch.ts.
+ * `DELETE /mcp` answer 405). The methods are in core/routes/mcp-dispatch.ts.
  *
  * HTTP statuses: 200 with the response (or the array of responses of a batch);
  * 202 with body `null` when the message (or every message of a batch) is a
@@ -10,10 +10,10 @@
  * JSON or not a message; 415 for a non-JSON Content-Type; 413 over the body limit.
  */
 import type { FastifyReply } from 'fastify';
-import { AtiError } from '../errors.js';
-import type { RouteModule } from '../host.js';
-import { dispatchRpc, rpcError, RPC_INVALID_REQUEST, RPC_PARSE_ERROR, type JsonRpcResponse } from '../mcp-dispatch.js';
-import { stateOf } from '../request-state.js';
+import { AtiError } from '../../kernel/errors.js';
+import type { RouteModule } from '../host/host.js';
+import { dispatchRpc, rpcError, RPC_INVALID_REQUEST, RPC_PARSE_ERROR, type JsonRpcResponse } from './mcp-dispatch.js';
+import { stateOf } from '../host/request-state.js';
 
 /** Tools per `tools/list` page. */
 export const MCP_PAGE_SIZE = 500;

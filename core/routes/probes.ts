@@ -6,9 +6,9 @@
  * /metrics renders Prometheus text; on the main listener it answers loopback
  * peers only (403 otherwise): expose it elsewhere with `--metrics-bind`.
  */
-import type { RouteModule } from '../host.js';
-import { AtiError } from '../errors.js';
-import { registry } from '../metrics.js';
+import type { RouteModule } from '../host/host.js';
+import { AtiError } from '../../kernel/errors.js';
+import { registry } from '../metrics/metrics.js';
 
 export function isLoopback(addr: string | undefined): boolean {
   if (!addr) return false;

@@ -5,8 +5,8 @@
  * reference does when `ATI_SKILL_REGISTRY` is unset. When it is set, the answer
  * is still 503, saying the value is not supported here, and startup warns.
  */
-import { AtiError } from '../errors.js';
-import type { RouteModule } from '../host.js';
+import { AtiError } from '../../kernel/errors.js';
+import type { RouteModule } from '../host/host.js';
 
 /** The reference's NotConfigured text, verbatim. */
 export const SKILLATI_NOT_CONFIGURED =

@@ -7,9 +7,9 @@
  * which is why those two names are reserved at load time.
  */
 import type { FastifyRequest } from 'fastify';
-import { AtiError } from '../errors.js';
-import type { RouteModule } from '../host.js';
-import { stateOf, type RequestState } from '../request-state.js';
+import { AtiError } from '../../kernel/errors.js';
+import type { RouteModule } from '../host/host.js';
+import { stateOf, type RequestState } from '../host/request-state.js';
 import { MAX_BATCH_BYTES, MAX_BUNDLE_BYTES, readBundle, type BundleFile } from '../skills/bundle.js';
 import { skillRegistryOf } from '../skills/extension.js';
 import { listReferences } from '../skills/references.js';

@@ -3,11 +3,11 @@
  * caller's scopes. Methods are upper-case (`"GET"`; the reference prints
  * `"Get"`). A tool hidden by scope answers 404 exactly like an unknown one.
  */
-import { AtiError } from '../errors.js';
-import type { RouteModule } from '../host.js';
-import type { ToolDefinition } from '../plugin.js';
-import { stateOf } from '../request-state.js';
-import { toolAllowed } from '../scopes.js';
+import { AtiError } from '../../kernel/errors.js';
+import type { RouteModule } from '../host/host.js';
+import type { ToolDefinition } from '../plugin/contract.js';
+import { stateOf } from '../host/request-state.js';
+import { toolAllowed } from '../pipeline/scopes.js';
 
 function matchesSearch(t: ToolDefinition, needle: string): boolean {
   return (

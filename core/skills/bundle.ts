@@ -6,8 +6,8 @@
  * symlink loop is walked once, and the total size is capped.
  */
 import { readFile } from 'node:fs/promises';
-import { AtiError } from '../errors.js';
-import type { Logger } from '../logger.js';
+import { AtiError } from '../../kernel/errors.js';
+import type { Logger } from '../../kernel/logger.js';
 import { walkFiles } from './confined-fs.js';
 import type { Skill } from './skill-manifest.js';
 

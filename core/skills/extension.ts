@@ -8,8 +8,8 @@
 import { readdir, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { atiPaths } from '../../config/proxy-config.js';
-import type { Generation } from '../generation.js';
-import type { GenerationExtension } from '../generation-builder.js';
+import type { Generation } from '../generation/generation.js';
+import type { GenerationExtension } from '../generation/builder.js';
 import { isHiddenName, walkFiles } from './confined-fs.js';
 import { loadSkillRegistry, SkillRegistry } from './registry.js';
 

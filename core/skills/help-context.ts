@@ -4,11 +4,11 @@
  * "## Available Skills (methodology guides)". In dev mode (or with a `*`
  * scope) nothing is auto-loaded, so the section is empty, as in the reference.
  */
-import type { CallerIdentity } from '../plugin.js';
+import type { CallerIdentity } from '../plugin/contract.js';
 import { skillRegistryOf } from './extension.js';
 import type { Skill } from './skill-manifest.js';
 import { resolveSkills, type ToolCatalog } from './visibility.js';
-import type { Generation } from '../generation.js';
+import type { Generation } from '../generation/generation.js';
 
 export const SKILLS_HELP_HEADING = '## Available Skills (methodology guides)';
 

@@ -7,8 +7,8 @@
  */
 import { readdir, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { AtiError } from '../errors.js';
-import type { Logger } from '../logger.js';
+import { AtiError } from '../../kernel/errors.js';
+import type { Logger } from '../../kernel/logger.js';
 import { isHiddenName } from './confined-fs.js';
 import { loadSkill, SkillLoadError, type Skill } from './skill-manifest.js';
 

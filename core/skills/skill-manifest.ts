@@ -12,7 +12,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { parse as parseToml, TomlError } from 'smol-toml';
-import { didYouMean } from '../../config/suggest.js';
+import { didYouMean } from '../../kernel/suggest.js';
 import { locateLine } from '../../config/toml-locate.js';
 import { PathEscapeError, resolveInsideIfExists } from './confined-fs.js';
 import { parseFrontmatter, splitFrontmatter, type Frontmatter } from './frontmatter.js';

@@ -7,8 +7,8 @@
  * scope sees every skill but resolves to none ("everything is visible,
  * nothing is auto-loaded"). `category:` scopes grant nothing, as in the reference.
  */
-import type { CallerIdentity, ToolDefinition } from '../plugin.js';
-import { toolAllowed } from '../scopes.js';
+import type { CallerIdentity, ToolDefinition } from '../plugin/contract.js';
+import { toolAllowed } from '../pipeline/scopes.js';
 import type { SkillRegistry } from './registry.js';
 import type { Skill } from './skill-manifest.js';
 

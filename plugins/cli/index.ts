@@ -8,7 +8,7 @@
  *
  * Written only against the public plugin API (sdk/plugin.ts, the package
  * export `ati-proxy/plugin`), as proof that a real handler needs nothing
- * private (spec/plugins-sdk/public-imports.test.ts keeps it that way).
+ * private (test/sdk/public-imports.test.ts keeps it that way).
  * See README.md beside this file for the fields and the security model.
  */
 import { access, constants } from 'node:fs/promises';

@@ -1,0 +1,380 @@
+/**
+ * The handler-plugin contract. A handler plugin turns one provider manifest
+ * (`handler = "<name>"`) into tools and/or passthrough routes. The host calls
+ * `provision` while it builds a generation, keeps the returned `Provisioned`
+ * for as long as some serving generation uses it, and calls `close` when the
+ * last one retires. Built-in plugins use exactly this contract.
+ *
+ * Lifecycle (Caddy-style): decode (schema) → validate → provision → serve → close.
+ * A failing `provision` fails only the candidate generation; the host closes
+ * whatever the candidate had already provisioned (rollback).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { TProperties } from '@sinclair/typebox';
+import type { Pool } from 'undici';
+import type { Logger } from '../../kernel/logger.js';
+import type { SourceLocation } from '../../kernel/errors.js';
+import { AtiError } from '../../kernel/errors.js';
+import { propertiesFromJsonSchema } from './json-schema-to-typebox.js';
+
+/** Bumped on a breaking change of this contract; plugins declare the version they target. */
+export const PLUGIN_API_VERSION = 1;
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+/** Common `[provider]` fields (ref-01 §2.1–2.2), with defaults applied. Handler fields sit beside them. */
+export interface ProviderFields {
+  name: string;
+  description: string;
+  handler: string;
+  base_url: string;
+  internal: boolean;
+  category?: string;
+  skills: string[];
+  extra_headers: Record<string, string>;
+  auth_type: 'none' | 'bearer' | 'header' | 'query' | 'basic' | 'oauth2' | 'url';
+  auth_key_name?: string;
+  auth_header_name?: string;
+  auth_query_name?: string;
+  auth_value_prefix?: string;
+  auth_secret_name?: string;
+  oauth2_token_url?: string;
+  oauth2_basic_auth: boolean;
+  auth_generator?: Record<string, unknown>;
+  [handlerField: string]: unknown;
+}
+
+/** A `[[tools]]` table as written (ref-01 §3), with defaults applied. */
+export interface ToolManifest {
+  name: string;
+  description: string;
+  endpoint: string;
+  method: HttpMethod;
+  scope?: string;
+  input_schema?: Record<string, unknown>;
+  response?: { extract?: string; format?: string };
+  tags: string[];
+  hint?: string;
+  examples: string[];
+  [handlerField: string]: unknown;
+}
+
+/** One parsed and validated manifest file. */
+export interface ProviderManifest {
+  /** Absolute path of the TOML file. */
+  readonly file: string;
+  /** sha256 (hex) of the file's bytes; part of the reuse key. */
+  readonly hash: string;
+  readonly provider: ProviderFields;
+  readonly tools: ToolManifest[];
+  /** Best-effort source location of a dotted field path (`provider.base_url`, `tools[1].method`). */
+  locate(field: string): SourceLocation;
+}
+
+/** What `/call`, `/tools` and `/mcp` expose. */
+export interface ToolDefinition {
+  name: string;
+  description: string;
+  /** Provider (manifest) name. */
+  provider: string;
+  handler: string;
+  method: HttpMethod;
+  endpoint: string;
+  /** Scope required to see or call the tool; `null` or `""` = no scope needed (see core/scopes). */
+  scope: string | null;
+  inputSchema: Record<string, unknown> | null;
+  tags: string[];
+  hint: string | null;
+  examples: string[];
+  category: string | null;
+  /** Tools of `internal = true` providers are hidden from listings but still callable with their scope. */
+  internal: boolean;
+  /** Skills named by the provider manifest. */
+  skills: string[];
+  responseExtract?: string;
+  responseFormat?: string;
+  /** Plugin-private data (a compiled request plan, the upstream MCP tool name, …). */
+  data?: unknown;
+}
+
+/** Read access to the generation's keyring. Every read is recorded for the reuse decision. */
+export interface KeyringAccessor {
+  get(name: string): string | undefined;
+  has(name: string): boolean;
+  /** Like `get`, but a missing entry throws ATI_ERR_MISSING_CREDENTIAL naming the entry (never the value). */
+  require(name: string, usedBy?: string): string;
+}
+
+/** Options of the running host that plugins may need. */
+export interface HostOptions {
+  atiDir: string;
+  enablePassthrough: boolean;
+  /** `--check`: validate and provision without spawning processes or opening connections. */
+  checkOnly: boolean;
+}
+
+export interface ProvisionContext {
+  readonly options: HostOptions;
+  readonly atiDir: string;
+  /** `<ati_dir>/specs`. */
+  readonly specsDir: string;
+  readonly keyring: KeyringAccessor;
+  readonly logger: Logger;
+  /** Aborted when the candidate generation is abandoned (reload superseded, shutdown). */
+  readonly signal: AbortSignal;
+  readonly generationId: number;
+  /**
+   * An undici connection pool for one upstream origin with split timeouts
+   * (connect, response headers, idle body read; 0 disables one). The plugin owns
+   * it: close it in `close()`. Pools of a reused provider live on across reloads.
+   */
+  createPool(origin: string, timeouts?: UpstreamTimeouts): Pool;
+}
+
+/** Upstream timeouts in milliseconds; `0` disables one (PRODUCT §3.13). */
+export interface UpstreamTimeouts {
+  connectMs?: number;
+  headersMs?: number;
+  bodyIdleMs?: number;
+}
+
+/** Who is calling, as established by the request pipeline. */
+export interface CallerIdentity {
+  /** JWT `sub`, `dev` in dev mode, or `key:<hash prefix>` for virtual keys. */
+  sub: string;
+  scopes: readonly string[];
+  /** Unrestricted (dev mode or a `*` scope). */
+  unrestricted: boolean;
+  claims?: Record<string, unknown>;
+  keyHash?: string;
+  jobId?: string;
+  sandboxId?: string;
+  /**
+   * Unix seconds after which the grant is void (JWT `exp` plus the validation
+   * leeway, or a virtual key's expiry); absent = never. Scope checks use it, so
+   * validation and scopes share one notion of expiry.
+   */
+  validUntil?: number;
+  /** Per-caller limits (`ati.rate` of the token), enforced by core/rate-limit. */
+  rateLimits?: readonly RateLimitRule[];
+}
+
+/** One `ati.rate` entry: at most `limit` calls of tools matching `pattern` per sliding `windowSeconds`. */
+export interface RateLimitRule {
+  /** Scope-style pattern matched against `tool:<requested name>` (trailing `*` = prefix). */
+  pattern: string;
+  limit: number;
+  windowSeconds: number;
+}
+
+export interface CallContext {
+  readonly requestId: string;
+  readonly caller: CallerIdentity;
+  /** Aborted when the client goes away or the call's deadline passes. */
+  readonly signal: AbortSignal;
+  readonly logger: Logger;
+  /** The keyring of the generation this request runs on. */
+  readonly keyring: KeyringAccessor;
+  /** The name the client asked for (before alias resolution). */
+  readonly requestedName: string;
+  /** `call`, `mcp` or `help`: which endpoint is calling. */
+  readonly endpoint: 'call' | 'mcp' | 'help' | 'cli';
+  /** `/call`'s deprecated `raw_args` (strings), when the client sent them; the cli handler prefers them over `args`. */
+  readonly rawArgs?: readonly string[];
+}
+
+export interface ToolResult {
+  /** JSON value returned to the caller as `result`. */
+  value: unknown;
+  /** Upstream HTTP status where there is one (for logs and audit). */
+  upstreamStatus?: number;
+  /**
+   * The value is final: the host must not apply the tool's `response.extract`
+   * to it (the http handler's "no records" answer `{"records":[]}`, ref-01 §6.6).
+   */
+  skipExtraction?: boolean;
+  /**
+   * The result in MCP form, when the upstream speaks MCP: `/mcp tools/call` forwards it
+   * unchanged (content blocks, structured content) instead of flattening `value` to text.
+   */
+  mcp?: McpToolContent;
+}
+
+/** An MCP `tools/call` result body (content blocks as the upstream sent them). */
+export interface McpToolContent {
+  content: unknown[];
+  structuredContent?: Record<string, unknown>;
+}
+
+/**
+ * A tool call that the upstream answered with an error result (MCP `isError: true`).
+ * It is an error for `/call` (502 with the text); `/mcp tools/call` forwards `mcp`
+ * as a result with `isError: true`.
+ */
+export class ToolContentError extends AtiError {
+  readonly mcp: McpToolContent;
+  constructor(message: string, mcp: McpToolContent) {
+    super('ATI_ERR_UPSTREAM', message);
+    this.name = 'ToolContentError';
+    this.mcp = mcp;
+  }
+}
+
+/** What the host knows about a passthrough request when it hands it to a route. */
+export interface RouteRequestContext {
+  readonly requestId: string;
+  /** Canonical path (no query). */
+  readonly path: string;
+  /** Raw query string without `?`, or "". */
+  readonly query: string;
+  readonly logger: Logger;
+  /**
+   * Headers the pipeline adds to the response (e.g. `X-Signature-Status` in warn mode).
+   * Set on WebSocket upgrades, where the route writes the response itself; on plain
+   * requests the host has already set them on the ServerResponse.
+   */
+  readonly responseHeaders?: ReadonlyArray<readonly [string, string]>;
+}
+
+/** A raw HTTP (and optionally WebSocket) route provided by a plugin (passthrough). */
+export interface PassthroughRoute {
+  /** Provider name; also the metrics label. */
+  readonly name: string;
+  /** Lower-cased host to match (port stripped), or null for any host. */
+  readonly hostMatch: string | null;
+  /** Path prefix without trailing slash (except `/`). */
+  readonly pathPrefix: string;
+  readonly forwardWebsockets: boolean;
+  /** Identity of the route's inputs; equal keys mean the route can be kept across generations. */
+  readonly reuseKey?: string;
+  handle(req: IncomingMessage, res: ServerResponse, ctx: RouteRequestContext): void | Promise<void>;
+  upgrade?(req: IncomingMessage, socket: Duplex, head: Buffer, ctx: RouteRequestContext): void | Promise<void>;
+}
+
+export interface Provisioned {
+  tools: ToolDefinition[];
+  routes?: PassthroughRoute[];
+  /** Runs one tool call. Required when `tools` is not empty. */
+  call?(tool: ToolDefinition, args: unknown, ctx: CallContext): Promise<ToolResult>;
+  /** Releases pools, sessions and child processes. Must not throw; may be abandoned after a deadline. */
+  close(): Promise<void>;
+  /**
+   * Files other than the manifest that provisioning read (an OpenAPI spec …),
+   * absolute path → sha256 hex of the bytes read. The host re-provisions the
+   * provider when one of them changes, and counts them in reload change detection.
+   */
+  inputFiles?: ReadonlyMap<string, string>;
+  /**
+   * `false` when this result should not be kept by the next reload even if the manifest and the
+   * keyring entries it read are unchanged (e.g. MCP discovery failed: the next reload retries it).
+   * Absent = reusable.
+   */
+  reusable?: boolean;
+}
+
+/** A semantic problem found by a plugin's `validate`. */
+export interface PluginIssue {
+  /** Dotted field path, e.g. `provider.path_prefix`. */
+  field: string;
+  message: string;
+}
+
+export interface HandlerPlugin {
+  /** Contract version this plugin was built for (PLUGIN_API_VERSION). */
+  readonly apiVersion: number;
+  /** The manifest's `handler = "<name>"`. */
+  readonly name: string;
+  /** The plugin's own version; part of the reuse key. */
+  readonly version: string;
+  /** Handler-specific `[provider]` fields (TypeBox properties, all optional or with defaults). */
+  readonly providerSchema: TProperties;
+  /** Handler-specific `[[tools]]` fields. */
+  readonly toolSchema?: TProperties;
+  /** Provider fields of the common schema this handler does not use (listed in `--check` warnings). */
+  readonly ignoredCommonFields?: readonly string[];
+  /** `[[tools]]` required (true), optional (false). */
+  readonly requiresTools?: boolean;
+  /** Semantic checks after the schema passed; every problem is returned, none thrown. */
+  validate?(manifest: ProviderManifest): PluginIssue[];
+  provision(manifest: ProviderManifest, ctx: ProvisionContext): Promise<Provisioned>;
+}
+
+/**
+ * Manifest fields declared as plain JSON Schema, one schema per field (for
+ * plugins written without TypeBox). `required: true` on a field makes it
+ * mandatory. Converted to TypeBox once, at registration.
+ */
+export type JsonSchemaFields = Record<string, Record<string, unknown>>;
+
+/**
+ * What a plugin module exports: a HandlerPlugin whose schemas may also be
+ * plain JSON Schema. The registry normalises it into a HandlerPlugin.
+ */
+export interface PluginDefinition extends Omit<HandlerPlugin, 'providerSchema' | 'toolSchema'> {
+  readonly providerSchema: TProperties | JsonSchemaFields;
+  readonly toolSchema?: TProperties | JsonSchemaFields;
+}
+
+/** Identity helper that gives plugin authors type checking. */
+export function definePlugin<P extends PluginDefinition>(plugin: P): P {
+  return plugin;
+}
+
+/** Handlers the reference knows that this build deliberately does not ship. */
+export const UNAVAILABLE_HANDLERS: Readonly<Record<string, string>> = {
+  // The loader reports this at `provider.handler` with the file and line, so the operator sees which manifest to fix.
+  file_manager:
+    'the file_manager handler is not available in this build (out of scope for ati-proxy); remove this manifest or change its handler',
+};
+
+/** The set of handler plugins known to the host. */
+export class PluginRegistry {
+  private readonly plugins = new Map<string, HandlerPlugin>();
+  private readonly origins = new Map<string, string>();
+
+  register(plugin: PluginDefinition, origin = 'built-in'): void {
+    if (plugin.apiVersion !== PLUGIN_API_VERSION) {
+      throw new AtiError(
+        'ATI_ERR_CONFIG',
+        `handler plugin "${plugin.name}" (${origin}) targets plugin API v${plugin.apiVersion}, this ati supports v${PLUGIN_API_VERSION}`,
+      );
+    }
+    if (!/^[a-z][a-z0-9_-]*$/.test(plugin.name)) {
+      throw new AtiError(
+        'ATI_ERR_CONFIG',
+        `handler plugin name "${plugin.name}" (${origin}) must match [a-z][a-z0-9_-]*`,
+      );
+    }
+    if (this.plugins.has(plugin.name)) {
+      throw new AtiError('ATI_ERR_CONFIG', `handler plugin "${plugin.name}" (${origin}) is already registered`);
+    }
+    // Plain JSON Schema fields (plugins written without TypeBox) are converted once, here.
+    const { providerSchema, toolSchema, ...rest } = plugin;
+    const normalized: HandlerPlugin = {
+      ...rest,
+      providerSchema: propertiesFromJsonSchema(providerSchema),
+      ...(toolSchema ? { toolSchema: propertiesFromJsonSchema(toolSchema) } : {}),
+    };
+    Object.setPrototypeOf(normalized, Object.getPrototypeOf(plugin));
+    this.plugins.set(plugin.name, normalized);
+    this.origins.set(plugin.name, origin);
+  }
+
+  /** `[{name, version, origin}]`: `built-in` or the module specifier a plugin came from. */
+  describe(): Array<{ name: string; version: string; origin: string }> {
+    return this.names().map((n) => ({ name: n, version: this.plugins.get(n)!.version, origin: this.origins.get(n)! }));
+  }
+
+  get(name: string): HandlerPlugin | undefined {
+    return this.plugins.get(name);
+  }
+
+  names(): string[] {
+    return [...this.plugins.keys()].sort();
+  }
+
+  all(): HandlerPlugin[] {
+    return [...this.plugins.values()];
+  }
+}

@@ -1,0 +1,158 @@
+import { Writable } from 'node:stream';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createLogger } from '../../kernel/logger.js';
+import {
+  MIN_REDACT_LENGTH,
+  REDACTED,
+  SecretMatcher,
+  redactHeaders,
+  redactText,
+  redactUrl,
+  scrubLogLine,
+  setCandidateRedactionValues,
+  setRedactionValues,
+  currentSecretMatcher,
+} from '../../kernel/redact.js';
+
+/** A pino destination that keeps every line. */
+function memoryDestination(): { lines: string[]; stream: Writable } {
+  const lines: string[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      lines.push(...chunk.toString().split('\n').filter(Boolean));
+      cb();
+    },
+  });
+  return { lines, stream };
+}
+
+const SECRETS = [
+  'sk-live-0123456789abcdef',
+  'pa"ss\\word-with-quote', // needs JSON escaping
+  'päss✓wörd-ünïcode', // multi-byte
+  'abc+def/ghi=jkl==', // changes under percent-encoding
+  '123456789', // looks like a number
+];
+
+describe('redaction', () => {
+  afterEach(() => setRedactionValues([]));
+
+  it('SecretMatcher redacts raw, percent-encoded and form-encoded spellings; ignores values shorter than the minimum', () => {
+    const m = new SecretMatcher([...SECRETS, 'short']);
+    expect(m.size).toBe(SECRETS.length);
+    for (const s of SECRETS) {
+      expect(m.redact(`x ${s} y`)).toBe(`x ${REDACTED} y`);
+      expect(m.redact(`q=${encodeURIComponent(s)}&z`)).toBe(`q=${REDACTED}&z`);
+    }
+    expect(m.redact('a b c short')).toBe('a b c short');
+    expect('short'.length).toBeLessThan(MIN_REDACT_LENGTH);
+    expect(m.redact('ab+def/ghi=jkl')).toBe('ab+def/ghi=jkl'); // a near miss is left alone
+  });
+
+  it('scrubJsonLine keeps the line valid JSON even when a secret looks like a number or sits in a key', () => {
+    const m = new SecretMatcher(SECRETS);
+    const obj = {
+      message: `call failed for ${SECRETS[0]}`,
+      n: 123456789,
+      nested: { [SECRETS[1]!]: [SECRETS[2], 'ok'] },
+      url: `https://api.example.com/v1?key=${encodeURIComponent(SECRETS[3]!)}`,
+    };
+    const out = m.scrubJsonLine(`${JSON.stringify(obj)}\n`);
+    expect(out.endsWith('\n')).toBe(true);
+    const parsed = JSON.parse(out) as Record<string, unknown>;
+    expect(parsed).toEqual({
+      message: `call failed for ${REDACTED}`,
+      n: REDACTED,
+      nested: { [REDACTED]: [REDACTED, 'ok'] },
+      url: `https://api.example.com/v1?key=${REDACTED}`,
+    });
+    for (const s of SECRETS) expect(out).not.toContain(s);
+    // A line without a secret is returned as is (same string).
+    const clean = '{"message":"fine","n":1}\n';
+    expect(m.scrubJsonLine(clean)).toBe(clean);
+  });
+
+  it('redactUrl removes userinfo and credential-looking query values, keeping everything else', () => {
+    expect(redactUrl('https://user:pa55@api.example.com/x?q=1')).toBe(`https://${REDACTED}@api.example.com/x?q=1`);
+    expect(redactUrl('https://h/p?api_key=abc&page=2&access_token=t&X-Amz-Signature=s&sig=z#frag')).toBe(
+      `https://h/p?api_key=${REDACTED}&page=2&access_token=${REDACTED}&X-Amz-Signature=${REDACTED}&sig=${REDACTED}#frag`,
+    );
+    expect(redactUrl('https://h/p?appid=abc&assignee=bob', ['appid'])).toBe(
+      `https://h/p?appid=${REDACTED}&assignee=bob`,
+    );
+    expect(redactUrl('https://h/p')).toBe('https://h/p');
+  });
+
+  it('redactText handles URLs inside messages and keyring values anywhere', () => {
+    setRedactionValues(['keyring-value-42xyz']);
+    const msg =
+      'fetch failed: connect ECONNREFUSED https://bob:hunter22@10.0.0.1:9/v1/x?token=abc&x=1 (key keyring-value-42xyz)';
+    expect(redactText(msg)).toBe(
+      `fetch failed: connect ECONNREFUSED https://${REDACTED}@10.0.0.1:9/v1/x?token=${REDACTED}&x=1 (key ${REDACTED})`,
+    );
+  });
+
+  it('redactHeaders hides credential headers and keyring values in others', () => {
+    setRedactionValues(['keyring-value-42xyz']);
+    expect(
+      redactHeaders({
+        authorization: 'Bearer abc',
+        'x-api-key': 'k',
+        cookie: 'c=1',
+        'x-sandbox-signature': 't=1,s=2',
+        accept: 'application/json',
+        'x-note': 'has keyring-value-42xyz inside',
+        'content-length': 3 as unknown as string,
+      }),
+    ).toEqual({
+      authorization: REDACTED,
+      'x-api-key': REDACTED,
+      cookie: REDACTED,
+      'x-sandbox-signature': REDACTED,
+      accept: 'application/json',
+      'x-note': `has ${REDACTED} inside`,
+      'content-length': 3,
+    });
+  });
+
+  it('the matcher is rebuilt only when the set of values changes; candidate values add to the serving ones', () => {
+    setRedactionValues(['serving-secret-1', 'serving-secret-2']);
+    const a = currentSecretMatcher();
+    setRedactionValues(['serving-secret-2', 'serving-secret-1']);
+    expect(currentSecretMatcher()).toBe(a);
+    setCandidateRedactionValues(['candidate-secret-3']);
+    const b = currentSecretMatcher();
+    expect(b).not.toBe(a);
+    expect(b.redact('serving-secret-1 candidate-secret-3')).toBe(`${REDACTED} ${REDACTED}`);
+    setRedactionValues(['serving-secret-1']); // swap clears the candidate slot
+    expect(currentSecretMatcher().redact('candidate-secret-3 serving-secret-1')).toBe(`candidate-secret-3 ${REDACTED}`);
+  });
+
+  it('the logger scrubs every line (message, fields, child bindings, errors, URLs) and keeps it valid JSON', () => {
+    const { lines, stream } = memoryDestination();
+    const log = createLogger({ level: 'debug', destination: stream });
+    setRedactionValues(SECRETS);
+    log.info({ upstream: `https://api.example.com/?api_key=${SECRETS[0]}` }, `using ${SECRETS[1]}`);
+    log.child({ provider: SECRETS[2] }).warn({ count: 123456789 }, 'child');
+    log.error({ err: new Error(`boom ${SECRETS[3]}`) }, 'failed');
+    log.info({ url: 'https://admin:letmein@db.internal:5432/x?password=pw&db=main' }, 'connect');
+    expect(lines).toHaveLength(4);
+    for (const l of lines) {
+      const parsed = JSON.parse(l) as Record<string, unknown>;
+      expect(parsed['level']).toMatch(/INFO|WARN|ERROR/);
+      for (const s of SECRETS) expect(l).not.toContain(s);
+      expect(l).not.toContain('letmein');
+      expect(l).not.toContain('password=pw');
+    }
+    expect(JSON.parse(lines[3]!)).toMatchObject({
+      url: `https://${REDACTED}@db.internal:5432/x?password=${REDACTED}&db=main`,
+    });
+  });
+
+  it('scrubLogLine is a no-op for ordinary lines', () => {
+    setRedactionValues(SECRETS);
+    const line =
+      '{"level":"INFO","timestamp":"2026-01-01T00:00:00.000Z","path":"/health","status":200,"message":"request"}\n';
+    expect(scrubLogLine(line)).toBe(line);
+  });
+});
