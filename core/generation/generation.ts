@@ -11,7 +11,13 @@
  */
 import type { Logger } from '../../kernel/logger.js';
 import type { Keyring } from '../../config/keyring.js';
-import type { HandlerPlugin, PassthroughRoute, ProviderManifest, Provisioned, ToolDefinition } from '../plugin/contract.js';
+import type {
+  HandlerPlugin,
+  PassthroughRoute,
+  ProviderManifest,
+  Provisioned,
+  ToolDefinition,
+} from '../plugin/contract.js';
 
 /** How long `close()` of one provider may take before it is abandoned. */
 export const PROVIDER_CLOSE_DEADLINE_MS = 5_000;

@@ -11,12 +11,7 @@ import type { Logger } from '../../kernel/logger.js';
 import { createAuthStage } from './auth.js';
 import { jwtExtension, RemoteJwks } from './jwt.js';
 import type { KeyStore } from './key-store.js';
-import {
-  checkSigVerifyStartup,
-  createSigVerifyStage,
-  signingSecretReporter,
-  type SigVerdict,
-} from './sig-verify.js';
+import { checkSigVerifyStartup, createSigVerifyStage, signingSecretReporter, type SigVerdict } from './sig-verify.js';
 import type { PipelineStage } from './types.js';
 import { assertBindAllowed } from '../../config/bind-policy.js';
 import { loadJwtKeys, readJwtSettings, type JwtSettings } from '../../config/jwt-config.js';

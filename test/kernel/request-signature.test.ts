@@ -2,7 +2,12 @@ import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { decodeSigningSecret, signingSecretsFromKeyring } from '../../core/generation/builder.js';
 import { Keyring } from '../../config/keyring.js';
-import { parseSignatureHeader, signRequest, verifySignature, type VerifyInput } from '../../kernel/request-signature.js';
+import {
+  parseSignatureHeader,
+  signRequest,
+  verifySignature,
+  type VerifyInput,
+} from '../../kernel/request-signature.js';
 
 const HEX = 'a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90';
 const SECRET = Buffer.from(HEX, 'hex');

@@ -2,7 +2,11 @@ import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RouteModule } from '../../../core/host/host.js';
 import { signRequest } from '../../../kernel/request-signature.js';
-import { checkSigVerifyStartup, compileExemptPaths, DEFAULT_SIG_EXEMPT_PATHS } from '../../../core/pipeline/sig-verify.js';
+import {
+  checkSigVerifyStartup,
+  compileExemptPaths,
+  DEFAULT_SIG_EXEMPT_PATHS,
+} from '../../../core/pipeline/sig-verify.js';
 import { rawRequest } from '../../helpers/raw-http.js';
 import { HEX_SECRET, probeManifest, startPipelineHost, type PipelineHost } from './fixtures.js';
 

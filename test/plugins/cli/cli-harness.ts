@@ -8,7 +8,12 @@ import { fileURLToPath } from 'node:url';
 import { parseManifests, sha256 } from '../../../config/manifest-loader.js';
 import { Keyring } from '../../../config/keyring.js';
 import { createLogger, type Logger } from '../../../kernel/logger.js';
-import { PluginRegistry, type CallContext, type ProviderManifest, type Provisioned } from '../../../core/plugin/contract.js';
+import {
+  PluginRegistry,
+  type CallContext,
+  type ProviderManifest,
+  type Provisioned,
+} from '../../../core/plugin/contract.js';
 import { cliPlugin } from '../../../plugins/cli/index.js';
 
 export const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'fixtures', 'cli');
