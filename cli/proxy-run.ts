@@ -11,7 +11,7 @@ import { checkProxyStartup, createProxyHost, startConfigWatcher, startMetricsLis
 import { skillRegistryOf } from '../core/skills/extension.js';
 import { VERSION } from '../kernel/version.js';
 import { defaultProxyConfig, resolveAtiDir, type ProxyConfig, type SigVerifyMode } from '../config/proxy-config.js';
-import { loadConfiguredPlugins } from '../config/plugins-config.js';
+import { loadConfiguredPlugins } from '../core/plugin/load-modules.js';
 import { BUILTIN_PLUGINS } from './builtin-plugins.js';
 import type { GlobalOptions } from './main.js';
 import { reportFatal } from './output.js';

@@ -14,10 +14,9 @@
  * keyring (PRODUCT §3.7): the generation builder refuses to start, and at
  * reload keeps the serving generation (and its keyring).
  */
-import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { AtiError } from '../kernel/errors.js';
-import type { GenerationExtension } from '../core/generation/builder.js';
+import { sha256 } from '../kernel/hash.js';
 import { Keyring } from './keyring.js';
 import type { Logger } from '../kernel/logger.js';
 import { setCandidateRedactionValues } from '../kernel/redact.js';
@@ -129,7 +128,7 @@ async function loadKeyringCached(
 
   const blob = await readIfExists(paths.keyringEnc, 'keyring file');
   if (blob) {
-    const hash = createHash('sha256').update(blob).digest('hex');
+    const hash = sha256(blob);
     if (cache?.last?.hash === hash) {
       log?.debug({ keyring: cache.last.keyring.source }, 'keyring.enc unchanged; reusing the decrypted keyring');
       return cache.last.keyring;
@@ -220,29 +219,22 @@ async function decryptWithAvailableKey(
 }
 
 /**
- * A generation extension whose only job is change detection: it lists the
- * files that `@file:` entries of `credentials` point to, so a reload notices
- * a rotated secret file (e.g. a mounted Kubernetes secret) although
- * `credentials` itself did not change. Its per-generation value is the list.
+ * The files that `@file:` entries of `credentials` point to (none when the
+ * keyring comes from the environment or keyring.enc). A reload hashes them, so
+ * a rotated secret file (e.g. a mounted Kubernetes secret) is noticed although
+ * `credentials` itself did not change. Unreadable files list nothing: the
+ * keyring load reports the problem.
  */
-export function keyringFileRefsExtension(cfg: KeyringConfig): GenerationExtension {
-  return {
-    name: 'keyringFileRefs',
-    async sourceFiles() {
-      if (cfg.envKeys) return [];
-      const paths = atiPaths(cfg.atiDir);
-      if (await fileExists(paths.keyringEnc)) return [];
-      try {
-        const entries = await readCredentials(paths.credentials);
-        return [...entries.values()]
-          .filter((v) => v.startsWith(FILE_REF_PREFIX))
-          .map((v) => v.slice(FILE_REF_PREFIX.length).trim());
-      } catch {
-        return []; // the keyring load reports the problem
-      }
-    },
-    async load() {
-      return undefined;
-    },
-  };
+export async function credentialFileRefs(cfg: KeyringConfig): Promise<string[]> {
+  if (cfg.envKeys) return [];
+  const paths = atiPaths(cfg.atiDir);
+  if (await fileExists(paths.keyringEnc)) return [];
+  try {
+    const entries = await readCredentials(paths.credentials);
+    return [...entries.values()]
+      .filter((v) => v.startsWith(FILE_REF_PREFIX))
+      .map((v) => v.slice(FILE_REF_PREFIX.length).trim());
+  } catch {
+    return [];
+  }
 }

@@ -4,7 +4,14 @@
  * a reload builds a new one. File formats live in config/keyring-*.
  */
 import { AtiError } from '../kernel/errors.js';
-import type { KeyringAccessor } from '../core/plugin/contract.js';
+
+/** Read access to the generation's keyring. Every read is recorded for the reuse decision. */
+export interface KeyringAccessor {
+  get(name: string): string | undefined;
+  has(name: string): boolean;
+  /** Like `get`, but a missing entry throws ATI_ERR_MISSING_CREDENTIAL naming the entry (never the value). */
+  require(name: string, usedBy?: string): string;
+}
 
 export class Keyring {
   private readonly entries: ReadonlyMap<string, string>;

@@ -5,7 +5,7 @@
  * Checked in as docs/schema/manifest.schema.json; a test keeps it up to date.
  */
 import { Type, type TProperties } from '@sinclair/typebox';
-import type { PluginRegistry } from '../core/plugin/contract.js';
+import type { HandlerSchemas } from './manifest-types.js';
 import { CommonProviderFields, CommonToolFields, DEPRECATED_PROVIDER_KEYS } from './manifest-schema.js';
 
 function objectSchema(props: TProperties, required: string[]): Record<string, unknown> {
@@ -16,7 +16,7 @@ function objectSchema(props: TProperties, required: string[]): Record<string, un
   return o;
 }
 
-export function manifestJsonSchema(registry: PluginRegistry): Record<string, unknown> {
+export function manifestJsonSchema(registry: HandlerSchemas): Record<string, unknown> {
   const handlers = registry.all().sort((a, b) => a.name.localeCompare(b.name));
   const deprecated = Object.fromEntries(
     Object.keys(DEPRECATED_PROVIDER_KEYS).map((k) => [

@@ -5,21 +5,21 @@
  * path and a plain-English reason, so `ati proxy --check` and a rejected reload
  * can show the operator everything at once.
  */
-import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { Type, type TSchema, type TProperties } from '@sinclair/typebox';
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 import { AtiError } from '../kernel/errors.js';
+import { sha256 } from '../kernel/hash.js';
 import {
-  PluginRegistry,
-  type HandlerPlugin,
   UNAVAILABLE_HANDLERS,
+  type HandlerSchema,
+  type HandlerSchemas,
   type ProviderFields,
   type ProviderManifest,
   type ToolManifest,
-} from '../core/plugin/contract.js';
+} from './manifest-types.js';
 import { CommonProviderFields, CommonToolFields, DEPRECATED_PROVIDER_KEYS } from './manifest-schema.js';
 import { didYouMean } from '../kernel/suggest.js';
 import { locateLine } from './toml-locate.js';
@@ -37,9 +37,6 @@ export interface ManifestLoadResult {
   warnings: string[];
 }
 
-export function sha256(data: string | Uint8Array): string {
-  return createHash('sha256').update(data).digest('hex');
-}
 
 /** How many manifest files are read at once (well under any file-descriptor limit). */
 const READ_CONCURRENCY = 16;
@@ -116,12 +113,12 @@ function describeSchema(schema: TSchema): string {
 }
 
 const ownersCache = new WeakMap<
-  PluginRegistry,
+  HandlerSchemas,
   { size: number; provider: Map<string, string[]>; tool: Map<string, string[]> }
 >();
 
 /** Field → handlers that declare it, cached per registry (recomputed if plugins were added). */
-function owners(registry: PluginRegistry, kind: 'provider' | 'tool'): Map<string, string[]> {
+function owners(registry: HandlerSchemas, kind: 'provider' | 'tool'): Map<string, string[]> {
   const size = registry.names().length;
   let c = ownersCache.get(registry);
   if (!c || c.size !== size) {
@@ -132,7 +129,7 @@ function owners(registry: PluginRegistry, kind: 'provider' | 'tool'): Map<string
 }
 
 /** Maps the handler → fields of other handlers, for "x is a field of handler y" hints. */
-function foreignFieldOwners(registry: PluginRegistry, kind: 'provider' | 'tool'): Map<string, string[]> {
+function foreignFieldOwners(registry: HandlerSchemas, kind: 'provider' | 'tool'): Map<string, string[]> {
   const owners = new Map<string, string[]>();
   for (const p of registry.all()) {
     const props = kind === 'provider' ? p.providerSchema : (p.toolSchema ?? {});
@@ -185,7 +182,7 @@ interface CompiledSchemas {
 const compiledByPlugin = new WeakMap<object, CompiledSchemas>();
 let commonProviderCheck: TypeCheck<TSchema> | undefined;
 
-function compiledFor(plugin: HandlerPlugin): CompiledSchemas {
+function compiledFor(plugin: HandlerSchema): CompiledSchemas {
   let c = compiledByPlugin.get(plugin);
   if (!c) {
     const providerProps: TProperties = { ...CommonProviderFields, ...plugin.providerSchema };
@@ -248,7 +245,7 @@ const TOP_LEVEL = { provider: Type.Unknown(), tools: Type.Unknown() };
 /** Parses and validates one source. Problems go into `issues`; returns the manifest when it is usable. */
 export function parseManifest(
   src: ManifestSource,
-  registry: PluginRegistry,
+  registry: HandlerSchemas,
   issues: Issues,
   warnings: string[],
 ): ProviderManifest | undefined {
@@ -368,7 +365,7 @@ export type ManifestCache = Map<string, { manifest: ProviderManifest; warnings: 
 
 export function parseManifests(
   sources: readonly ManifestSource[],
-  registry: PluginRegistry,
+  registry: HandlerSchemas,
   cache?: ManifestCache,
 ): ManifestLoadResult {
   const errors: AtiError[] = [];

@@ -13,22 +13,13 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { AtiError } from '../kernel/errors.js';
-import type { HandlerPlugin, PluginRegistry } from '../core/plugin/contract.js';
 import { atiPaths } from './proxy-config.js';
 import { resolveEsmPackage } from './esm-package-resolve.js';
 import { didYouMean } from '../kernel/suggest.js';
 
-export interface LoadedPlugin {
-  name: string;
-  version: string;
-  specifier: string;
-  resolved: string;
-}
-
-function configError(file: string, message: string, line?: number): AtiError {
+export function configError(file: string, message: string, line?: number): AtiError {
   return new AtiError('ATI_ERR_CONFIG', message, { location: line === undefined ? { file } : { file, line } });
 }
 
@@ -82,53 +73,4 @@ export function resolvePluginSpecifier(atiDir: string, spec: string): string {
     'ATI_ERR_CONFIG',
     `plugin package "${spec}" is not installed in ${path.join(atiDir, 'node_modules')} or ${globalNodeModules()} (run \`npm install ${spec}\` in ${atiDir})`,
   );
-}
-
-function isPlugin(v: unknown): v is HandlerPlugin {
-  return (
-    typeof v === 'object' &&
-    v !== null &&
-    typeof (v as HandlerPlugin).name === 'string' &&
-    typeof (v as HandlerPlugin).provision === 'function'
-  );
-}
-
-/** Imports every configured plugin and registers it; collisions and version mismatches throw. */
-export async function loadConfiguredPlugins(atiDir: string, registry: PluginRegistry): Promise<LoadedPlugin[]> {
-  const { file, modules } = readPluginSpecifiers(atiDir);
-  const loaded: LoadedPlugin[] = [];
-  for (const spec of modules) {
-    const resolved = resolvePluginSpecifier(atiDir, spec);
-    let mod: Record<string, unknown>;
-    try {
-      mod = (await import(pathToFileURL(resolved).href)) as Record<string, unknown>;
-    } catch (err) {
-      throw new AtiError(
-        'ATI_ERR_CONFIG',
-        `plugin module ${spec} (${resolved}) failed to load: ${(err as Error).message}`,
-        { location: { file } },
-      );
-    }
-    const candidates = [mod['default'], mod['plugin'], ...(Array.isArray(mod['plugins']) ? mod['plugins'] : [])].flat();
-    const plugins = candidates.filter(isPlugin);
-    if (plugins.length === 0) {
-      throw new AtiError(
-        'ATI_ERR_CONFIG',
-        `plugin module ${spec} exports no handler plugin (export default definePlugin({...}))`,
-        { location: { file } },
-      );
-    }
-    for (const p of plugins) {
-      if (registry.get(p.name)) {
-        throw new AtiError(
-          'ATI_ERR_CONFIG',
-          `plugin module ${spec} registers handler "${p.name}", which is already registered (built-in or another plugin)`,
-          { location: { file } },
-        );
-      }
-      registry.register(p, spec);
-      loaded.push({ name: p.name, version: p.version, specifier: spec, resolved });
-    }
-  }
-  return loaded;
 }

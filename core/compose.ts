@@ -23,7 +23,8 @@ import { adminKeysRoutes } from './routes/admin-keys.js';
 import { persistenceModule, persistenceServices } from './db/host-wiring.js';
 import { Persistence } from './db/persistence.js';
 import { skillsExtension } from './skills/extension.js';
-import { createKeyringLoader, keyringFileRefsExtension } from '../config/keyring-loader.js';
+import { createKeyringLoader } from '../config/keyring-loader.js';
+import { keyringFileRefsExtension } from './generation/keyring-file-refs.js';
 import type { ProxyConfig } from '../config/proxy-config.js';
 
 export interface ProxyDeps {

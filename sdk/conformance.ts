@@ -17,7 +17,8 @@ import { ERRORS } from '../kernel/errors.js';
 import { Keyring } from '../config/keyring.js';
 import { createLogger } from '../kernel/logger.js';
 import { PluginRegistry, type CallContext, type PluginDefinition, type Provisioned } from '../core/plugin/contract.js';
-import { parseManifests, sha256 } from '../config/manifest-loader.js';
+import { parseManifests } from '../config/manifest-loader.js';
+import { sha256 } from '../kernel/hash.js';
 import { createUpstreamPool } from '../core/generation/upstream-pool.js';
 
 export interface ConformanceOptions {

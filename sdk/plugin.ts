@@ -33,6 +33,13 @@ export {
   ToolContentError,
 } from '../core/plugin/contract.js';
 export { AtiError, toAtiError, type ErrorCode } from '../kernel/errors.js';
+export { sha256 } from '../kernel/hash.js';
+export {
+  errorJson,
+  sendErrorResponse,
+  writeSocketErrorResponse,
+  type ErrorResponseOptions,
+} from '../kernel/error-response.js';
 export type { Logger } from '../kernel/logger.js';
 export { toolFromManifest, defaultScope } from '../core/tools/tool-definition.js';
 export { missingCredential } from '../config/keyring.js';

@@ -22,7 +22,7 @@ export function register(program: Command, globals: () => GlobalOptions): void {
         ] = await Promise.all([
           import('../../core/plugin/contract.js'),
           import('../../config/manifest-json-schema.js'),
-          import('../../config/plugins-config.js'),
+          import('../../core/plugin/load-modules.js'),
           import('../../config/proxy-config.js'),
           import('../builtin-plugins.js'),
         ]);

@@ -16,7 +16,7 @@
  *   recorded in the database that this build does not know (a newer ati
  *   migrated it), and a failed ("dirty") reference migration.
  */
-import { createHash } from 'node:crypto';
+import { sha256 } from '../../kernel/hash.js';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -79,7 +79,7 @@ export function loadMigrations(dir = defaultMigrationsDir()): MigrationFile[] {
     return {
       tag: e.tag,
       when: e.when,
-      hash: createHash('sha256').update(text).digest('hex'),
+      hash: sha256(text),
       statements: text
         .split('--> statement-breakpoint')
         .map((s) => s.trim())

@@ -3,7 +3,8 @@
  * (no padding) of 16 random bytes = 30 characters, 128 bits of entropy.
  * Only `sha256hex(raw)` is stored; the raw key is shown once, at issue.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { sha256 } from '../../kernel/hash.js';
 
 export const RAW_KEY_PREFIX = 'ati-key_';
 export const RAW_KEY_PATTERN = /^ati-key_[A-Za-z0-9_-]{22}$/;
@@ -15,7 +16,7 @@ export function generateRawKey(): string {
 
 /** Lower-case hex SHA-256 of the whole raw key (prefix included), as the reference stores it. */
 export function hashRawKey(raw: string): string {
-  return createHash('sha256').update(raw, 'utf8').digest('hex');
+  return sha256(raw);
 }
 
 /** Whether a presented key has the raw format; anything else is refused before hashing or a lookup. */

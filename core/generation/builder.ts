@@ -14,7 +14,8 @@ import { Generation, ProviderInstance } from './generation.js';
 import type { Keyring } from '../../config/keyring.js';
 import type { Logger } from '../../kernel/logger.js';
 import type { HostOptions, PassthroughRoute, PluginRegistry, ToolDefinition } from '../plugin/contract.js';
-import { parseManifests, readManifestSources, sha256, type ManifestCache } from '../../config/manifest-loader.js';
+import { parseManifests, readManifestSources, type ManifestCache } from '../../config/manifest-loader.js';
+import { sha256 } from '../../kernel/hash.js';
 import { atiPaths } from '../../config/proxy-config.js';
 
 /** Loads the keyring for a generation; throws AtiError when a keyring file exists but is unusable. */

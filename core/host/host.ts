@@ -27,6 +27,12 @@ import { hot, metrics, triggerKind } from '../metrics/metrics.js';
 import { canonicalTarget } from '../pipeline/canonical-path.js';
 import type { PipelineStage, Rejection } from '../pipeline/types.js';
 import { redactText, setRedactionValues } from '../../kernel/redact.js';
+import {
+  errorBody,
+  sendErrorResponse,
+  writeSocketErrorResponse,
+  type ErrorResponseOptions,
+} from '../../kernel/error-response.js';
 import { setState, type RequestState } from './request-state.js';
 
 /** Registers named routes on the Fastify instance (one module per route family, see core/routes/). */
@@ -400,7 +406,7 @@ export class Host {
     const gen = this.gen;
     if (!gen || this.shuttingDown) {
       res.setHeader('Connection', 'close');
-      sendError(res, { error: new AtiError(this.shuttingDown ? 'ATI_ERR_SHUTTING_DOWN' : 'ATI_ERR_UNAVAILABLE') });
+      sendErrorResponse(res, new AtiError(this.shuttingDown ? 'ATI_ERR_SHUTTING_DOWN' : 'ATI_ERR_UNAVAILABLE'));
       return;
     }
     gen.enter();
@@ -417,7 +423,7 @@ export class Host {
       state.path = t.path;
       state.query = t.query;
     } catch (err) {
-      sendError(res, { error: toAtiError(err, 'ATI_ERR_BAD_PATH') });
+      sendErrorResponse(res, toAtiError(err, 'ATI_ERR_BAD_PATH'));
       return;
     }
     const named = this.named.match(state.path);
@@ -433,16 +439,17 @@ export class Host {
     }
     this.runStages(req, state, 0, (rejection) => {
       if (rejection) {
-        sendError(res, rejection, state.responseHeaders);
+        sendRejection(res, rejection, state.responseHeaders);
         return;
       }
       if (state.responseHeaders) for (const [k, v] of state.responseHeaders) res.setHeader(k, v);
       if (named) {
         if (!named.methods.has(req.method ?? 'GET')) {
           res.setHeader('Allow', [...named.methods].join(', '));
-          sendError(res, {
-            error: new AtiError('ATI_ERR_METHOD_NOT_ALLOWED', `method ${req.method} not allowed on ${named.template}`),
-          });
+          sendErrorResponse(
+            res,
+            new AtiError('ATI_ERR_METHOD_NOT_ALLOWED', `method ${req.method} not allowed on ${named.template}`),
+          );
           return;
         }
         this.fastifyHandler!(req, res);
@@ -484,13 +491,13 @@ export class Host {
 
   private dispatchPassthrough(req: IncomingMessage, res: ServerResponse, state: RequestState): void {
     if (!this.options.enablePassthrough) {
-      sendError(res, { error: new AtiError('ATI_ERR_NOT_FOUND', NOT_FOUND_DISABLED) });
+      sendErrorResponse(res, new AtiError('ATI_ERR_NOT_FOUND', NOT_FOUND_DISABLED));
       return;
     }
     const route = state.passthrough;
     if (!route) {
       this.logger.debug({ host: req.headers.host, path: state.path }, 'no passthrough route matched');
-      sendError(res, { error: new AtiError('ATI_ERR_NOT_FOUND', NOT_FOUND_NO_ROUTE) });
+      sendErrorResponse(res, new AtiError('ATI_ERR_NOT_FOUND', NOT_FOUND_NO_ROUTE));
       return;
     }
     state.route = route.name;
@@ -510,7 +517,7 @@ export class Host {
   private failRoute(res: ServerResponse, route: string, err: unknown): void {
     const e = toAtiError(err, 'ATI_ERR_UPSTREAM');
     this.logger.error({ route, code: e.code, error: e.message }, 'passthrough route failed');
-    if (!res.headersSent) sendError(res, { error: e });
+    if (!res.headersSent) sendErrorResponse(res, e);
     else res.destroy();
   }
 
@@ -535,18 +542,13 @@ export class Host {
       state.path = t.path;
       state.query = t.query;
     } catch (err) {
-      writeRawError(socket, toAtiError(err, 'ATI_ERR_BAD_PATH'));
+      writeSocketErrorResponse(socket, toAtiError(err, 'ATI_ERR_BAD_PATH'));
       return;
     }
     state.named = this.named.match(state.path);
     this.runStages(req, state, 0, (rejection) => {
       if (rejection) {
-        writeRawError(
-          socket,
-          rejection.error,
-          { ...rejection.headers, ...Object.fromEntries(state.responseHeaders ?? []) },
-          rejection,
-        );
+        writeSocketErrorResponse(socket, rejection.error, rejectionOptions(rejection, state.responseHeaders));
         return;
       }
       const route =
@@ -573,7 +575,7 @@ export class Host {
         this.init.onUpgradeUnrouted(req, socket);
         return;
       }
-      writeRawError(
+      writeSocketErrorResponse(
         socket,
         new AtiError(
           'ATI_ERR_NOT_FOUND',
@@ -641,36 +643,6 @@ function requestIdOf(req: IncomingMessage): string {
   return randomUUID();
 }
 
-/** The JSON error body every route uses: `{"error": message, "code": "ATI_ERR_…"}` (message redacted, kernel/redact.ts). */
-export function errorBody(e: AtiError): Record<string, unknown> {
-  return { error: redactText(e.message), code: e.code, ...(e.details ?? {}) };
-}
-
-/** Writes a Rejection as an HTTP response on a raw ServerResponse. */
-export function sendError(res: ServerResponse, r: Rejection, extraHeaders?: Array<[string, string]>): void {
-  if (res.headersSent) {
-    res.destroy();
-    return;
-  }
-  const body = r.body ?? JSON.stringify(errorBody(r.error));
-  const headers: Record<string, string | number> = {
-    'Content-Type': r.contentType ?? 'application/json',
-    'Content-Length': Buffer.byteLength(body),
-    ...(r.error.headers ?? {}),
-    ...(r.headers ?? {}),
-  };
-  if (extraHeaders) for (const [k, v] of extraHeaders) headers[k] = v;
-  res.writeHead(r.error.status, headers);
-  res.end(body);
-}
-
-function writeRawError(socket: Duplex, e: AtiError, headers: Record<string, string> = {}, r?: Rejection): void {
-  const body = r?.body ?? JSON.stringify(errorBody(e));
-  let head = `HTTP/1.1 ${e.status} ${http.STATUS_CODES[e.status] ?? 'Error'}\r\nContent-Type: ${r?.contentType ?? 'application/json'}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n`;
-  for (const [k, v] of Object.entries({ ...e.headers, ...headers })) head += `${k}: ${v}\r\n`;
-  socket.end(`${head}\r\n${body}`);
-}
-
 function fastifyToAtiError(err: FastifyError): AtiError {
   switch (err.code) {
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
@@ -686,4 +658,22 @@ function fastifyToAtiError(err: FastifyError): AtiError {
     return new AtiError('ATI_ERR_BAD_REQUEST', err.message, { status: err.statusCode });
   }
   return new AtiError('ATI_ERR_INTERNAL', 'internal error');
+}
+
+/** The response options of a pipeline Rejection: its headers, then the request's, and any compat body. */
+function rejectionOptions(r: Rejection, extraHeaders?: ReadonlyArray<readonly [string, string]>): ErrorResponseOptions {
+  return {
+    headers: [...Object.entries(r.headers ?? {}), ...(extraHeaders ?? [])],
+    ...(r.body !== undefined ? { body: r.body } : {}),
+    ...(r.contentType !== undefined ? { contentType: r.contentType } : {}),
+  };
+}
+
+/** Writes a pipeline Rejection on a raw ServerResponse. */
+function sendRejection(
+  res: ServerResponse,
+  r: Rejection,
+  extraHeaders?: ReadonlyArray<readonly [string, string]>,
+): void {
+  sendErrorResponse(res, r.error, rejectionOptions(r, extraHeaders));
 }

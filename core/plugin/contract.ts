@@ -14,63 +14,31 @@ import type { Duplex } from 'node:stream';
 import type { TProperties } from '@sinclair/typebox';
 import type { Pool } from 'undici';
 import type { Logger } from '../../kernel/logger.js';
-import type { SourceLocation } from '../../kernel/errors.js';
 import { AtiError } from '../../kernel/errors.js';
+import type { KeyringAccessor } from '../../config/keyring.js';
+import type {
+  HandlerSchema,
+  HandlerSchemas,
+  HttpMethod,
+  PluginIssue,
+  ProviderFields,
+  ProviderManifest,
+  ToolManifest,
+} from '../../config/manifest-types.js';
 import { propertiesFromJsonSchema } from './json-schema-to-typebox.js';
 
 /** Bumped on a breaking change of this contract; plugins declare the version they target. */
 export const PLUGIN_API_VERSION = 1;
 
-export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
-
-/** Common `[provider]` fields (ref-01 §2.1–2.2), with defaults applied. Handler fields sit beside them. */
-export interface ProviderFields {
-  name: string;
-  description: string;
-  handler: string;
-  base_url: string;
-  internal: boolean;
-  category?: string;
-  skills: string[];
-  extra_headers: Record<string, string>;
-  auth_type: 'none' | 'bearer' | 'header' | 'query' | 'basic' | 'oauth2' | 'url';
-  auth_key_name?: string;
-  auth_header_name?: string;
-  auth_query_name?: string;
-  auth_value_prefix?: string;
-  auth_secret_name?: string;
-  oauth2_token_url?: string;
-  oauth2_basic_auth: boolean;
-  auth_generator?: Record<string, unknown>;
-  [handlerField: string]: unknown;
-}
-
-/** A `[[tools]]` table as written (ref-01 §3), with defaults applied. */
-export interface ToolManifest {
-  name: string;
-  description: string;
-  endpoint: string;
-  method: HttpMethod;
-  scope?: string;
-  input_schema?: Record<string, unknown>;
-  response?: { extract?: string; format?: string };
-  tags: string[];
-  hint?: string;
-  examples: string[];
-  [handlerField: string]: unknown;
-}
-
-/** One parsed and validated manifest file. */
-export interface ProviderManifest {
-  /** Absolute path of the TOML file. */
-  readonly file: string;
-  /** sha256 (hex) of the file's bytes; part of the reuse key. */
-  readonly hash: string;
-  readonly provider: ProviderFields;
-  readonly tools: ToolManifest[];
-  /** Best-effort source location of a dotted field path (`provider.base_url`, `tools[1].method`). */
-  locate(field: string): SourceLocation;
-}
+export type {
+  HandlerSchema,
+  HttpMethod,
+  KeyringAccessor,
+  PluginIssue,
+  ProviderFields,
+  ProviderManifest,
+  ToolManifest,
+};
 
 /** What `/call`, `/tools` and `/mcp` expose. */
 export interface ToolDefinition {
@@ -96,14 +64,6 @@ export interface ToolDefinition {
   responseFormat?: string;
   /** Plugin-private data (a compiled request plan, the upstream MCP tool name, …). */
   data?: unknown;
-}
-
-/** Read access to the generation's keyring. Every read is recorded for the reuse decision. */
-export interface KeyringAccessor {
-  get(name: string): string | undefined;
-  has(name: string): boolean;
-  /** Like `get`, but a missing entry throws ATI_ERR_MISSING_CREDENTIAL naming the entry (never the value). */
-  require(name: string, usedBy?: string): string;
 }
 
 /** Options of the running host that plugins may need. */
@@ -273,30 +233,12 @@ export interface Provisioned {
   reusable?: boolean;
 }
 
-/** A semantic problem found by a plugin's `validate`. */
-export interface PluginIssue {
-  /** Dotted field path, e.g. `provider.path_prefix`. */
-  field: string;
-  message: string;
-}
-
-export interface HandlerPlugin {
+/** A handler plugin: the manifest fields it accepts (HandlerSchema) and how it provisions a provider. */
+export interface HandlerPlugin extends HandlerSchema {
   /** Contract version this plugin was built for (PLUGIN_API_VERSION). */
   readonly apiVersion: number;
-  /** The manifest's `handler = "<name>"`. */
-  readonly name: string;
   /** The plugin's own version; part of the reuse key. */
   readonly version: string;
-  /** Handler-specific `[provider]` fields (TypeBox properties, all optional or with defaults). */
-  readonly providerSchema: TProperties;
-  /** Handler-specific `[[tools]]` fields. */
-  readonly toolSchema?: TProperties;
-  /** Provider fields of the common schema this handler does not use (listed in `--check` warnings). */
-  readonly ignoredCommonFields?: readonly string[];
-  /** `[[tools]]` required (true), optional (false). */
-  readonly requiresTools?: boolean;
-  /** Semantic checks after the schema passed; every problem is returned, none thrown. */
-  validate?(manifest: ProviderManifest): PluginIssue[];
   provision(manifest: ProviderManifest, ctx: ProvisionContext): Promise<Provisioned>;
 }
 
@@ -321,15 +263,8 @@ export function definePlugin<P extends PluginDefinition>(plugin: P): P {
   return plugin;
 }
 
-/** Handlers the reference knows that this build deliberately does not ship. */
-export const UNAVAILABLE_HANDLERS: Readonly<Record<string, string>> = {
-  // The loader reports this at `provider.handler` with the file and line, so the operator sees which manifest to fix.
-  file_manager:
-    'the file_manager handler is not available in this build (out of scope for ati-proxy); remove this manifest or change its handler',
-};
-
 /** The set of handler plugins known to the host. */
-export class PluginRegistry {
+export class PluginRegistry implements HandlerSchemas {
   private readonly plugins = new Map<string, HandlerPlugin>();
   private readonly origins = new Map<string, string>();
 

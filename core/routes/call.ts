@@ -7,6 +7,7 @@
  * "Invalid request: …". Everything else is the shared executor (core/tool-call).
  * The client's disconnect aborts the upstream call.
  */
+import { errorBody } from '../../kernel/error-response.js';
 import type { FastifyReply } from 'fastify';
 import { AtiError } from '../../kernel/errors.js';
 import type { RouteModule } from '../host/host.js';
@@ -52,11 +53,14 @@ export function parseCallBody(text: string): CallRequestBody {
 /** The `/call` response body for an outcome. */
 export function callResponseBody(o: ToolCallOutcome): Record<string, unknown> {
   if (o.ok) return { result: o.value };
-  return { result: o.result ?? null, error: o.error.message, code: o.error.code };
+  return errorBody(o.error, { fields: { result: o.result ?? null }, details: false });
 }
 
 function sendError(reply: FastifyReply, e: AtiError): FastifyReply {
-  return reply.code(e.status).type('application/json').send({ result: null, error: e.message, code: e.code });
+  return reply
+    .code(e.status)
+    .type('application/json')
+    .send(errorBody(e, { fields: { result: null }, details: false }));
 }
 
 /** An AbortSignal that fires when the client connection closes before the response is sent. */

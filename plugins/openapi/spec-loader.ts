@@ -5,11 +5,10 @@
  * be loaded is a provisioning error naming the file and the reason (see
  * README: we prefer that to the reference's warning and zero tools).
  */
-import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { AtiError } from '../../sdk/plugin.js';
+import { AtiError, sha256 } from '../../sdk/plugin.js';
 
 export interface LoadedSpec {
   file: string;
@@ -81,5 +80,5 @@ export async function loadSpec(ref: string, specsDir: string): Promise<LoadedSpe
   if (typeof v !== 'string') throw specError(file, 'is not an OpenAPI document (no "openapi" version field)');
   const m = /^3\.(0|1)(\.|$)/.exec(v);
   if (!m) throw specError(file, `OpenAPI version ${v} is not supported (3.0.x and 3.1.x are)`);
-  return { file, hash: createHash('sha256').update(bytes).digest('hex'), doc: d, version: `3.${m[1]}` };
+  return { file, hash: sha256(bytes), doc: d, version: `3.${m[1]}` };
 }

@@ -6,8 +6,6 @@
  * no credential the route injects ever reaches a client or a log line
  * (PRODUCT §3.4, ref-02 §8.3).
  */
-import http, { type ServerResponse } from 'node:http';
-import type { Duplex } from 'node:stream';
 import { AtiError } from '../../sdk/plugin.js';
 
 /** Reference texts (ref-02 §1.18). */
@@ -18,42 +16,6 @@ export const TEXT = {
   upstreamError: 'bad gateway: upstream error',
   upstreamTimeout: 'gateway timeout: upstream',
 } as const;
-
-/** The JSON body every host error uses: `{"error": text, "code": "ATI_ERR_…"}`. */
-export function errorJson(e: AtiError): string {
-  return JSON.stringify({ error: e.message, code: e.code, ...(e.details ?? {}) });
-}
-
-/** Sends an error on a ServerResponse (destroys it when headers already went out). */
-export function sendRouteError(res: ServerResponse, e: AtiError, extra?: Record<string, string>): void {
-  if (res.headersSent) {
-    res.destroy();
-    return;
-  }
-  const body = errorJson(e);
-  res.writeHead(e.status, {
-    'content-type': 'application/json',
-    'content-length': Buffer.byteLength(body),
-    ...extra,
-  });
-  res.end(body);
-}
-
-/** Writes an error as a complete HTTP/1.1 response on a raw (upgrade) socket and closes it. */
-export function writeSocketError(
-  socket: Duplex,
-  e: AtiError,
-  extra: ReadonlyArray<readonly [string, string]> = [],
-): void {
-  if (!socket.writable) {
-    socket.destroy();
-    return;
-  }
-  const body = errorJson(e);
-  let head = `HTTP/1.1 ${e.status} ${http.STATUS_CODES[e.status] ?? 'Error'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n`;
-  for (const [k, v] of extra) head += `${k}: ${v}\r\n`;
-  socket.end(`${head}\r\n${body}`);
-}
 
 export function missingCredentialError(entry: string, usedBy: string): AtiError {
   return new AtiError(

@@ -14,8 +14,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Transform, type TransformCallback } from 'node:stream';
-import type { AtiError } from '../../sdk/plugin.js';
-import { errorJson } from './errors.js';
+import { errorJson, type AtiError } from '../../sdk/plugin.js';
 
 /** Passes chunks through until the running total would exceed `cap`, then calls `onOver` and errors. */
 export class RequestBodyLimit extends Transform {

@@ -7,11 +7,10 @@ import { ServerResponse, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Pool } from 'undici';
-import { AtiError } from '../../sdk/plugin.js';
+import { AtiError, writeSocketErrorResponse } from '../../sdk/plugin.js';
 import type { Logger } from '../../sdk/plugin.js';
 import type { PassthroughRoute, RouteRequestContext } from '../../sdk/plugin.js';
 import type { Injection } from './credentials.js';
-import { writeSocketError } from './errors.js';
 import { decide, forwardHttp, type RouteRuntime } from './route.js';
 import type { RouteSpec } from './route-spec.js';
 import { closeUpstreamPool } from './upstream-pool.js';
@@ -59,7 +58,7 @@ export class ProvisionedRoute implements PassthroughRoute, RouteRuntime {
     }
     const d = decide(this, ctx);
     if (d instanceof AtiError) {
-      writeSocketError(socket, d, ctx.responseHeaders);
+      writeSocketErrorResponse(socket, d, { headers: ctx.responseHeaders ?? [] });
       return;
     }
     this.relay.handle(req, socket, head, ctx, d);

@@ -20,11 +20,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { Dispatcher, Pool } from 'undici';
-import { AtiError } from '../../sdk/plugin.js';
+import { AtiError, sendErrorResponse } from '../../sdk/plugin.js';
 import type { Logger } from '../../sdk/plugin.js';
 import type { RouteRequestContext } from '../../sdk/plugin.js';
 import { queryWithCredential, type Injection } from './credentials.js';
-import { errorKind, redact, sendRouteError, TEXT, upstreamError } from './errors.js';
+import { errorKind, redact, TEXT, upstreamError } from './errors.js';
 import { dropContentLength, filterRequestHeaders, filterResponseHeaders } from './headers.js';
 import { refuseBody, RequestBodyLimit } from './limits.js';
 import { upstreamPathOf, type RouteSpec } from './route-spec.js';
@@ -94,7 +94,7 @@ export function forwardHttp(
 ): void {
   const d = decide(rt, ctx);
   if (d instanceof AtiError) {
-    sendRouteError(res, d);
+    sendErrorResponse(res, d);
     return;
   }
   const spec = rt.spec;
@@ -236,7 +236,7 @@ class Exchange implements Dispatcher.DispatchHandler {
           'response rejected: content-length exceeds max_response_bytes',
         );
         this.done = true;
-        sendRouteError(this.res, new AtiError('ATI_ERR_RESPONSE_TOO_LARGE', TEXT.responseTooLarge));
+        sendErrorResponse(this.res, new AtiError('ATI_ERR_RESPONSE_TOO_LARGE', TEXT.responseTooLarge));
         this.abortUpstream?.(new Error('response exceeds max_response_bytes'));
         return false;
       }
@@ -311,7 +311,7 @@ class Exchange implements Dispatcher.DispatchHandler {
       return;
     }
     this.logger.warn(fields, 'upstream request failed');
-    sendRouteError(
+    sendErrorResponse(
       this.res,
       upstreamError(err, { connect: spec.connectTimeoutMs, headers: spec.headersTimeoutMs }, secrets),
     );

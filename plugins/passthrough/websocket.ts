@@ -23,10 +23,10 @@
 import http, { type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
-import { AtiError } from '../../sdk/plugin.js';
+import { AtiError, writeSocketErrorResponse } from '../../sdk/plugin.js';
 import type { Logger } from '../../sdk/plugin.js';
 import type { RouteRequestContext } from '../../sdk/plugin.js';
-import { redact, upstreamError, writeSocketError } from './errors.js';
+import { redact, upstreamError } from './errors.js';
 import { connectionTokens, filterRequestHeaders, HOP_BY_HOP } from './headers.js';
 import { upstreamTarget, type Decision, type RouteRuntime } from './route.js';
 
@@ -136,7 +136,7 @@ export class WebSocketRelay {
     const extra = ctx.responseHeaders ?? [];
     const bad = clientHandshakeError(req);
     if (bad) {
-      writeSocketError(socket, bad.error, [...extra, ...(bad.headers ?? [])]);
+      writeSocketErrorResponse(socket, bad.error, { headers: [...extra, ...(bad.headers ?? [])] });
       return;
     }
     const rt = this.rt;
@@ -190,7 +190,7 @@ export class WebSocketRelay {
         { route: spec.name, error: redact(cause, inj.secrets), upstream: logUrl },
         'upstream websocket handshake failed',
       );
-      writeSocketError(socket, err, extra);
+      writeSocketErrorResponse(socket, err, { headers: extra });
     };
     socket.on('error', () => socket.destroy());
     socket.once('close', onClientGone);

@@ -7,8 +7,7 @@
  * misses share one exchange; the engine invalidates the token when the
  * upstream answers 401 (the reference never does, ref-01 §16.31).
  */
-import { createHash } from 'node:crypto';
-import type { KeyringAccessor } from '../../sdk/plugin.js';
+import { sha256, type KeyringAccessor } from '../../sdk/plugin.js';
 import { redactSecrets } from './redact.js';
 import { truncateText } from './response.js';
 import { upstreamError, type UpstreamClient } from './upstream-client.js';
@@ -70,7 +69,7 @@ export class OAuth2TokenSource {
       `provider ${this.settings.provider} (oauth2 client_secret)`,
     );
     secrets.push(clientId, secret);
-    const key = `${clientId}\0${createHash('sha256').update(secret).digest('hex')}`;
+    const key = `${clientId}\0${sha256(secret)}`;
     const c = this.cached;
     if (c && c.key === key && c.expiresAt - Date.now() > MIN_REMAINING_MS) {
       secrets.push(c.token);
@@ -129,7 +128,7 @@ export class OAuth2TokenSource {
     const seconds =
       typeof expiresIn === 'number' && Number.isFinite(expiresIn) && expiresIn >= 0 ? expiresIn : DEFAULT_EXPIRES_IN_S;
     return {
-      key: `${clientId}\0${createHash('sha256').update(secret).digest('hex')}`,
+      key: `${clientId}\0${sha256(secret)}`,
       token,
       expiresAt: Date.now() + seconds * 1000,
     };

@@ -5,12 +5,8 @@ import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { writeKeyringFile } from '../../config/keyring-enc.js';
 import { encodeKey } from '../../config/keyring-key.js';
-import {
-  createKeyringLoader,
-  keyringFileRefsExtension,
-  keyringFromEnv,
-  loadKeyring,
-} from '../../config/keyring-loader.js';
+import { createKeyringLoader, keyringFromEnv, loadKeyring } from '../../config/keyring-loader.js';
+import { keyringFileRefsExtension } from '../../core/generation/keyring-file-refs.js';
 import { createLogger } from '../../kernel/logger.js';
 import { currentSecretMatcher, setRedactionValues } from '../../kernel/redact.js';
 import { makeAtiDir, type TempAtiDir } from '../helpers/ati-dir.js';

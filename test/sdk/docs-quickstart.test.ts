@@ -10,7 +10,8 @@ import { readFileSync } from 'node:fs';
 import { Keyring } from '../../config/keyring.js';
 import { silentLogger } from '../../kernel/logger.js';
 import { PluginRegistry, type PluginDefinition } from '../../core/plugin/contract.js';
-import { parseManifests, sha256 } from '../../config/manifest-loader.js';
+import { parseManifests } from '../../config/manifest-loader.js';
+import { sha256 } from '../../kernel/hash.js';
 import { REPO_ROOT } from '../helpers/proxy-process.js';
 
 const doc = readFileSync(path.join(REPO_ROOT, 'docs', 'plugins.md'), 'utf8');

@@ -5,7 +5,8 @@
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseManifests, sha256 } from '../../../config/manifest-loader.js';
+import { parseManifests } from '../../../config/manifest-loader.js';
+import { sha256 } from '../../../kernel/hash.js';
 import { Keyring } from '../../../config/keyring.js';
 import { createLogger, type Logger } from '../../../kernel/logger.js';
 import {

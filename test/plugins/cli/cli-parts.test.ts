@@ -8,7 +8,8 @@ import { rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { parseManifests, sha256 } from '../../../config/manifest-loader.js';
+import { parseManifests } from '../../../config/manifest-loader.js';
+import { sha256 } from '../../../kernel/hash.js';
 import { expandInline } from '../../../plugins/cli/child-env.js';
 import { CallWorkspace, sweepStaleWorkspaces } from '../../../plugins/cli/credential-files.js';
 import {

@@ -5,7 +5,8 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseManifests, sha256 } from '../../../config/manifest-loader.js';
+import { parseManifests } from '../../../config/manifest-loader.js';
+import { sha256 } from '../../../kernel/hash.js';
 import { PluginRegistry } from '../../../core/plugin/contract.js';
 import { httpPlugin } from '../../../plugins/http/index.js';
 import { openapiPlugin } from '../../../plugins/openapi/index.js';

@@ -5,7 +5,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseManifests, sha256 } from '../../../config/manifest-loader.js';
+import { parseManifests } from '../../../config/manifest-loader.js';
+import { sha256 } from '../../../kernel/hash.js';
 import { PluginRegistry } from '../../../core/plugin/contract.js';
 import { REPO_ROOT } from '../../helpers/proxy-process.js';
 import { passthroughPlugin } from '../../../plugins/passthrough/index.js';
