@@ -37,7 +37,6 @@ export interface ManifestLoadResult {
   warnings: string[];
 }
 
-
 /** How many manifest files are read at once (well under any file-descriptor limit). */
 const READ_CONCURRENCY = 16;
 

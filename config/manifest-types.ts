@@ -96,4 +96,3 @@ export const UNAVAILABLE_HANDLERS: Readonly<Record<string, string>> = {
   file_manager:
     'the file_manager handler is not available in this build (out of scope for ati-proxy); remove this manifest or change its handler',
 };
-

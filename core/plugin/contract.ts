@@ -30,15 +30,7 @@ import { propertiesFromJsonSchema } from './json-schema-to-typebox.js';
 /** Bumped on a breaking change of this contract; plugins declare the version they target. */
 export const PLUGIN_API_VERSION = 1;
 
-export type {
-  HandlerSchema,
-  HttpMethod,
-  KeyringAccessor,
-  PluginIssue,
-  ProviderFields,
-  ProviderManifest,
-  ToolManifest,
-};
+export type { HandlerSchema, HttpMethod, KeyringAccessor, PluginIssue, ProviderFields, ProviderManifest, ToolManifest };
 
 /** What `/call`, `/tools` and `/mcp` expose. */
 export interface ToolDefinition {

@@ -13,7 +13,9 @@ const eslint = new ESLint({ cwd: REPO_ROOT });
 /** The layer-rule messages ESLint reports for `code` as if it were the file `file`. */
 async function layerErrors(file: string, code: string): Promise<string[]> {
   const [result] = await eslint.lintText(code, { filePath: path.join(REPO_ROOT, file) });
-  return result!.messages.filter((m) => m.ruleId === 'no-restricted-imports' || m.ruleId === 'no-restricted-syntax').map((m) => m.message);
+  return result!.messages
+    .filter((m) => m.ruleId === 'no-restricted-imports' || m.ruleId === 'no-restricted-syntax')
+    .map((m) => m.message);
 }
 
 const wrong: Array<[file: string, code: string]> = [
@@ -33,12 +35,18 @@ const wrong: Array<[file: string, code: string]> = [
 ];
 
 const allowed: Array<[file: string, code: string]> = [
-  ['kernel/probe.ts', "import { sha256 } from './hash.js';\nimport { createHash } from 'node:crypto';\nvoid sha256;\nvoid createHash;\n"],
+  [
+    'kernel/probe.ts',
+    "import { sha256 } from './hash.js';\nimport { createHash } from 'node:crypto';\nvoid sha256;\nvoid createHash;\n",
+  ],
   ['config/probe.ts', "import { AtiError } from '../kernel/errors.js';\nvoid AtiError;\n"],
   ['client/probe.ts', "import { AtiError } from '../kernel/errors.js';\nvoid AtiError;\n"],
   ['core/routes/probe.ts', "import { Keyring } from '../../config/keyring.js';\nvoid Keyring;\n"],
   ['sdk/probe.ts', "import { Host } from '../core/host/host.js';\nvoid Host;\n"],
-  ['plugins/http/probe.ts', "import { definePlugin } from '../../sdk/plugin.js';\nimport { x } from '../shared-http/validate.js';\nvoid definePlugin;\nvoid x;\n"],
+  [
+    'plugins/http/probe.ts',
+    "import { definePlugin } from '../../sdk/plugin.js';\nimport { x } from '../shared-http/validate.js';\nvoid definePlugin;\nvoid x;\n",
+  ],
   ['cli/probe.ts', "import http from '../plugins/http/index.js';\nvoid http;\n"],
 ];
 
