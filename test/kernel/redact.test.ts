@@ -11,7 +11,7 @@ import {
   scrubLogLine,
   setCandidateRedactionValues,
   setRedactionValues,
-  currentSecretMatcher,
+  KeyringRedaction,
 } from '../../kernel/redact.js';
 
 /** A pino destination that keeps every line. */
@@ -116,16 +116,23 @@ describe('redaction', () => {
   });
 
   it('the matcher is rebuilt only when the set of values changes; candidate values add to the serving ones', () => {
-    setRedactionValues(['serving-secret-1', 'serving-secret-2']);
-    const a = currentSecretMatcher();
-    setRedactionValues(['serving-secret-2', 'serving-secret-1']);
-    expect(currentSecretMatcher()).toBe(a);
-    setCandidateRedactionValues(['candidate-secret-3']);
-    const b = currentSecretMatcher();
+    const r = new KeyringRedaction();
+    r.setServing(['serving-secret-1', 'serving-secret-2']);
+    const a = r.matcher;
+    r.setServing(['serving-secret-2', 'serving-secret-1']);
+    expect(r.matcher).toBe(a);
+    r.setCandidate(['candidate-secret-3']);
+    const b = r.matcher;
     expect(b).not.toBe(a);
     expect(b.redact('serving-secret-1 candidate-secret-3')).toBe(`${REDACTED} ${REDACTED}`);
-    setRedactionValues(['serving-secret-1']); // swap clears the candidate slot
-    expect(currentSecretMatcher().redact('candidate-secret-3 serving-secret-1')).toBe(`candidate-secret-3 ${REDACTED}`);
+    r.setServing(['serving-secret-1']); // swap clears the candidate slot
+    expect(r.matcher.redact('candidate-secret-3 serving-secret-1')).toBe(`candidate-secret-3 ${REDACTED}`);
+    // The process-wide functions drive one such set: candidate values add to the serving ones.
+    setRedactionValues(['serving-secret-1']);
+    setCandidateRedactionValues(['candidate-secret-3']);
+    expect(redactText('serving-secret-1 candidate-secret-3')).toBe(`${REDACTED} ${REDACTED}`);
+    setRedactionValues(['serving-secret-1']);
+    expect(redactText('candidate-secret-3 serving-secret-1')).toBe(`candidate-secret-3 ${REDACTED}`);
   });
 
   it('the logger scrubs every line (message, fields, child bindings, errors, URLs) and keeps it valid JSON', () => {

@@ -6,6 +6,7 @@ import {
   expandPlaceholders,
   queryWithCredential,
 } from '../../../plugins/passthrough/credentials.js';
+import { injectedSecretMatcher } from '../../../kernel/redact.js';
 import { errorKind, redact, upstreamError } from '../../../plugins/passthrough/errors.js';
 import {
   connectionTokens,
@@ -128,14 +129,18 @@ describe('header rules', () => {
 describe('upstream error texts', () => {
   it('classifies timeouts as 504 and everything else as 502', () => {
     const t = { connect: 5000, headers: 300000 };
-    expect(upstreamError(Object.assign(new Error('x'), { code: 'UND_ERR_CONNECT_TIMEOUT' }), t, []).status).toBe(504);
-    expect(upstreamError(Object.assign(new Error('x'), { code: 'UND_ERR_HEADERS_TIMEOUT' }), t, []).message).toBe(
-      'gateway timeout: upstream sent no response headers within 300s',
-    );
+    expect(
+      upstreamError(Object.assign(new Error('x'), { code: 'UND_ERR_CONNECT_TIMEOUT' }), t, injectedSecretMatcher([]))
+        .status,
+    ).toBe(504);
+    expect(
+      upstreamError(Object.assign(new Error('x'), { code: 'UND_ERR_HEADERS_TIMEOUT' }), t, injectedSecretMatcher([]))
+        .message,
+    ).toBe('gateway timeout: upstream sent no response headers within 300s');
     const refused = upstreamError(
       Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' }),
       t,
-      [],
+      injectedSecretMatcher([]),
     );
     expect([refused.status, refused.code, refused.message]).toEqual([
       502,
@@ -146,9 +151,10 @@ describe('upstream error texts', () => {
   });
 
   it('redacts query strings, userinfo and known secrets', () => {
-    expect(redact('error sending request for url (https://u:p@h.example/x?api_key=SECRET&a=1)', ['tok-123'])).toBe(
-      'error sending request for url (https://h.example/x?[redacted])',
+    const route = injectedSecretMatcher(['tok-123']);
+    expect(redact('error sending request for url (https://u:p@h.example/x?api_key=SECRET&a=1)', route)).toBe(
+      'error sending request for url (https://[REDACTED]@h.example/x?[REDACTED])',
     );
-    expect(redact('bad value tok-123 here', ['tok-123'])).toBe('bad value [redacted] here');
+    expect(redact('bad value tok-123 here', route)).toBe('bad value [REDACTED] here');
   });
 });
