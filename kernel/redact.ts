@@ -306,17 +306,27 @@ function isUrlOptions(o: UrlRedactionOptions | Iterable<string>): o is UrlRedact
 
 /**
  * Every URL in `text` through `redactUrl`. Punctuation that closes the sentence
- * around a URL (`)` without a `(` in the URL, a trailing `.`, `,` or `;`) stays
+ * around a URL (a `)` the URL did not open, a trailing `.`, `,`, `;` or `:`) stays
  * outside it: `(https://h/x?token=t)` keeps its parenthesis.
  */
 function redactUrlsIn(text: string, opts: UrlRedactionOptions): string {
   if (!text.includes('://')) return text;
   return text.replace(URL_IN_TEXT, (u) => {
     let end = u.length;
-    while (end > 0 && /[.,;]/.test(u[end - 1]!)) end--;
-    if (u[end - 1] === ')' && !u.slice(0, end).includes('(')) end--;
+    for (;;) {
+      const c = u[end - 1];
+      if (c === '.' || c === ',' || c === ';' || c === ':') end--;
+      else if (c === ')' && count(u, ')', end) > count(u, '(', end)) end--;
+      else break;
+    }
     return redactUrl(u.slice(0, end), opts) + u.slice(end);
   });
+}
+
+function count(s: string, ch: string, end: number): number {
+  let n = 0;
+  for (let i = s.indexOf(ch); i >= 0 && i < end; i = s.indexOf(ch, i + 1)) n++;
+  return n;
 }
 
 /**

@@ -1,10 +1,12 @@
 /** Pure pieces of the passthrough plugin: path rewriting, placeholders, query credential, header rules, redaction. */
 import { describe, expect, it } from 'vitest';
 import { Keyring } from '../../../config/keyring.js';
+import type { ProviderFields } from '../../../config/manifest-types.js';
 import {
   encodeQueryComponent,
   expandPlaceholders,
   queryWithCredential,
+  resolveInjection,
 } from '../../../plugins/passthrough/credentials.js';
 import { injectedSecretMatcher } from '../../../kernel/redact.js';
 import { errorKind, redact, upstreamError } from '../../../plugins/passthrough/errors.js';
@@ -156,5 +158,36 @@ describe('upstream error texts', () => {
       'error sending request for url (https://[REDACTED]@h.example/x?[REDACTED])',
     );
     expect(redact('bad value tok-123 here', route)).toBe('bad value [REDACTED] here');
+  });
+
+  it('the route redactor hides every secret the route injects, in every spelling, from upstream error texts', () => {
+    const q = 'q"k y'; // five characters: below the keyring-wide minimum, still a credential of this route
+    const kr = new Keyring(
+      [
+        ['qk', `${q}\n`],
+        ['h', 'h-1234'],
+      ],
+      't',
+    ).accessor();
+    const p = {
+      name: 'r',
+      auth_type: 'query',
+      auth_key_name: 'qk',
+      extra_headers: { 'X-H': 'v ${h}' },
+    } as unknown as ProviderFields;
+    const inj = resolveInjection(p, kr);
+    expect(inj.query?.pair).toBe(`api_key=${encodeQueryComponent(q)}`);
+    const cause = Object.assign(
+      new Error(
+        `error sending request for url (http://up/x?api_key=${encodeQueryComponent(q)}): ` +
+          `raw ${q} pct ${encodeURIComponent(q)} form ${new URLSearchParams([['', q]]).toString().slice(1)} ` +
+          `json ${JSON.stringify(q)} header h-1234`,
+      ),
+      { code: 'ECONNRESET' },
+    );
+    expect(upstreamError(cause, { connect: 5000, headers: 5000 }, inj.redactor).message).toBe(
+      'bad gateway: upstream error: error sending request for url (http://up/x?[REDACTED]): ' +
+        'raw [REDACTED] pct [REDACTED] form [REDACTED] json "[REDACTED]" header [REDACTED]',
+    );
   });
 });
