@@ -26,6 +26,7 @@
  * so the per-line cost on the hot path is one `RegExp.test`.
  */
 import { createHash } from 'node:crypto';
+import { percentEncode } from './percent-encode.js';
 
 /** What a redacted value is replaced with. */
 export const REDACTED = '[REDACTED]';
@@ -62,11 +63,6 @@ function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
 }
 
-/** Percent-encoding of everything but RFC 3986 unreserved characters (what strict clients send). */
-function encodeStrict(s: string): string {
-  return encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
-}
-
 /**
  * Every spelling of one secret that may appear in outgoing text: raw, URL-component,
  * form (`+` for space, as `URLSearchParams` writes it) and strict percent-encodings,
@@ -80,7 +76,7 @@ function secretForms(value: string): string[] {
     forms.add(enc);
     forms.add(enc.replace(/%20/g, '+'));
     forms.add(new URLSearchParams([['', value]]).toString().slice(1));
-    forms.add(encodeStrict(value));
+    forms.add(percentEncode(value));
   } catch {
     // lone surrogates cannot be percent-encoded; the raw form is still matched
   }

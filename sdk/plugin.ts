@@ -44,6 +44,7 @@ export type { Logger } from '../kernel/logger.js';
 export { toolFromManifest, defaultScope } from '../core/tools/tool-definition.js';
 export { missingCredential } from '../config/keyring.js';
 export { compileGlob, GlobSet, expandPathPattern, globToRegexSource } from '../kernel/glob.js';
+export { percentEncode } from '../kernel/percent-encode.js';
 export { jsonPathProblem } from '../core/tools/response-extract.js';
 export {
   REDACTED,

@@ -25,6 +25,7 @@ import {
   injectedSecretMatcher,
   LENIENT_TEMPLATE,
   missingCredential,
+  percentEncode,
   type InjectionStyle,
   type KeyringAccessor,
   type ProviderFields,
@@ -72,9 +73,7 @@ export interface Injection {
 }
 
 /** Percent-encodes everything except RFC 3986 unreserved characters (uppercase hex). */
-export function encodeQueryComponent(s: string): string {
-  return encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
-}
+export const encodeQueryComponent = percentEncode;
 
 function badValue(entry: string, header: string): AtiError {
   return new AtiError(

@@ -5,7 +5,7 @@
  * (PRODUCT §3.10) rather than a 502 on the first call.
  */
 import type { PluginIssue, ProviderFields, ToolManifest } from '../../sdk/plugin.js';
-import { jsonPathProblem, templateProblem } from '../../sdk/plugin.js';
+import { compileTemplate, expandTemplate, jsonPathProblem, templateProblem } from '../../sdk/plugin.js';
 import { authGeneratorProblems, type AuthGeneratorConfig } from './auth-generator.js';
 import { HTTP_INJECTION } from './auth-injection.js';
 import { resolveTokenUrl, tokenUrlProblem } from './oauth2.js';
@@ -19,7 +19,7 @@ function baseUrlProblem(baseUrl: string): string | undefined {
   const t = templateProblem(baseUrl);
   if (t) return t;
   // Placeholders may stand for any part; check the shape with them replaced by a harmless token.
-  const probe = baseUrl.replace(/\$\{[^}]*\}/g, 'x');
+  const probe = expandTemplate(compileTemplate(baseUrl), () => 'x');
   let u: URL;
   try {
     u = new URL(probe);

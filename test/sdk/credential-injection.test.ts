@@ -16,20 +16,8 @@ import {
   type InjectionStyle,
 } from '../../sdk/credential-injection.js';
 
-function fields(extra: Partial<ProviderFields>): ProviderFields {
-  return {
-    name: 'p',
-    description: 'd',
-    handler: 'x',
-    base_url: '',
-    internal: false,
-    skills: [],
-    extra_headers: {},
-    auth_type: 'none',
-    oauth2_basic_auth: false,
-    ...extra,
-  };
-}
+/** The auth fields are all that the switch reads. */
+const fields = (auth: Partial<ProviderFields>) => ({ name: 'p', auth_type: 'none', ...auth }) as ProviderFields;
 
 const place = (style: InjectionStyle, extra: Partial<ProviderFields>, secret = 'k-1') =>
   placeCredential(authSettings(fields(extra), style), secret);
