@@ -9,7 +9,7 @@
  * connects nothing. The session (child process or HTTP session) lives as long as
  * the provider: a reload that keeps the manifest and the keyring entries reuses it.
  */
-import { AtiError, toAtiError } from '../../sdk/plugin.js';
+import { AtiError, injectedSecretMatcher, toAtiError } from '../../sdk/plugin.js';
 import {
   definePlugin,
   PLUGIN_API_VERSION,
@@ -22,7 +22,6 @@ import {
 import { toolFromManifest } from '../../sdk/plugin.js';
 import { toToolResult } from './call-result.js';
 import { discoveredToolDefinitions, listAllTools, upstreamName, type McpToolData } from './discovery.js';
-import { makeRedactor } from './redact.js';
 import { IGNORED_COMMON_FIELDS, mcpFields, providerSchema, validateMcpManifest } from './schema.js';
 // The MCP SDK is loaded with the first mcp provider, not at process start (it costs ~0.3 s of startup).
 import type { McpSession, RestartPolicy } from './session.js';
@@ -112,7 +111,7 @@ export function createMcpPlugin(options: McpPluginOptions = {}): HandlerPlugin {
         return unavailable(manual, e, true);
       }
 
-      const redact = makeRedactor(resolved.secrets);
+      const redactor = injectedSecretMatcher(resolved.secrets);
       let toolsChanged = false;
       const { McpSession, DEFAULT_RESTART } = await import('./session.js');
       const session = new McpSession({
@@ -121,7 +120,7 @@ export function createMcpPlugin(options: McpPluginOptions = {}): HandlerPlugin {
         timeoutMs: f.timeoutMs,
         connectTimeoutMs: Math.max(f.discoveryTimeoutMs, f.timeoutMs),
         logger: log,
-        redact,
+        redact: (text) => redactor.redact(text),
         restart: options.restart ?? DEFAULT_RESTART,
         ...(options.stderrLimits ? { stderrLimits: options.stderrLimits } : {}),
         onToolsChanged: () => {
@@ -164,7 +163,7 @@ export function createMcpPlugin(options: McpPluginOptions = {}): HandlerPlugin {
         async call(tool, args, cctx) {
           const mcpName = (tool.data as McpToolData | undefined)?.mcpName ?? upstreamName(tool.name, m.provider.name);
           const result = await session.callTool(mcpName, toArguments(args), { signal: cctx.signal });
-          return toToolResult(tool.name, result, redact);
+          return toToolResult(tool.name, result, redactor);
         },
         close: () => session.close(),
       };
