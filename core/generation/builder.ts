@@ -11,6 +11,7 @@ import { createUpstreamPool } from './upstream-pool.js';
 import { AtiError, toAtiError } from '../../kernel/errors.js';
 import { SIGNING_SECRET_ENTRIES, decodeSigningSecret } from '../../kernel/signing-secret.js';
 import { Generation, ProviderInstance } from './generation.js';
+import type { ExtensionKey, GenerationExtension } from './extension.js';
 import type { Keyring } from '../../config/keyring.js';
 import type { Logger } from '../../kernel/logger.js';
 import type { HostOptions, PassthroughRoute, PluginRegistry, ToolDefinition } from '../plugin/contract.js';
@@ -20,18 +21,6 @@ import { atiPaths } from '../../config/proxy-config.js';
 
 /** Loads the keyring for a generation; throws AtiError when a keyring file exists but is unusable. */
 export type KeyringLoader = () => Promise<Keyring>;
-
-/**
- * A feature that contributes data to each generation (skills, JWT key material …).
- * `load` runs after the keyring; its value lands in `gen.extensions[name]`.
- * Errors it throws reject the candidate like a manifest error.
- */
-export interface GenerationExtension {
-  name: string;
-  /** Extra files whose content is part of the change detection. */
-  sourceFiles?(options: HostOptions): Promise<string[]>;
-  load(ctx: { options: HostOptions; keyring: Keyring; logger: Logger; generationId: number }): Promise<unknown>;
-}
 
 export interface BuildInput {
   id: number;
@@ -43,6 +32,7 @@ export interface BuildInput {
   /** Rebuild even if no source changed. */
   force?: boolean;
   extensions?: readonly GenerationExtension[];
+  /** Aborted when the candidate is abandoned (superseded reload, shutdown); handed to every `provision`. */
   signal?: AbortSignal;
   /** Parsed manifests kept across builds (only changed files are parsed again). */
   manifestCache?: ManifestCache;
@@ -58,7 +48,9 @@ export type BuildOutcome =
       warnings: string[];
     }
   | { status: 'unchanged' }
-  | { status: 'rejected'; errors: AtiError[] };
+  | { status: 'rejected'; errors: AtiError[] }
+  /** `signal` was aborted during provisioning; whatever the candidate provisioned is closed again. */
+  | { status: 'aborted' };
 
 // The signing-secret format lives in ./signing-secret.ts (the client decodes it too).
 export { SIGNING_SECRET_ENTRIES, MIN_SIGNING_SECRET_BYTES, decodeSigningSecret } from '../../kernel/signing-secret.js';
@@ -141,9 +133,7 @@ export async function buildGeneration(input: BuildInput): Promise<BuildOutcome> 
   if (errors.length > 0 || !keyring) return { status: 'rejected', errors };
 
   // 4. Provision, reusing unchanged providers of the previous generation.
-  const controller = new AbortController();
-  const onAbort = () => controller.abort();
-  input.signal?.addEventListener('abort', onAbort, { once: true });
+  const signal = input.signal ?? new AbortController().signal;
   const instances: ProviderInstance[] = [];
   const created: ProviderInstance[] = [];
   const reused: string[] = [];
@@ -165,7 +155,7 @@ export async function buildGeneration(input: BuildInput): Promise<BuildOutcome> 
           specsDir: paths.specs,
           keyring: keyring.accessor(reads),
           logger: logger.child({ provider: m.provider.name, handler: plugin.name }),
-          signal: controller.signal,
+          signal,
           generationId: input.id,
           createPool: createUpstreamPool,
         });
@@ -188,7 +178,11 @@ export async function buildGeneration(input: BuildInput): Promise<BuildOutcome> 
       }
     }),
   );
-  input.signal?.removeEventListener('abort', onAbort);
+  // An abandoned candidate (superseded reload, shutdown) is never used: undo what it provisioned.
+  if (signal.aborted) {
+    await Promise.all(created.map((c) => c.close(logger)));
+    return { status: 'aborted' };
+  }
 
   // 5. Indexes: tools by name, routes by (host, prefix); duplicates are errors.
   const tools: ToolDefinition[] = [];
@@ -234,11 +228,11 @@ export async function buildGeneration(input: BuildInput): Promise<BuildOutcome> 
   }
 
   // 6. Extensions (skills, JWT …).
-  const extensions: Record<string, unknown> = {};
+  const extensions = new Map<ExtensionKey<unknown>, unknown>();
   if (errors.length === 0) {
     for (const ext of input.extensions ?? []) {
       try {
-        extensions[ext.name] = await ext.load({ options, keyring, logger, generationId: input.id });
+        extensions.set(ext.key, await ext.load({ options, keyring, logger, generationId: input.id }));
       } catch (err) {
         errors.push(toAtiError(err, 'ATI_ERR_CONFIG'));
       }
