@@ -8,6 +8,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { createUpstreamPool } from './upstream-pool.js';
+import { pluginMetrics } from '../metrics/plugin-metrics.js';
 import { AtiError, toAtiError } from '../../kernel/errors.js';
 import { SIGNING_SECRET_ENTRIES, decodeSigningSecret } from '../../kernel/signing-secret.js';
 import { Generation, ProviderInstance } from './generation.js';
@@ -158,6 +159,7 @@ export async function buildGeneration(input: BuildInput): Promise<BuildOutcome> 
           signal,
           generationId: input.id,
           createPool: createUpstreamPool,
+          metrics: pluginMetrics(plugin.name, m.provider.name),
         });
         const inst = new ProviderInstance(m, plugin, provisioned, reads, input.id);
         instances[index] = inst;

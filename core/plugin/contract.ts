@@ -83,6 +83,24 @@ export interface ProvisionContext {
    * on across reloads.
    */
   createPool(origin: string, timeouts?: UpstreamTimeouts): Pool;
+  /** Counters shown on `/metrics`, labelled with this provider's name (see PluginMetrics). */
+  readonly metrics: PluginMetrics;
+}
+
+/** Counters a plugin exposes on the host's `/metrics`. */
+export interface PluginMetrics {
+  /**
+   * The counter `ati_<handler>_<name>` (a `-` in the handler name becomes `_`)
+   * with one label, `provider`, set to the provider being provisioned. `name`
+   * is lower-case letters, digits and `_`, ending in `_total`. Every provider
+   * and every reload asking for the same name and help gets the same counter.
+   */
+  counter(name: string, help: string): PluginCounter;
+}
+
+export interface PluginCounter {
+  /** Adds `by` (default 1) to this provider's series. */
+  inc(by?: number): void;
 }
 
 /**
