@@ -2,9 +2,9 @@
  * Builds a candidate generation: read every source file and hash it → (stop if
  * nothing changed) → parse and validate all manifests, collecting every error →
  * load the keyring → provision providers (reusing unchanged ones) → build the
- * indexes (duplicates are errors). On any error, whatever the candidate had
- * provisioned itself is closed again (rollback) and the errors are returned;
- * the serving generation is never touched here.
+ * indexes (duplicates are errors). On any error, or when `signal` aborted the
+ * candidate while it provisioned, whatever the candidate had provisioned itself
+ * is closed again (rollback); the serving generation is never touched here.
  */
 import { readFile } from 'node:fs/promises';
 import { createUpstreamPool } from './upstream-pool.js';
