@@ -126,6 +126,7 @@ export function createMcpPlugin(options: McpPluginOptions = {}): HandlerPlugin {
         onToolsChanged: () => {
           toolsChanged = true;
         },
+        restartCounter: ctx.metrics.counter('child_restarts_total', 'Restarts of stdio MCP server processes'),
       });
       options.onSession?.(m.provider.name, session);
 
