@@ -15,7 +15,6 @@ import {
   PLUGIN_API_VERSION,
   type HandlerPlugin,
   type ProviderManifest,
-  type ProvisionContext,
   type Provisioned,
   type ToolDefinition,
 } from '../../sdk/plugin.js';
@@ -84,7 +83,7 @@ export function createMcpPlugin(options: McpPluginOptions = {}): HandlerPlugin {
     requiresTools: false,
     validate: validateMcpManifest,
 
-    async provision(m: ProviderManifest, ctx: ProvisionContext): Promise<Provisioned> {
+    async provision(m, ctx): Promise<Provisioned> {
       const f = mcpFields(m);
       const log = ctx.logger;
       const manual = handWrittenTools(m);
