@@ -1,8 +1,8 @@
 /**
- * `/call` consults core/rate-limit with the *resolved* tool name and turns its
- * error into the response (429 + Retry-After). The limiter itself belongs to
- * the request-pipeline work; until it lands it is a placeholder that never
- * limits, so this test replaces it with a fake that limits one tool.
+ * `/call` consults core/pipeline/rate-limit with the *resolved* tool name and
+ * turns its error into the response (429 + Retry-After). The limiter has its own
+ * tests (test/core/pipeline/rate-limit.test.ts); here a fake that limits one tool
+ * replaces it, so only what `/call` does with its answer is under test.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { AtiError } from '../../../kernel/errors.js';
