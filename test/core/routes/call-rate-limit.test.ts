@@ -1,8 +1,7 @@
 /**
- * `/call` consults core/pipeline/rate-limit with the *resolved* tool name and
- * turns its error into the response (429 + Retry-After). The limiter has its own
- * tests (test/core/pipeline/rate-limit.test.ts); here a fake that limits one tool
- * replaces it, so only what `/call` does with its answer is under test.
+ * `/call` consults core/pipeline/rate-limit with the *resolved* tool name and turns its
+ * error into the response (429 + Retry-After). The real limiter is tested on its own
+ * (rate-limit.test.ts, call-rate-limit-e2e.test.ts); here a fake limits one tool.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { AtiError } from '../../../kernel/errors.js';
