@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 /**
  * `POST /call` through the http handler with an ES256 JWT, against passthrough on the same
- * proxy and the same upstream (PRODUCT §6: /call at least 0.8x passthrough throughput, token
- * verification cached until expiry).
+ * proxy and the same upstream (target, README.md#targets: /call at least 0.8x passthrough
+ * throughput, token verification cached until expiry).
  *
  *   npm run bench:call [-- --rounds 3 --duration 5 --warmup 2 --connections 32 --log-level info --no-pin]
  *

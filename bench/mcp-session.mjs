@@ -103,7 +103,7 @@ for (const [u, m, s] of rows) {
 
 // The summary table (bench/run.mjs): the pooled stdio session, which is what `/mcp tools/call`
 // and `/call` to an MCP tool go through, and how much it saves over the reference's
-// connect-per-call. No PRODUCT §6 target: these rows are for tracking.
+// connect-per-call. No target (README.md#targets): these rows are for tracking.
 const r2 = (x) => +x.toFixed(2);
 emit({
   suite: 'mcp-session',

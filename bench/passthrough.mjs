@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 /**
- * Passthrough benchmark (PRODUCT §6): our proxy against a minimal @fastify/http-proxy setup
- * and nginx with one worker, all proxying the same upstream with the same route and the
- * same credential injection (the caller's Authorization is replaced by `Bearer <token>`;
- * the upstream answers 401 when it is missing, so a proxy that does not inject shows up as
- * errors). Loopback only, every process started and stopped here, bounded run time.
+ * Passthrough benchmark (targets: README.md#targets): our proxy against a minimal
+ * @fastify/http-proxy setup and nginx with one worker, all proxying the same upstream with the
+ * same route and the same credential injection (the caller's Authorization is replaced by
+ * `Bearer <token>`; the upstream answers 401 when it is missing, so a proxy that does not
+ * inject shows up as errors). Loopback only, every process started and stopped here, bounded
+ * run time.
  *
  *   npm run bench:passthrough [-- --rounds 3 --duration 5 --warmup 2 --connections 32 --rate 1000
  *                                 --fixed-seconds 10 --big-duration 3 --upstream nginx|node --log-level warn
@@ -389,7 +390,8 @@ async function main() {
   }
 
   if (opts.bigDuration > 0) {
-    // 64 KiB responses: streaming cost rather than per-request cost (informational; the §6 targets are for small JSON).
+    // 64 KiB responses: streaming cost rather than per-request cost (reported as ratios; only the
+    // small-JSON targets are checked here).
     const big = await throughput(targets, BIG_PATH, `${BIG_KIB} KiB responses`, opts.bigDuration);
     if (big.ours)
       benchRows.push({

@@ -1,4 +1,4 @@
-// Reload benchmark (PRODUCT §6): 100 manifests / 2,000 tools rebuilt and swapped.
+// Reload benchmark (targets: README.md#targets): 100 manifests / 2,000 tools rebuilt and swapped.
 // Measures host.reload() in-process: a forced full rebuild, and an edit of one
 // manifest (99 providers reused). Target: under 150 ms.
 import { Host } from '../dist/core/host/host.js';

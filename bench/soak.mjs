@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 /**
- * Reload soak (PRODUCT §6): "200 reloads (manifest edits, keyring rotations, signing-secret
+ * Reload soak (README.md#targets): 200 reloads (manifest edits, keyring rotations, signing-secret
  * rotations) under constant load produce zero failed requests and no growth in memory or open
- * file descriptors."
+ * file descriptors.
  *
  *   node bench/soak.mjs [--seconds 60] [--warmup 5] [--connections 16] [--interval-ms 200]
  *                       [--call-every 4] [--sighup-every 5] [--grace-ms 1000] [--window 10]

@@ -1,4 +1,4 @@
-// Startup benchmark (PRODUCT §6): time from spawn to a 200 from /health, and RSS,
+// Startup benchmark (targets: README.md#targets): time from spawn to a 200 from /health, and RSS,
 // with 100 manifests (no MCP). Targets: under 1 s, RSS under 150 MB.
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';

@@ -1,6 +1,6 @@
 /**
- * The built-in handler plugins, registered exactly like third-party ones.
- * Each plugin issue adds its plugin here.
+ * The built-in handler plugins, registered exactly like third-party ones; a
+ * new built-in handler is added to this list.
  */
 import type { HandlerPlugin } from '../core/plugin/contract.js';
 import { cliPlugin } from '../plugins/cli/index.js';

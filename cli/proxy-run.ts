@@ -68,7 +68,7 @@ export function configFromFlags(
 
 /** Runs the proxy; resolves with an exit code when the process should exit, or undefined while serving. */
 export async function runProxy(flags: ProxyFlags, g: GlobalOptions): Promise<number | undefined> {
-  // SIGHUP first: one arriving during startup is queued, never fatal (PRODUCT §3.9).
+  // SIGHUP first: one arriving during startup is queued, never fatal (the reference died of it).
   let host: Host | undefined;
   let pendingHup = false;
   process.on('SIGHUP', () => {

@@ -1,5 +1,6 @@
 /**
- * Atomic file replacement for secrets (ref-03 §3.5, fixing §9.8): the data is
+ * Atomic file replacement for every secret file we write (the reference's `ati key set`
+ * wrote in place and chmodded afterwards, leaving a readable window): the data is
  * written to a temp file created in the target's directory with its final mode
  * from the first byte (`open(…, 'wx', mode)` plus an explicit `fchmod`, so the
  * umask cannot widen or narrow it), fsynced, optionally verified, renamed over

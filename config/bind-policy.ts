@@ -1,5 +1,6 @@
 /**
- * Refuses to expose an unauthenticated proxy (PRODUCT §3.1, ref-03 §9.4): a
+ * Refuses to expose an unauthenticated proxy (the reference served every tool
+ * to anyone; docs/reference-compat.md#fail-closed-auth-configuration): a
  * non-loopback `--bind` with no caller authentication configured is a startup
  * error unless `--insecure-no-auth` is given, in which case it is a loud WARN.
  */

@@ -1,5 +1,5 @@
 /**
- * The plaintext `<ati_dir>/credentials` file (ref-03 §2.4): a flat JSON object
+ * The plaintext `<ati_dir>/credentials` file (docs/keyring.md): a flat JSON object
  * of strings, written by `ati key set|remove` as pretty JSON with keys sorted
  * (no trailing newline), mode 0600, replaced atomically.
  *

@@ -1,6 +1,6 @@
 /**
- * `ati edge bootstrap-keyring` and `ati edge rotate-keyring` (ref-03 §3.3–3.4),
- * with three fixes over the reference (§9.29):
+ * `ati edge bootstrap-keyring` and `ati edge rotate-keyring` (docs/keyring.md),
+ * with three fixes over the reference:
  *
  * - nothing is created (not even the directory) before the secrets were fetched;
  * - the new `keyring.enc` is decrypted and compared before it replaces the old

@@ -1,5 +1,6 @@
 /**
- * `ati init [--proxy [--es256]] [--force]` (ref-03 §4.10), fixed (§9.21):
+ * `ati init [--proxy [--es256]] [--force]`, without the reference's flaws (it
+ * wrote JWT settings that nothing read and replaced the secret on every run):
  *
  * - creates `manifests/`, `specs/`, `skills/` and a commented `config.toml`
  *   (only if missing: plain `init` is idempotent);
@@ -49,7 +50,7 @@ const CONFIG_TEMPLATE = `# ATI configuration
 # bind = "127.0.0.1"
 `;
 
-/** Minimum HS256 secret the proxy accepts (PRODUCT §3.1). */
+/** Minimum HS256 secret the proxy accepts (config/jwt-config.ts). */
 const MIN_HS256_BYTES = 32;
 
 async function readIfExists(file: string): Promise<string | undefined> {

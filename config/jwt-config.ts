@@ -1,10 +1,12 @@
 /**
- * JWT configuration from the environment (ref-03 §4.1, §4.4) and the key
- * material it names. Unlike the reference, every `ATI_JWT_*` variable that is
- * set but unusable is a startup error `ATI_ERR_AUTH_CONFIG` (PRODUCT §3.1):
- * an unreadable or wrong PEM, bad hex, an HS256 secret under 32 bytes, an
- * empty value, a JWKS URL that is not https (loopback http is allowed), or
- * audience/issuer settings with no key to verify against.
+ * JWT configuration from the environment
+ * (docs/auth.md#31-jwt-configuration-environment) and the key material it
+ * names. Unlike the reference, every `ATI_JWT_*` variable that is set but
+ * unusable is a startup error `ATI_ERR_AUTH_CONFIG`
+ * (docs/reference-compat.md#fail-closed-auth-configuration): an unreadable or
+ * wrong PEM, bad hex, an HS256 secret under 32 bytes, an empty value, a JWKS
+ * URL that is not https (loopback http is allowed), or audience/issuer settings
+ * with no key to verify against.
  *
  * | Variable | Meaning |
  * |---|---|

@@ -1,5 +1,5 @@
 /**
- * `keyring.enc`, byte-compatible with the reference (ref-03 §2.2):
+ * `keyring.enc`, byte-compatible with the reference (docs/keyring.md):
  *
  *   offset 0   12 bytes   random nonce
  *   offset 12  N bytes    AES-256-GCM ciphertext of the plaintext (no AAD)
@@ -9,7 +9,7 @@
  * it as pretty JSON with keys in byte order (what `ati edge` writes) and read
  * any valid JSON. The 32 raw key bytes are the AES key (no KDF). Each failure
  * has its own message naming the file; none quotes the plaintext. Decrypted
- * buffers are zeroed once parsed (Node cannot mlock; ref-03 §2.7).
+ * buffers are zeroed once parsed (the reference mlocks them; Node cannot).
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';

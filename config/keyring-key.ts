@@ -1,5 +1,5 @@
 /**
- * Key material for `keyring.enc` (ref-03 §2.3). Both key files hold standard
+ * Key material for `keyring.enc` (docs/keyring.md#key-files). Both key files hold standard
  * base64 with padding of exactly 32 bytes (44 characters), surrounding
  * whitespace ignored, decoded strictly (no embedded whitespace, no missing or
  * non-canonical padding):
@@ -81,7 +81,7 @@ export interface SealedKeyResult {
 
 /**
  * Reads the sealed one-shot key. With `consume` (the default) the file is
- * unlinked right after it is opened and before it is read (ref-03 §2.3);
+ * unlinked right after it is opened and before it is read (as the reference does);
  * `ati proxy --check` passes `consume: false` so a pre-start check does not
  * eat the key the real start needs.
  */

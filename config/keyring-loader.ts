@@ -1,5 +1,5 @@
 /**
- * The keyring load cascade (ref-03 §2.6) and its source labels:
+ * The keyring load cascade (the reference's order) and its source labels:
  *
  * 1. `--env-keys` → `ATI_KEY_*` only                      `env-vars (ATI_KEY_*)`
  * 2. `<ati_dir>/keyring.enc` exists:
@@ -11,8 +11,8 @@
  *
  * Unlike the reference, a keyring file that exists but cannot be read,
  * decrypted or parsed is an error (AtiError `ATI_ERR_KEYRING`), never an empty
- * keyring (PRODUCT §3.7): the generation builder refuses to start, and at
- * reload keeps the serving generation (and its keyring).
+ * keyring (docs/reference-compat.md#keyring-errors): the generation builder
+ * refuses to start, and at reload keeps the serving generation (and its keyring).
  */
 import { readFile, stat } from 'node:fs/promises';
 import { AtiError } from '../kernel/errors.js';
@@ -33,7 +33,10 @@ export const KEYRING_SOURCES = {
   none: 'empty (no auth)',
 } as const;
 
-/** `ATI_KEY_<NAME>` (non-empty) → entry `<name>` lower-cased; `ATI_KEY_FILE` is not a key (ref-03 §2.5, fixing §9.28). */
+/**
+ * `ATI_KEY_<NAME>` (non-empty) → entry `<name>` lower-cased; `ATI_KEY_FILE` is not a key (the
+ * reference made it an entry named `file`).
+ */
 export function keyringFromEnv(env: NodeJS.ProcessEnv): Keyring {
   const entries: Array<[string, string]> = [];
   for (const [k, v] of Object.entries(env)) {

@@ -15,9 +15,9 @@ export interface KeyringAccessor {
 
 export class Keyring {
   private readonly entries: ReadonlyMap<string, string>;
-  /** Where the entries came from, e.g. `keyring.enc (persistent key)` (ref-02 §6.2 step 3). */
+  /** Where the entries came from, e.g. `keyring.enc (persistent key)` (the startup line's `keyring` field). */
   readonly source: string;
-  /** True when loaded with the sealed one-shot key (ref-03 §2.1); CLI-provider secret files are then per-call. */
+  /** True when loaded with the sealed one-shot key; CLI-provider secret files are then per-call. */
   readonly ephemeral: boolean;
 
   constructor(entries: Iterable<[string, string]>, source: string, ephemeral = false) {

@@ -221,7 +221,7 @@ function checkTypes(
   }
 }
 
-/** Applies the common provider defaults (ref-01 §2.1–2.2). */
+/** Applies the common provider defaults (the reference's; docs/manifests.md). */
 function providerDefaults(raw: Record<string, unknown>): ProviderFields {
   return {
     handler: 'http',
@@ -355,13 +355,13 @@ export function parseManifest(
   return issues.length > before ? undefined : manifest;
 }
 
+/** Parsed manifests by file and content hash, so a reload re-parses only files that changed. */
+export type ManifestCache = Map<string, { manifest: ProviderManifest; warnings: string[] }>;
+
 /**
  * Parses every source and checks what spans files: duplicate provider names and
  * duplicate hand-written tool names (each error names both files).
  */
-/** Parsed manifests by file and content hash, so a reload re-parses only files that changed. */
-export type ManifestCache = Map<string, { manifest: ProviderManifest; warnings: string[] }>;
-
 export function parseManifests(
   sources: readonly ManifestSource[],
   registry: HandlerSchemas,

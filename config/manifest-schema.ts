@@ -1,6 +1,6 @@
 /**
  * The common manifest schema: the `[provider]` and `[[tools]]` fields every
- * handler shares (ref-01 §2.1–2.2, §3). Each handler plugin adds its own fields
+ * handler shares (docs/manifests.md). Each handler plugin adds its own fields
  * (HandlerPlugin.providerSchema / toolSchema); the loader merges them.
  */
 import { Type, type TProperties } from '@sinclair/typebox';
@@ -9,7 +9,7 @@ const StringMap = Type.Record(Type.String(), Type.String());
 
 export const AUTH_TYPES = ['none', 'bearer', 'header', 'query', 'basic', 'oauth2', 'url'] as const;
 
-/** `[provider.auth_generator]` (ref-01 §2.7). Shared by http, openapi, mcp and cli. */
+/** `[provider.auth_generator]`. Shared by http, openapi, mcp and cli. */
 export const AuthGeneratorSchema = Type.Object(
   {
     type: Type.Union([Type.Literal('command'), Type.Literal('script')]),

@@ -14,7 +14,7 @@ export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 /** `[provider.auth_generator]` as validated by its schema. */
 export type AuthGeneratorFields = Static<typeof AuthGeneratorSchema>;
 
-/** Common `[provider]` fields (ref-01 §2.1–2.2), with defaults applied. Handler fields sit beside them. */
+/** Common `[provider]` fields (docs/manifests.md), with defaults applied. Handler fields sit beside them. */
 export interface ProviderFields {
   name: string;
   description: string;
@@ -36,7 +36,7 @@ export interface ProviderFields {
   [handlerField: string]: unknown;
 }
 
-/** A `[[tools]]` table as written (ref-01 §3), with defaults applied. */
+/** A `[[tools]]` table as written, with defaults applied. */
 export interface ToolManifest {
   name: string;
   description: string;

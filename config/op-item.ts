@@ -1,5 +1,5 @@
 /**
- * Where `ati edge` gets keyring entries (ref-03 §3.2): a 1Password item read
+ * Where `ati edge` gets keyring entries (docs/keyring.md#the-1password-item): a 1Password item read
  * with the `op` CLI, or (ours) a JSON file in the same shape for operators
  * without 1Password. The item JSON has a `fields` array; each field may carry
  * a string `label` and a string `value`. Fields with a non-empty label and a
@@ -124,7 +124,7 @@ async function readTokenFile(file: string): Promise<string> {
 async function runOp(s: OpSource): Promise<Buffer> {
   const argv = ['item', 'get', '--vault', s.vault, s.item, '--format', 'json'];
   for (let attempt = 0; ; attempt++) {
-    // The token file is read again on each attempt (ref-03 §3.2).
+    // The token file is read again on each attempt (as the reference does).
     const env = { ...(s.env ?? process.env) };
     if (s.tokenFile !== undefined) env['OP_SERVICE_ACCOUNT_TOKEN'] = await readTokenFile(s.tokenFile);
     try {

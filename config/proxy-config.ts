@@ -1,7 +1,7 @@
 /**
  * Typed process configuration for `ati proxy`: command-line flags plus the
  * environment, resolved once at startup. Flags and defaults match the reference
- * (ref-02 §6.1, ref-03 §6).
+ * (README.md lists them).
  */
 import os from 'node:os';
 import path from 'node:path';
@@ -36,7 +36,7 @@ export interface ProxyConfig {
   env: NodeJS.ProcessEnv;
 }
 
-/** `--ati-dir` → `ATI_DIR` → `$HOME/.ati` → `.ati` (ref-03 §1.1). */
+/** `--ati-dir` → `ATI_DIR` → `$HOME/.ati` → `.ati` (the reference's order). */
 export function resolveAtiDir(flag: string | undefined, env: NodeJS.ProcessEnv): string {
   const raw =
     flag || env['ATI_DIR'] || (env['HOME'] || os.homedir() ? path.join(env['HOME'] || os.homedir(), '.ati') : '.ati');

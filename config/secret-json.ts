@@ -69,8 +69,8 @@ export function compareUtf8(a: string, b: string): number {
 /**
  * Pretty JSON of a string map with keys in UTF-8 byte order, 2-space indent, no
  * trailing newline: the bytes serde_json's `to_string_pretty` writes for a
- * BTreeMap (ref-03 §2.2, §2.4). Built by hand so a key named `__proto__` is
- * an ordinary key.
+ * BTreeMap, so files we write match the reference's byte for byte. Built by
+ * hand so a key named `__proto__` is an ordinary key.
  */
 export function prettySortedJson(map: ReadonlyMap<string, string>): string {
   const keys = [...map.keys()].sort(compareUtf8);

@@ -1,8 +1,8 @@
 /**
- * How `ati key list` shows a stored value (ref-03 §2.9): ≤ 4 characters → that
+ * How `ati key list` shows a stored value: ≤ 4 characters → that
  * many `*`; ≤ 10 → first 2 + `...` + last 2; else first 4 + `...` + last 4.
  * Lengths count Unicode code points, not bytes, so a multi-byte secret is
- * never cut inside a character (the reference slices bytes and panics, §9.27);
+ * never cut inside a character (the reference slices bytes and panics);
  * for ASCII the output is identical to the reference's. An `@file:` reference
  * is not a secret and is shown as written.
  */

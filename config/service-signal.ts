@@ -1,6 +1,6 @@
 /**
- * Tells a running proxy to reload after a keyring rotation (ref-03 §3.4 step
- * 7): the systemd unit's MainPID from `systemctl show -p MainPID --value
+ * Tells a running proxy to reload after a keyring rotation (the last step of
+ * `rotate-keyring`): the systemd unit's MainPID from `systemctl show -p MainPID --value
  * <service>`, then SIGHUP. PID 0 means the unit is not running (the proxy
  * reads the new keyring when it starts); non-positive PIDs are never signalled.
  */

@@ -1,6 +1,6 @@
 /**
- * The glob dialect of the reference (Rust `globset` with default options;
- * ref-02 §1.7), used by deny_paths, forward_authorization_paths and the
+ * The glob dialect of the reference (Rust `globset` with default options),
+ * used by deny_paths, forward_authorization_paths and the
  * sig-verify exempt list. Unlike minimatch/picomatch, `*` and `?` DO cross `/`:
  * substituting those libraries would silently shrink deny lists.
  *
@@ -120,7 +120,7 @@ export function compileGlob(pattern: string): RegExp {
 
 /**
  * The expansion applied to deny_paths and forward_authorization_paths
- * (ref-02 §1.8): `/x/*` also covers `/x/**`, a pattern without `*` also covers
+ * (as the reference does): `/x/*` also covers `/x/**`, a pattern without `*` also covers
  * everything below it. Sig-verify exempt globs are NOT expanded.
  */
 export function expandPathPattern(p: string): string[] {

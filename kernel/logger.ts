@@ -2,7 +2,7 @@
  * The process logger: one compact JSON object per line on stderr with
  * `timestamp` (RFC 3339 UTC), `level` (`INFO`, `WARN`, `ERROR`, `DEBUG`), `message`
  * and the event's fields at the top level — the shape of the reference's
- * tracing-subscriber JSON output (ref-02 §6.4), so existing log queries such as
+ * tracing-subscriber JSON output, so existing log queries such as
  * `"reason":"valid"` keep working. No line ever carries a keyring value: see
  * kernel/redact.ts (`setRedactionValues` is called at every generation swap).
  */

@@ -1,11 +1,12 @@
 /**
- * The sandbox request signature (ref-02 §3): header
+ * The sandbox request signature
+ * (docs/auth.md#2-sandbox-request-signatures-sig-verify): header
  * `X-Sandbox-Signature: t=<unix seconds>,s=<hex HMAC-SHA256>` over the message
  * `<t>.<METHOD>.<path>` (path without the query), and the format of the shared
  * secret in the keyring. One module for both sides: the proxy verifies
- * (core/pipeline/sig-verify.ts), the client signs (`ati run`, `ati tool`).
- * Pure functions: parsing, verification with the reference's reason strings in
- * the reference's order, signing, secret decoding.
+ * (core/pipeline/sig-verify.ts), the client signs (`ati run`, `ati tool`). Pure
+ * functions: parsing, verification with the reference's reason strings in the
+ * reference's order, signing, secret decoding.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { AtiError } from './errors.js';
@@ -30,7 +31,7 @@ const I64_MAX = 2n ** 63n - 1n;
 const VISIBLE_ASCII = /^[\x20-\x7e\t]*$/;
 const HEX = /^[0-9a-fA-F]*$/;
 
-/** `t` and `s` of a header value (ref-02 §3.2), or undefined when malformed. */
+/** `t` and `s` of a header value, or undefined when malformed (the reference's parsing rules). */
 export function parseSignatureHeader(value: string): { t: string; s: string } | undefined {
   let t: string | undefined;
   let s: string | undefined;
@@ -61,7 +62,11 @@ export interface VerifyInput {
   maxDriftSeconds: number;
 }
 
-/** Verifies a request signature; returns the reason (`valid` when accepted). Steps in ref-02 §3.3 order. */
+/**
+ * Verifies a request signature; returns the reason (`valid` when accepted).
+ * The checks run in the reference's order, which decides the reason reported
+ * (docs/auth.md#22-reasons-in-the-order-they-are-checked).
+ */
 export function verifySignature(input: VerifyInput): SignatureReason {
   const header = input.header;
   if (header === undefined || header === '' || !VISIBLE_ASCII.test(header)) return 'missing_signature';
@@ -70,8 +75,8 @@ export function verifySignature(input: VerifyInput): SignatureReason {
   if (!/^[+-]?\d+$/.test(parsed.t)) return 'invalid_timestamp';
   const t = BigInt(parsed.t);
   if (t < I64_MIN || t > I64_MAX) return 'invalid_timestamp';
-  // BigInt: no overflow whatever `t` is (ref-02 §8.30). A drift that does not
-  // even fit in a signed 64-bit integer is absurd: reported as invalid_timestamp.
+  // BigInt: no overflow whatever `t` is (the reference's i64 subtraction overflowed). A drift
+  // that does not even fit in a signed 64-bit integer is absurd: reported as invalid_timestamp.
   const diff = BigInt(Math.floor(input.nowSeconds)) - t;
   const drift = diff < 0n ? -diff : diff;
   if (drift > I64_MAX) return 'invalid_timestamp';
@@ -111,7 +116,10 @@ export const SIGNING_SECRET_ENTRIES = ['sandbox_signing_shared_secret', 'sandbox
 /** A secret shorter than this counts as absent: an empty or short HMAC key is guessable. */
 export const MIN_SIGNING_SECRET_BYTES = 16;
 
-/** Hex-decoded when the value is valid hex, else its UTF-8 bytes (ref-02 §3.4); short or empty = absent. */
+/**
+ * Hex-decoded when the value is valid hex, else its UTF-8 bytes (as the reference reads it); short or
+ * empty = absent (docs/reference-compat.md#signing-secrets).
+ */
 export function decodeSigningSecret(value: string | undefined): Buffer | undefined {
   if (value === undefined) return undefined;
   const v = value.trim();

@@ -1,7 +1,8 @@
 /**
  * `ati db migrate` applies the database migrations (drizzle/) to `ATI_DB_URL`
  * under the migration advisory lock — the "one migration job before deploy"
- * of ref-04 §8.1, after which replicas start without `--migrate`.
+ * of docs/persistence.md#replica-setup-several-proxies-one-postgresql, after
+ * which replicas start without `--migrate`.
  * `ati db status` shows what is applied and what is pending, changing nothing.
  */
 import type { Command } from 'commander';

@@ -1,5 +1,5 @@
 /**
- * `ati edge bootstrap-keyring` / `ati edge rotate-keyring` (ref-03 §3): build
+ * `ati edge bootstrap-keyring` / `ati edge rotate-keyring` (docs/keyring.md): build
  * `keyring.enc` from a 1Password item (the `op` CLI) or, ours, from a JSON
  * file (`--from-json`) with the same `fields` shape. The logic is in
  * config/edge-keyring.ts; this file parses flags and prints.

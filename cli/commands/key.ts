@@ -1,6 +1,6 @@
 /**
  * `ati key set|list|remove`: manage the plaintext `<ati_dir>/credentials`
- * keyring (ref-03 §2.9). Writes are atomic and the file is 0600 from its first
+ * keyring (docs/keyring.md). Writes are atomic and the file is 0600 from its first
  * byte. `set` reads the value from stdin when it is not given on the command
  * line (keeps it out of `ps` and shell history). `--ati-dir` is ours; the
  * default is the reference's `$ATI_DIR`, else `~/.ati`.

@@ -1,6 +1,6 @@
 /**
  * `ati proxy`: run ATI as a proxy server. Flags and defaults match the
- * reference (ref-02 §6.1); `--check`, `--drain-seconds`, `--no-watch` and
+ * reference (README.md lists them); `--check`, `--drain-seconds`, `--no-watch` and
  * `--insecure-no-auth` are ours. The command itself is in ../proxy-run.ts.
  */
 import { Command, Option, InvalidArgumentError } from 'commander';

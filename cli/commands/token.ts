@@ -1,7 +1,7 @@
 /**
- * `ati token keygen|issue|inspect|validate` (ref-03 §4.9): key generation,
+ * `ati token keygen|issue|inspect|validate` (docs/auth.md#6-ati-token): key generation,
  * minting, decoding and validating session tokens. The logic is in
- * core/jwt-tokens; this file maps flags and prints.
+ * core/pipeline/jwt-tokens.ts; this file maps flags and prints.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_JWT_AUDIENCE } from '../../config/jwt-config.js';

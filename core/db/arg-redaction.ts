@@ -4,7 +4,7 @@
  * the whole value bounded in size and work — fixing the reference's file
  * audit, which checked only top-level keys, matched `keyword` and `author`,
  * logged CLI argument arrays verbatim and could panic cutting a multi-byte
- * character (ref-04 §0.7, §4.3).
+ * character.
  *
  * Redacted:
  * - the value of any object key whose words (split on `_ - .`, spaces and

@@ -1,5 +1,6 @@
 /**
- * Writes the call log (`ati_call_log`) asynchronously in batches (ref-04 §4.1):
+ * Writes the call log (`ati_call_log`) asynchronously in batches (the reference
+ * never wrote it; docs/reference-compat.md#call-log):
  * a multi-row INSERT every second or as soon as `batchSize` rows wait. The
  * request path only converts the record to a row (bounded work: arguments are
  * redacted and cut here, see core/db/arg-redaction.ts) and pushes it.

@@ -1,5 +1,5 @@
 /**
- * Opens the database named by `ATI_DB_URL` (ref-04 §1.1, §1.5; PRODUCT §4):
+ * Opens the database named by `ATI_DB_URL` (docs/persistence.md):
  *
  * - unset, empty or whitespace-only → disabled (`parseDbUrl` in core/db/db-url.ts returns undefined);
  * - `postgres://…` / `postgresql://…` → a `pg` pool (max 10 by default, 5 s

@@ -1,6 +1,6 @@
 /**
  * Database failures as AtiErrors a client may see: never the SQL text or the
- * driver's message (ref-04 §8.2: the reference leaked `sqlx error: …`).
+ * driver's message (the reference leaked `sqlx error: …`).
  * The driver error stays in `cause` for the log.
  */
 import { AtiError } from '../../kernel/errors.js';

@@ -1,5 +1,6 @@
 /**
- * A cached liveness probe of the database (ref-04 §1.6 REC): `SELECT 1` with a
+ * A cached liveness probe of the database (the reference's `/health` `db` is a
+ * fixed string that never notices an outage): `SELECT 1` with a
  * 500 ms deadline, at most once per 5 s. `/health` reads the last answer
  * (`db_reachable`) without waiting; `/readyz` waits for a fresh one when the
  * last is stale.

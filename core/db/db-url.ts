@@ -1,5 +1,5 @@
 /**
- * `ATI_DB_URL` parsing (ref-04 §1.1): unset, empty or whitespace-only →
+ * `ATI_DB_URL` parsing: unset, empty or whitespace-only →
  * disabled; `postgres://` / `postgresql://` → PostgreSQL; `pglite:<dir>` →
  * embedded PGlite (`pglite:memory` for tests). Free of driver imports, so a
  * proxy without a database never loads them.

@@ -4,7 +4,7 @@
  * - `persistenceModule` is registered first among the route modules. The host
  *   awaits route modules in `start()` after the first generation is built and
  *   before it binds, which is where the reference connects and migrates
- *   (ref-04 §1.3): manifests load first, then the database opens (`SELECT 1`,
+ *   too: manifests load first, then the database opens (`SELECT 1`,
  *   migrations with `--migrate`), then the listener binds. A failure rejects
  *   `start()`, so `ati proxy` exits non-zero with the error. The pool, the
  *   LISTEN connection and the writers close with Fastify (`onClose`), which

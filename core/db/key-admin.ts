@@ -1,5 +1,5 @@
 /**
- * Virtual-key administration (ref-04 §2.6–2.7, §3.2, §4.2): issue, revoke,
+ * Virtual-key administration (docs/api.md#admin-virtual-keys-adminkeys): issue, revoke,
  * bulk revoke, block, read and list. Every mutation writes its
  * `ati_audit_log` row(s) and sends its NOTIFY in the same transaction, so the
  * change, its audit and the cache invalidation of other replicas commit

@@ -1,5 +1,5 @@
 /**
- * The key admin API's shapes and limits (ref-04 §3.2), apart from the database
+ * The key admin API's shapes and limits (docs/api.md#admin-virtual-keys-adminkeys), apart from the database
  * code so the routes load without drizzle.
  */
 import type { KeyRow } from './schema.js';

@@ -1,10 +1,10 @@
 /**
- * A key row becomes the same caller a JWT would (ref-03 §4.8, ref-04 §2.4):
+ * A key row becomes the same caller a JWT would, as in the reference:
  * `sub` = user_id, `jti` = the hash, `exp` = expires_at or 0, and a scope list
  * built in the reference's order — `tool:<t>` per tool, `tool:<p>:*` per
  * provider, `skill:<s>` per skill, `category:<c>` per category.
  *
- * Two fixes over the reference (ref-04 §0.3, PRODUCT §3.19):
+ * Two fixes over the reference (docs/reference-compat.md#virtual-keys):
  * - a provider grants every tool of that provider, whatever the tool is called
  *   (the reference's `tool:<p>:*` misses tools not named `<p>:…`);
  * - a category grants every tool whose provider has that category (the

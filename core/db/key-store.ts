@@ -1,6 +1,6 @@
 /**
- * The virtual-key store behind `Authorization: Ati-Key <raw>` (ref-04 §2.3–2.5,
- * ref-03 §4.8), with the fixes of ref-04 §8.1:
+ * The virtual-key store behind `Authorization: Ati-Key <raw>`, fixing what
+ * breaks in the reference's with many replicas and many bogus keys:
  *
  * - a malformed key is refused before hashing, with no query and no cache entry;
  * - found rows are cached 30 s, misses 5 s in a separate smaller cache, so a

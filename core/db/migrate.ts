@@ -1,5 +1,5 @@
 /**
- * Applies the SQL migrations drizzle-kit generated into drizzle/ (ref-04 §1.3).
+ * Applies the SQL migrations drizzle-kit generated into drizzle/ (docs/persistence.md#schema-and-migrations).
  *
  * - One Postgres advisory lock (a constant id) is held for the whole run, so
  *   replicas started together with `--migrate` run one after the other; the

@@ -1,5 +1,5 @@
 /**
- * Revocation across replicas (ref-04 §2.5, §8.1; PRODUCT §3.19). Every
+ * Revocation across replicas (docs/persistence.md#revocation-across-replicas). Every
  * revoke, bulk revoke or block sends `NOTIFY ati_key_revoked, '<hash>'` in its
  * transaction (and the 0001 migration's trigger does so for any change to a
  * key row, even by hand). Every proxy LISTENs and evicts that hash.

@@ -1,6 +1,6 @@
 /**
  * The database schema, table for table and index for index the reference's
- * migration `20260501000001_init_persistence.sql` (ref-04 §1.2), so this
+ * migration `20260501000001_init_persistence.sql`, so this
  * proxy can share a database the Rust proxy already uses. There are no
  * foreign keys, on purpose (as in the reference).
  *
@@ -73,7 +73,7 @@ export const atiDeletedKeys = pgTable('ati_deleted_keys', {
   deletedBy: text('deleted_by'),
 });
 
-/** One row per `/call`, `/mcp` `tools/call` and `/help` (written by core/db/call-log.ts). */
+/** One row per `/call`, `/mcp` `tools/call` and `/help` (written by core/db/call-log-writer.ts). */
 export const atiCallLog = pgTable(
   'ati_call_log',
   {

@@ -1,6 +1,6 @@
 /**
  * Key usage counters (`request_count`, `error_count`, `last_used_at`) counted
- * in memory and written in one batched UPDATE every few seconds (ref-04 §8.1):
+ * in memory and written in one batched UPDATE every few seconds (the reference never wrote them):
  * one UPDATE per request would make each key row a lock hotspot, worse with
  * several replicas. A failed flush keeps its counts for the next one, up to a
  * bound on distinct keys; counts past the bound are dropped and counted.

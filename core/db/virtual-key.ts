@@ -1,5 +1,5 @@
 /**
- * The raw virtual-key format (ref-04 §2.1–2.2): `ati-key_` + base64url
+ * The raw virtual-key format, the reference's: `ati-key_` + base64url
  * (no padding) of 16 random bytes = 30 characters, 128 bits of entropy.
  * Only `sha256hex(raw)` is stored; the raw key is shown once, at issue.
  */

@@ -37,7 +37,7 @@ declare module 'fastify' {
   }
 }
 
-/** Status providers that later features plug in; each defaults to "not configured". */
+/** Status providers that optional features (database, call log …) plug in; each defaults to "not configured". */
 export interface HostServices {
   /** `jwt` when caller authentication is configured, else `disabled`. */
   authMode(): 'jwt' | 'disabled';

@@ -12,7 +12,7 @@ export type RouteAccess =
   | 'public'
   /** Caller auth (JWT / virtual key / dev mode). */
   | 'caller'
-  /** The admin bearer only; bypasses sig-verify and caller auth (ref-02 §4.2). */
+  /** The admin bearer only; bypasses sig-verify and caller auth (as in the reference). */
   | 'admin';
 
 export interface NamedRoute {

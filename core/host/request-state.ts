@@ -20,7 +20,7 @@ export interface RequestState {
   query: string;
   /** Set by the auth stage; undefined on public paths. */
   caller?: CallerIdentity;
-  /** Auth is configured (JWT or virtual keys); decides "no claims" semantics (ref-01 §12.0). */
+  /** Auth is configured (JWT or virtual keys); then a request without claims has no scopes. */
   authConfigured: boolean;
   /** The named route of the path (whatever the method), or undefined when the path is passthrough/unmatched. */
   named?: NamedRoute;

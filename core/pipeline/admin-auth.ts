@@ -1,6 +1,6 @@
 /**
- * The admin bearer (`ATI_ADMIN_TOKEN`) that guards `/admin/*` (ref-03 §5,
- * ref-04 §3.1): unset → 503 JSON, mismatch → 401 JSON, compared in constant time.
+ * The admin bearer (`ATI_ADMIN_TOKEN`) that guards `/admin/*`: unset → 503 JSON,
+ * mismatch → 401 JSON (the reference's statuses, with bodies), compared in constant time.
  * Admin routes are not sig-verified and do not use caller auth.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';

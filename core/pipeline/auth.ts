@@ -1,5 +1,5 @@
 /**
- * The auth pipeline stage (ref-03 §4.7), after sig-verify. In order:
+ * The auth pipeline stage (docs/auth.md#3-caller-authentication), after sig-verify. In order:
  *
  * 1. admin routes (access `admin`) → skipped: they check the admin bearer themselves;
  * 2. public named routes (access `public`: `/health`, JWKS, `/readyz`, `/metrics`) → pass, no caller;

@@ -1,6 +1,6 @@
 /**
  * Composes the request pipeline of `ati proxy` from its configuration:
- * sig-verify then auth (the reference's order, ref-02 §4.1), the generation
+ * sig-verify then auth (the reference's order), the generation
  * extensions they need (JWT key files, signing-secret report), and the auth
  * mode `/health` reports. Fails fast with ATI_ERR_AUTH_CONFIG /
  * ATI_ERR_SIG_CONFIG on unusable settings, before anything binds.

@@ -1,9 +1,9 @@
 /**
  * One canonical request path, computed once from the raw request target
- * (PRODUCT §3.3). The same string is used for signing, exemption, named
- * routing, passthrough matching, deny globs and the upstream URL, so an
- * attacker cannot make two steps see two different paths. Instead of
- * normalising ambiguous paths we refuse them: dot segments (also
+ * (docs/reference-compat.md#canonical-paths). The same string is used for
+ * signing, exemption, named routing, passthrough matching, deny globs and the
+ * upstream URL, so an attacker cannot make two steps see two different paths.
+ * Instead of normalising ambiguous paths we refuse them: dot segments (also
  * percent-encoded), encoded `/` or `\`, a raw `\`, NUL (raw or encoded) and
  * empty segments (`//`) answer 400 ATI_ERR_BAD_PATH. A dot segment followed by
  * `;` matrix parameters (`/..;/`) counts as a dot segment: Java upstreams

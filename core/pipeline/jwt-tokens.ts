@@ -1,12 +1,13 @@
 /**
- * The logic of `ati token keygen|issue|inspect|validate` (ref-03 §4.9), kept
+ * The logic of `ati token keygen|issue|inspect|validate` (docs/auth.md#6-ati-token), kept
  * out of the CLI so it can be tested and reused. Tokens have the reference's
  * claim set and order (iss, sub, aud, iat, exp, jti, scope, ati{v, rate}), so
  * the reference accepts ours; ES256 tokens also carry `kid` (the RFC 7638
  * thumbprint that `/.well-known/jwks.json` publishes).
  *
- * Fixes over the reference: `issue --key <PKCS#8 PEM>` works (ref-03 §9.19);
- * `aud` defaults to `ATI_JWT_AUDIENCE` before `ati-proxy` (§9.24); `--rate`
+ * Fixes over the reference: `issue --key <PKCS#8 PEM>` works (the reference
+ * parsed it as a public key); `aud` defaults to `ATI_JWT_AUDIENCE` before
+ * `ati-proxy` (the reference ignored it, minting tokens its proxy refused); `--rate`
  * specs are validated at issue time (our proxy rejects tokens with bad ones);
  * HS256 secrets must be ≥ 32 bytes of strict hex.
  */
@@ -72,7 +73,7 @@ export function parseRateArg(arg: string): [string, string] {
   return [pattern, spec];
 }
 
-/** Resolves the issuing key: `--key` → `--secret` → environment (ref-03 §4.9 precedence). */
+/** Resolves the issuing key: `--key` → `--secret` → environment (the reference's precedence). */
 export function resolveSigningKey(opts: { keyFile?: string; secretHex?: string; env: NodeJS.ProcessEnv }): SigningKey {
   if (opts.keyFile) {
     const key = parseEs256PrivateKey(readPemFile(opts.keyFile, '--key'), '--key');

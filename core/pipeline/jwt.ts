@@ -1,5 +1,5 @@
 /**
- * Inbound JWT validation (ref-03 §4.2–4.3) with jose, and the CallerIdentity
+ * Inbound JWT validation (docs/auth.md#32-validation-rules-and-claims) with jose, and the CallerIdentity
  * it yields. Semantics:
  * - one local algorithm (ES256 or HS256, from config/jwt-config) plus, when
  *   `ATI_JWT_JWKS_URL` is set, asymmetric keys from a remote JWKS; `alg: none`
@@ -7,10 +7,10 @@
  * - `aud` must be a string equal to the configured audience (an array is
  *   rejected, as the reference does); with an issuer configured `iss` is
  *   required; 60 s clock tolerance for `exp` and `nbf`;
- * - the claims schema of ref-03 §4.3: `sub`, `aud`, `scope` strings, integer
+ * - the reference's claims schema: `sub`, `aud`, `scope` strings, integer
  *   `iat`/`exp`, optional `ati` with an integer `v` 0–255 and a string map
  *   `rate`, optional `jti`/`job_id`/`sandbox_id` strings. An `ati.rate` entry
- *   that does not parse makes the token invalid (PRODUCT §3.18).
+ *   that does not parse makes the token invalid (the reference dropped every limit instead).
  *
  * Verified tokens are cached by sha256 of the token until `exp` + leeway in a
  * bounded LRU, so a busy agent costs one signature check per token.
@@ -73,7 +73,7 @@ function optionalString(payload: Record<string, unknown>, name: string): string 
 }
 
 /**
- * Checks the claims schema (ref-03 §4.3) and builds the caller. Throws JwtRejected.
+ * Checks the claims schema and builds the caller. Throws JwtRejected.
  * `aud` is not compared here (jose does that); only its type.
  */
 export function callerFromClaims(payload: JWTPayload): CallerIdentity {

@@ -1,6 +1,6 @@
 /**
- * The hook through which virtual keys (`Authorization: Ati-Key <raw>`,
- * ref-03 §4.8) reach the auth stage. The persistence feature provides the
+ * The hook through which virtual keys (`Authorization: Ati-Key <raw>`)
+ * reach the auth stage. The persistence feature provides the
  * implementation (database lookup with a cache); without one the auth stage
  * answers 503, as the reference does on builds without a key store.
  */

@@ -1,12 +1,14 @@
 /**
- * Rate limits from a token's `ati.rate` claim (ref-01 §13.4), checked by the
- * tool-call paths (`/call`, `/mcp` tools/call) through `checkRateLimit`.
+ * Rate limits from a token's `ati.rate` claim (docs/auth.md#5-rate-limits),
+ * checked by the tool-call paths (`/call`, `/mcp` tools/call) through
+ * `checkRateLimit`.
  *
  * Unlike the reference (one JSON file shared by every agent, keyed by pattern
  * only), the state is in memory, per process, keyed by caller × pattern
- * (PRODUCT §3.18): the caller is the virtual-key hash when there is one, else
- * the token's `sub`. Each bucket is an exact sliding window (a log of call
- * times); a call is counted only when every matching limit admits it.
+ * (docs/reference-compat.md#rate-limits-per-caller): the caller is the
+ * virtual-key hash when there is one, else the token's `sub`. Each bucket is an
+ * exact sliding window (a log of call times); a call is counted only when every
+ * matching limit admits it.
  *
  * Over a limit → AtiError `ATI_ERR_RATE_LIMITED` (HTTP 429) with the
  * reference's message `Rate limit exceeded for '<pattern>': <n>/<window>
@@ -51,7 +53,7 @@ export function parseRateSpec(spec: string): { limit: number; windowSeconds: num
 /**
  * Turns an `ati.rate` map (pattern → spec) into rules. Throws ATI_ERR_UNAUTHENTICATED
  * naming the first bad entry: a token with an unparseable rate spec is invalid,
- * never a token without limits (PRODUCT §3.18).
+ * never a token without limits (the reference silently dropped every limit).
  */
 export function parseRateClaim(rate: Readonly<Record<string, unknown>>): RateLimitRule[] {
   const rules: RateLimitRule[] = [];

@@ -1,12 +1,12 @@
 /**
- * Scope checks (ref-03 §4.6, ref-01 §13.1). Granted scopes are patterns:
+ * Scope checks (docs/auth.md#4-scopes). Granted scopes are patterns:
  * `*` grants everything, a pattern ending in one `*` grants every name it
  * prefixes (no segment awareness: `tool:git*` covers `tool:gitlab:x`), any
  * other pattern must equal the name; a `*` elsewhere is literal; matching is
  * case-sensitive. A required `tool:<A>:<rest>` is also granted by its legacy
  * alias `tool:<A>_<rest>` (only the first `:` after `tool:` is replaced).
  *
- * Where we differ from the reference on purpose (PRODUCT §3.5):
+ * Where we differ from the reference on purpose (docs/reference-compat.md#scopes-and-expiry):
  * - one notion of expiry: `caller.validUntil` (JWT `exp` + the validation
  *   leeway) is checked for every decision, also for `*` grants;
  * - tools of `internal` providers still need their scope (a tool without one
@@ -15,7 +15,7 @@
  */
 import type { CallerIdentity, ToolDefinition } from '../plugin/contract.js';
 
-/** The dev-mode caller (no JWT configured): unrestricted, never expires (ref-03 §4.7). */
+/** The dev-mode caller (no JWT configured): unrestricted, never expires (as in the reference). */
 export const DEV_CALLER: CallerIdentity = Object.freeze({
   sub: 'dev',
   scopes: Object.freeze(['*']),
@@ -68,7 +68,7 @@ export function requiredScope(tool: ToolDefinition): string | null {
  * Whether a caller holding `caller` may see and call something that requires
  * `required` (null = no scope needed). Without a caller: everything when auth
  * is not configured (dev mode), otherwise only what needs no scope
- * (ref-01 §12.0 "no claims but JWT configured → empty scope list").
+ * (as in the reference: no claims but JWT configured → an empty scope list).
  */
 export function callerAllowed(
   caller: CallerIdentity | undefined,

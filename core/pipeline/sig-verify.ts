@@ -1,11 +1,12 @@
 /**
- * The sig-verify pipeline stage (ref-02 §3, `--sig-verify-mode`,
+ * The sig-verify pipeline stage
+ * (docs/auth.md#2-sandbox-request-signatures-sig-verify; `--sig-verify-mode`,
  * `--sig-drift-seconds`, `--sig-exempt-paths`). It runs before auth for named
  * routes, passthrough and WebSocket upgrades alike, on the canonical path.
  *
- * - Exempt paths (globs of the reference dialect, core/glob, not expanded) skip
+ * - Exempt paths (globs of the reference dialect, kernel/glob.ts, not expanded) skip
  *   everything: no log line, no header, never 403.
- * - Admin routes (access `admin`) are not sig-verified (ref-02 §4.2); public
+ * - Admin routes (access `admin`) are not sig-verified (as in the reference); public
  *   named routes follow the exempt list like any other path.
  * - Every other request is verified and logged (INFO `sig_verify` with `mode`,
  *   `valid`, `reason`, `job_id`, `method`, `path`); then `log` continues, `warn`
@@ -35,7 +36,7 @@ import type { SigVerifyMode } from '../../config/proxy-config.js';
 
 export type { SigVerifyMode };
 
-/** Exempt globs when `--sig-exempt-paths` is not given (ref-02 §3.5). */
+/** Exempt globs when `--sig-exempt-paths` is not given (the reference's defaults). */
 export const DEFAULT_SIG_EXEMPT_PATHS: readonly string[] = [
   '/healthz',
   '/health',
@@ -148,7 +149,7 @@ export function createSigVerifyStage(opts: SigVerifyOptions): PipelineStage {
 const SIGNING_SECRET_REPORT = defineExtension<{ secrets: number }>('sig-verify');
 
 /**
- * Logs, for every generation, whether a signing secret is loaded (ref-02 §3.4):
+ * Logs, for every generation, whether a signing secret is loaded (the reference's messages):
  * INFO `sandbox signing secret loaded` (`secret_bytes`, `previous_secret`) or a
  * WARN naming the missing entry. In enforce mode a generation without a secret
  * (a reload that removed it) is also an ERROR: every non-exempt request will 403.
@@ -188,7 +189,7 @@ export function signingSecretReporter(mode: SigVerifyMode): GenerationExtension<
 }
 
 /**
- * Startup policy (ref-02 §3.7, §6.3): enforce mode without a signing secret
+ * Startup policy (the reference's): enforce mode without a signing secret
  * refuses to start; log/warn mode with passthrough and no secret starts with a
  * loud ERROR banner. Called once the first generation is built.
  */

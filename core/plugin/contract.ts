@@ -51,7 +51,7 @@ export interface ToolDefinition {
   handler: string;
   method: HttpMethod;
   endpoint: string;
-  /** Scope required to see or call the tool; `null` or `""` = no scope needed (see core/scopes). */
+  /** Scope required to see or call the tool; `null` or `""` = no scope needed (see core/pipeline/scopes.ts). */
   scope: string | null;
   inputSchema: Record<string, unknown> | null;
   tags: string[];
@@ -145,7 +145,7 @@ export interface CallerIdentity {
    * validation and scopes share one notion of expiry.
    */
   validUntil?: number;
-  /** Per-caller limits (`ati.rate` of the token), enforced by core/rate-limit. */
+  /** Per-caller limits (`ati.rate` of the token), enforced by core/pipeline/rate-limit.ts. */
   rateLimits?: readonly RateLimitRule[];
 }
 
@@ -180,7 +180,8 @@ export interface ToolResult {
   upstreamStatus?: number;
   /**
    * The value is final: the host must not apply the tool's `response.extract`
-   * to it (the http handler's "no records" answer `{"records":[]}`, ref-01 §6.6).
+   * to it (the http handler's "no records" answer `{"records":[]}`, which the
+   * reference also returns unextracted).
    */
   skipExtraction?: boolean;
   /**

@@ -1,5 +1,5 @@
 /**
- * `/admin/keys/*` (ref-04 §3, ref-03 §5): issue, list, read, revoke and bulk
+ * `/admin/keys/*` (docs/api.md#admin-virtual-keys-adminkeys): issue, list, read, revoke and bulk
  * revoke virtual keys, plus block/unblock (ours). Guarded by the admin bearer
  * (`ATI_ADMIN_TOKEN`: 503 when unset, 401 on mismatch, constant-time), never
  * by caller auth or sig-verify; they go through the request log like every
@@ -95,7 +95,7 @@ export function adminKeysRoutes(deps: AdminKeysDeps): RouteModule {
 
   return (app, host) => {
     app.register(async (scope) => {
-      // Admin auth first: an unset token answers 503 before anything else (ref-04 §3.1).
+      // Admin auth first: an unset token answers 503 before anything else (as in the reference).
       scope.addHook('onRequest', async (request) => deps.adminAuth.check(request));
       // Database errors reach the client as a bare "database error"; the driver's reason goes to the log.
       scope.addHook('onError', async (_request, _reply, err) => {

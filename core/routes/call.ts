@@ -1,10 +1,10 @@
 /**
- * `POST /call` (ref-01 §12.1): body `{"tool_name": string, "args"?: any,
+ * `POST /call` (docs/tool-calls.md): body `{"tool_name": string, "args"?: any,
  * "raw_args"?: [string]}`, answered with `{"result": …}` or
  * `{"result": null|raw, "error": "…", "code": "ATI_ERR_…"}`. Like the
  * reference, the body is parsed whatever its Content-Type, up to the
  * reference's cap (⌊1 GiB × 4/3⌋ + 8 KiB); invalid JSON or a bad shape is 422
- * "Invalid request: …". Everything else is the shared executor (core/tool-call).
+ * "Invalid request: …". Everything else is the shared executor (core/tools/tool-call.ts).
  * The client's disconnect aborts the upstream call.
  */
 import { errorBody } from '../../kernel/error-response.js';

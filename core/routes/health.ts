@@ -1,5 +1,5 @@
 /**
- * `GET /health`: the reference's seven fields (ref-04 §5.1) plus a `reload`
+ * `GET /health`: the reference's seven fields plus a `reload`
  * object. Public, always 200 while the process serves.
  */
 import type { RouteModule } from '../host/host.js';
@@ -18,7 +18,7 @@ export const healthRoutes: RouteModule = (app, host) => {
       skills: skillRegistryOf(gen).size,
       auth: host.services.authMode(),
       db: host.services.dbStatus(),
-      // Ours (ref-04 §1.6 REC): a cached liveness probe; null when no database is configured.
+      // Ours (the reference's `db` never changes): a cached liveness probe; null when no database is configured.
       db_reachable: host.services.dbReachable?.() ?? null,
       reload: {
         generation: status.generation,

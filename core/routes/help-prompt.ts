@@ -1,5 +1,5 @@
 /**
- * The system prompt of `POST /help` (ref-01 §12.2 step 5): the tools the caller
+ * The system prompt of `POST /help`: the tools the caller
  * may use, as markdown bullets (name, provider, category, description, tags,
  * parameters), focused on one tool or one provider when asked. The wording is
  * ours; only the structure follows the reference.

@@ -1,11 +1,11 @@
 /**
- * `POST /help` (ref-01 §12.2): `{"query": string, "tool"?: string}` →
+ * `POST /help` (docs/tool-calls.md#post-help): `{"query": string, "tool"?: string}` →
  * `{"content": string}` or `{"content": "", "error": "…", "code": "…"}`. Builds a
  * prompt from the tools the caller may use and asks the internal `_llm`
  * provider's `_chat_completion` tool, called through its own plugin (so its
  * auth, `extra_headers` and timeout apply; the reference ignores them).
  *
- * Differences from the reference (PRODUCT §3.5, ref-01 §16.12–13): the `help`
+ * Differences from the reference (docs/reference-compat.md#scopes-and-expiry): the `help`
  * scope is required when auth is configured; the request has the provider's
  * timeout; the model is `zai-glm-4.7` unless the tool's input schema gives
  * `properties.model.default`; the body is capped at 1 MiB.
@@ -103,7 +103,7 @@ export const helpRoutes: RouteModule = (app, host) => {
           },
           'help call',
         );
-        // One call-log row per /help (ref-04 §4.1), denials included.
+        // One call-log row per /help, denials included.
         const llmTool = state.gen.tools.get(HELP_TOOL);
         const upstream = extra['upstream_status'];
         host.services.callLog.record({

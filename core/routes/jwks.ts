@@ -1,5 +1,5 @@
 /**
- * `GET /.well-known/jwks.json` (ref-03 §4.5), public. With an ES256 key: one
+ * `GET /.well-known/jwks.json` (docs/auth.md#33-get-well-knownjwksjson), public. With an ES256 key: one
  * standard EC JWK (`kty`, `crv`, `x`, `y`, `alg`, `use`, `kid` = RFC 7638
  * thumbprint, the `kid` our tokens carry) plus the reference's legacy `x5c`
  * member (standard base64 of the SPKI DER) for its existing clients. With

@@ -1,6 +1,6 @@
 /**
- * The JSON-RPC methods of `POST /mcp` (ATI as an MCP server, ref-01 §12.3), with
- * the improvements of ref-01 §16 items 15, 16 and 26: `ping`, cursor pagination
+ * The JSON-RPC methods of `POST /mcp` (ATI as an MCP server), with what the
+ * reference lacked (docs/reference-compat.md#the-mcp-endpoint): `ping`, cursor pagination
  * of `tools/list`, `tools/call` through the same executor as `POST /call`
  * (alias, scopes, rate limits, log line), MCP content forwarded unchanged, an
  * MCP tool error returned as `isError: true`, notifications never answered, and
@@ -91,7 +91,7 @@ export function mcpInputSchema(schema: Record<string, unknown> | null): Record<s
   return { type: 'object', properties: {} };
 }
 
-/** The caller as scopes see it: no caller with auth configured means no scopes at all (ref-01 §12.0). */
+/** The caller as scopes see it: no caller with auth configured means no scopes at all (as in the reference). */
 function visible(state: RequestState, tool: ToolDefinition): boolean {
   if (state.authConfigured && !state.caller) return tool.scope === null || tool.scope === '';
   return toolAllowed(state.caller, tool);

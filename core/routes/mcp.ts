@@ -1,6 +1,6 @@
 /**
  * `POST /mcp`: ATI as an MCP server over Streamable HTTP in its simplest form
- * (ref-01 §12.3): each POST carries one JSON-RPC message or a batch, and the
+ * (docs/api.md#mcp-post-mcp): each POST carries one JSON-RPC message or a batch, and the
  * answer is `application/json` — no session id, no SSE stream (`GET /mcp` and
  * `DELETE /mcp` answer 405). The methods are in core/routes/mcp-dispatch.ts.
  *
@@ -17,7 +17,7 @@ import { stateOf } from '../host/request-state.js';
 
 /** Tools per `tools/list` page. */
 export const MCP_PAGE_SIZE = 500;
-/** Largest `/mcp` body: far below `/call`'s 1.33 GB, since it is buffered (ref-01 §16 item 13). */
+/** Largest `/mcp` body: far below `/call`'s 1.33 GB (the reference's), since it is buffered. */
 export const MCP_BODY_LIMIT = 16 * 1024 * 1024;
 /** Most messages in one batch. */
 export const MCP_MAX_BATCH = 100;

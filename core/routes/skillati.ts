@@ -1,6 +1,6 @@
 /**
- * `/skillati/*` — the reference's remote skill registry (SkillATI, ref-04
- * §6.4–6.5). It is out of scope for this proxy (PRODUCT §5): every route
+ * `/skillati/*` — the reference's remote skill registry (SkillATI). This proxy
+ * does not implement it (docs/reference-compat.md#not-yet-supported): every route
  * answers 503 with a JSON error naming the missing configuration, as the
  * reference does when `ATI_SKILL_REGISTRY` is unset. When it is set, the answer
  * is still 503, saying the value is not supported here, and startup warns.

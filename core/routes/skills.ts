@@ -1,5 +1,5 @@
 /**
- * Local skill routes (ref-04 §6.3): `GET /skills`, `GET /skills/{name}`,
+ * Local skill routes (docs/api.md#skills): `GET /skills`, `GET /skills/{name}`,
  * `GET /skills/{name}/bundle`, `POST /skills/bundle`, `POST /skills/resolve`.
  * Every answer is filtered by what the caller may see (core/skills/visibility);
  * a skill the caller may not see answers 404 exactly like an unknown one.
@@ -131,7 +131,7 @@ export function createSkillsRoutes(
       const v = viewOf(stateOf(request));
       const q = request.query;
       let list: readonly Skill[];
-      // Only the first filter present applies: search > category > provider > tool (ref-04 §6.3).
+      // Only the first filter present applies: search > category > provider > tool (the reference's precedence).
       const search = param(q, 'search');
       const category = param(q, 'category');
       const provider = param(q, 'provider');

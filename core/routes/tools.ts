@@ -1,5 +1,5 @@
 /**
- * `GET /tools` and `GET /tools/{name}` (ref-01 §12.4–12.5), filtered by the
+ * `GET /tools` and `GET /tools/{name}` (docs/tool-calls.md), filtered by the
  * caller's scopes. Methods are upper-case (`"GET"`; the reference prints
  * `"Get"`). A tool hidden by scope answers 404 exactly like an unknown one.
  */

@@ -1,6 +1,6 @@
 /**
- * Skill bundles (`GET /skills/{name}/bundle`, `POST /skills/bundle`, ref-04
- * §6.3): every file of the skill folder as `{"<rel/path>": "<utf-8 text>" |
+ * Skill bundles (`GET /skills/{name}/bundle`, `POST /skills/bundle`): every
+ * file of the skill folder as `{"<rel/path>": "<utf-8 text>" |
  * {"base64": "<padded std base64>"}}`. Unlike the reference, hidden files
  * (`.git/`, `.env`) and symlinks leading outside the folder are left out, a
  * symlink loop is walked once, and the total size is capped.

@@ -1,5 +1,5 @@
 /**
- * `SKILL.md` frontmatter (the Anthropic Agent Skills format, ref-04 §6.1 (A)):
+ * `SKILL.md` frontmatter (the Anthropic Agent Skills format, docs/skills.md):
  * a first line `---` (leading whitespace allowed), YAML, then a line starting
  * with `---`. The body is what agents get as `content`.
  */

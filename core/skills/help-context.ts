@@ -1,5 +1,5 @@
 /**
- * The local-skills part of the `POST /help` prompt (ref-01 §12.2 step 4):
+ * The local-skills part of the `POST /help` prompt:
  * the skills resolved from the caller's scopes, as Markdown bullets under
  * "## Available Skills (methodology guides)". In dev mode (or with a `*`
  * scope) nothing is auto-loaded, so the section is empty, as in the reference.
@@ -25,10 +25,6 @@ export function formatSkillContext(skills: readonly Skill[]): string {
     .join('\n\n');
 }
 
-/**
- * The heading plus bullets for the skills `caller`'s scopes resolve to, or ""
- * when there are none. `caller` undefined = dev mode (scopes `*`).
- */
 /** The skills text for the caller without its heading (for prompt builders that add their own), or undefined. */
 export function localSkillsHelpBody(
   gen: ExtensionValues & ToolCatalog,
@@ -38,6 +34,10 @@ export function localSkillsHelpBody(
   return section ? section.slice(SKILLS_HELP_HEADING.length).trim() : undefined;
 }
 
+/**
+ * The heading plus bullets for the skills `caller`'s scopes resolve to, or ""
+ * when there are none. `caller` undefined = dev mode (scopes `*`).
+ */
 export function localSkillsHelpSection(gen: ExtensionValues & ToolCatalog, caller: CallerIdentity | undefined): string {
   const registry = skillRegistryOf(gen);
   if (registry.size === 0) return '';

@@ -1,4 +1,4 @@
-/** The `references/` listing of `GET /skills/{name}?refs=true` (ref-04 §6.3). */
+/** The `references/` listing of `GET /skills/{name}?refs=true` (docs/api.md#get-skillsname). */
 import { readdir, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { isHiddenName, isInside, resolveInsideIfExists } from './confined-fs.js';

@@ -1,5 +1,5 @@
 /**
- * The local skill registry of one generation (ref-04 §6.1): every direct
+ * The local skill registry of one generation (docs/skills.md): every direct
  * subfolder of `<ati_dir>/skills/` that loads becomes a skill. Unlike the
  * reference, a folder that does not load (a stray `.git/`, one with neither
  * SKILL.md nor skill.toml, a broken skill.toml) is skipped with a WARN and the
@@ -12,7 +12,7 @@ import type { Logger } from '../../kernel/logger.js';
 import { isHiddenName } from './confined-fs.js';
 import { loadSkill, SkillLoadError, type Skill } from './skill-manifest.js';
 
-/** Names that collide with the static routes `/skills/resolve` and `/skills/bundle` (ref-04 §8.3). */
+/** Names that collide with the static routes `/skills/resolve` and `/skills/bundle` (the reference could not serve them). */
 export const RESERVED_SKILL_NAMES: ReadonlySet<string> = new Set(['resolve', 'bundle']);
 
 /** A folder under `skills/` that was left out, and why (also logged as WARN). */
@@ -76,7 +76,7 @@ export class SkillRegistry {
 
   /**
    * Names of skills bound to a tool name or to its provider (deduplicated, tool
-   * bindings first) — what `GET /tools/{name}` merges into `skills` (ref-01 §12.5).
+   * bindings first) — what `GET /tools/{name}` merges into `skills`.
    */
   skillsForTool(toolName: string, providerName: string): string[] {
     const out = new Set<string>();
@@ -86,7 +86,7 @@ export class SkillRegistry {
   }
 
   /**
-   * Fuzzy search (ref-04 §6.3): per lower-cased whitespace-separated term,
+   * Fuzzy search (the reference's scores): per lower-cased whitespace-separated term,
    * +10 name, +5 description, +8 keyword, +6 tool, +4 hint, +6 provider,
    * +4 category. Score > 0 kept, best first, ties in registry (name) order.
    */
@@ -152,7 +152,7 @@ export async function loadSkillRegistry(skillsDir: string, logger: Logger): Prom
 
   for (const e of entries) {
     const full = path.join(skillsDir, e.name);
-    // Plain files at the top level are not skills (ref-04 §6.1); a symlink to a folder is.
+    // Plain files at the top level are not skills; a symlink to a folder is.
     let isDir = e.isDirectory();
     if (e.isSymbolicLink())
       isDir = await stat(full).then(

@@ -1,5 +1,5 @@
 /**
- * One skill folder → one Skill (ref-04 §6.1). Metadata comes from, in order:
+ * One skill folder → one Skill (docs/skills.md#how-a-folder-becomes-a-skill). Metadata comes from, in order:
  *  (A) `SKILL.md` frontmatter (format `anthropic`), with only the bindings
  *      (tools, providers, categories, keywords, hint, depends_on, suggests)
  *      taken from `skill.toml` when it exists;
@@ -66,7 +66,7 @@ export class SkillLoadError extends Error {
 
 type FieldKind = 'string' | 'list' | 'map';
 
-/** The `[skill]` table of skill.toml (ref-04 §6.1 schema). */
+/** The `[skill]` table of skill.toml (the reference's fields). */
 const SKILL_TOML_FIELDS: Record<string, FieldKind> = {
   name: 'string',
   version: 'string',

@@ -1,6 +1,6 @@
 /**
  * Which skills a caller may see, and which a set of scopes pulls in
- * (ref-04 §6.2). Visibility is always derived from the caller's scopes:
+ * (docs/skills.md#who-sees-which-skill). Visibility is always derived from the caller's scopes:
  * `skill:<name>` names a skill exactly; `tool:` scopes and the tools the
  * scopes allow bring in the skills bound to those tools, their providers and
  * the providers' categories; `depends_on` is followed transitively. A `*`
@@ -26,7 +26,7 @@ const ALL: SkillViewer = { all: true };
 /**
  * The viewer for a request. No caller means no auth stage identified one: in
  * dev mode (auth not configured) that is unrestricted; with auth configured it
- * is an empty scope list (ref-01 §12.0), so nothing is visible.
+ * is an empty scope list (as in the reference), so nothing is visible.
  */
 export function viewerOf(caller: CallerIdentity | undefined, authConfigured: boolean): SkillViewer {
   if (!caller)

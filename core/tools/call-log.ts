@@ -2,7 +2,7 @@
  * The call log contract: one record per `POST /call`, `/mcp` `tools/call` and
  * `POST /help`, written after the response is known — including denials
  * (403), rate limits (429), unknown tools (404) and bad arguments, so abuse
- * shows up (ref-04 §4.1, PRODUCT §3.19).
+ * shows up (docs/reference-compat.md#call-log).
  *
  * `record` is synchronous, cheap and never throws: the database writer
  * (core/db/call-log-writer.ts) buffers and writes in batches; without a

@@ -1,5 +1,5 @@
 /**
- * `response.extract` (ref-01 §6.7): a JSONPath run against a tool's upstream
+ * `response.extract`: a JSONPath run against a tool's upstream
  * JSON result. Evaluation uses jsonpath-plus (maintained, safe filter
  * evaluator). jsonpath-plus is lenient about syntax (`$[` silently means `$`),
  * so paths are checked here first with the grammar the reference accepts:

@@ -1,14 +1,17 @@
 /**
- * The one tool-call executor, shared by `POST /call` and `/mcp tools/call`
- * (PRODUCT §3.16, ref-01 §16.15): resolve the name (exact, then the underscore
- * alias of ref-01 §4), check scopes, check the rate limit, dispatch to the
- * provider's plugin, apply `response.extract`, and log one line. The resolved
- * name is what is scoped, rate-limited, passed to the plugin and logged
- * (ref-01 §16.14). Routes only translate the outcome into their wire format.
+ * The one tool-call executor, shared by `POST /call` and `/mcp tools/call` (the
+ * reference's two routes behaved differently;
+ * docs/reference-compat.md#the-mcp-endpoint): resolve the name (exact, then the
+ * reference's underscore alias), check scopes, check the rate limit, dispatch
+ * to the provider's plugin, apply `response.extract`, and log one line. The
+ * resolved name is what is scoped, rate-limited, passed to the plugin and
+ * logged (the reference used the alias for everything but the lookup). Routes
+ * only translate the outcome into their wire format.
  *
- * Status codes (PRODUCT §3.17): unknown tool 404, scope 403, rate limit 429,
- * bad arguments 400, missing keyring entry 500, upstream error 502, upstream
- * timeout 504, response extraction error 500 (with the raw result).
+ * Status codes (docs/reference-compat.md#status-codes): unknown tool 404,
+ * scope 403, rate limit 429, bad arguments 400, missing keyring entry 500,
+ * upstream error 502, upstream timeout 504, response extraction error 500
+ * (with the raw result).
  */
 import { AtiError, toAtiError } from '../../kernel/errors.js';
 import { callRecordOf, type CallLog } from './call-log.js';
@@ -26,7 +29,7 @@ import { checkRateLimit } from '../pipeline/rate-limit.js';
 import { extractJsonPath } from './response-extract.js';
 import { toolAllowed } from '../pipeline/scopes.js';
 
-/** The identity used when auth is not configured (dev mode, ref-01 §12.0). */
+/** The identity used when auth is not configured (dev mode, as in the reference). */
 export const DEV_CALLER: CallerIdentity = Object.freeze({
   sub: 'dev',
   scopes: Object.freeze(['*']),
@@ -85,7 +88,7 @@ export type ToolCallOutcome = ToolCallSuccess | ToolCallFailure;
 
 /**
  * Exact lookup, then the underscore alias: each `_` from left to right is
- * replaced by `:` in turn and looked up; the first hit wins (ref-01 §4).
+ * replaced by `:` in turn and looked up; the first hit wins (as in the reference).
  */
 export function resolveToolName(tools: ReadonlyMap<string, ToolDefinition>, name: string): ToolDefinition | undefined {
   const exact = tools.get(name);
@@ -120,7 +123,7 @@ function keyringOf(gen: Generation): KeyringAccessor {
   return a;
 }
 
-/** Scope check of ref-01 §12.1 step 4; undefined when allowed. */
+/** The scope check of a tool call; undefined when allowed. */
 export function scopeError(
   tool: ToolDefinition,
   caller: CallerIdentity | undefined,

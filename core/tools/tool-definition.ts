@@ -1,9 +1,10 @@
-/** Turns a hand-written `[[tools]]` entry into a ToolDefinition (ref-01 §1.2 step 7, §4). */
+/** Turns a hand-written `[[tools]]` entry into a ToolDefinition. */
 import type { ProviderManifest, ToolDefinition, ToolManifest } from '../plugin/contract.js';
 
 /**
  * Default scope is `tool:<name>`. Unlike the reference, tools of `internal`
- * providers get one too (PRODUCT §3.5): an internal tool is hidden, not public.
+ * providers get one too (docs/reference-compat.md#scopes-and-expiry): an
+ * internal tool is hidden, not public.
  * An explicit `scope = ""` still means "anyone may call it".
  */
 export function defaultScope(toolName: string, explicit: string | undefined): string {

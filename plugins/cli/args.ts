@@ -1,6 +1,6 @@
 /**
- * Turns the `args` of a tool call into the CLI's argument vector (ref-01 §9,
- * "args_as_positional"). First rule that applies:
+ * Turns the `args` of a tool call into the CLI's argument vector (the
+ * reference's "args_as_positional"). First rule that applies:
  *
  * 1. `raw_args`: an array of strings, passed as is. It arrives either as the
  *    whole `args` array (the /call route passes `body.raw_args` in place of

@@ -1,5 +1,5 @@
 /**
- * The environment of a CLI child (ref-01 §5.4, ref-03 §2.8): nothing of the
+ * The environment of a CLI child: nothing of the
  * proxy's own environment except `PATH`, `HOME`, `TMPDIR`, `LANG`, `USER` and
  * `TERM`, then the resolved `cli_env` on top:
  *

@@ -1,5 +1,5 @@
 /**
- * The `cli` handler plugin (ref-01 §2.4, §5.4, §9; ref-03 §2.8): a local
+ * The `cli` handler plugin (plugins/cli/README.md): a local
  * command-line program exposed as a tool. Each call runs `cli_command` +
  * `cli_default_args` + the caller's arguments without a shell, in a clean
  * environment holding only the credentials the manifest names, and returns the
@@ -8,7 +8,7 @@
  *
  * Written only against the public plugin API (sdk/plugin.ts, the package
  * export `ati-proxy/plugin`), as proof that a real handler needs nothing
- * private (test/sdk/public-imports.test.ts keeps it that way).
+ * private (the layer rules of eslint.config.mjs keep it that way).
  * See README.md beside this file for the fields and the security model.
  */
 import { access, constants } from 'node:fs/promises';
@@ -48,7 +48,7 @@ export const STDERR_TAIL_BYTES = 2 * 1024;
 
 /**
  * The tools of a cli manifest: its `[[tools]]`, or one implicit tool named after
- * the provider (ref-01 §1.2 step 6) with scope `tool:<provider>`. Every tool runs
+ * the provider (as in the reference) with scope `tool:<provider>`. Every tool runs
  * the same command (the tool name is not passed, as in the reference).
  */
 export function cliTools(m: ProviderManifest): ToolDefinition[] {

@@ -1,5 +1,5 @@
 /**
- * Output capture (ref-01 §9): arguments that name an output file are swapped
+ * Output capture (the reference's): arguments that name an output file are swapped
  * for paths in the call's private directory before the child starts; after a
  * successful exit each file is read back and returned base64-encoded under the
  * path the caller asked for, so an agent in a sandbox gets the file it wanted.
@@ -19,7 +19,7 @@ import { AtiError } from '../../sdk/plugin.js';
 import type { CallWorkspace } from './credential-files.js';
 import type { CliConfig } from './schema.js';
 
-/** Default cap of one captured file and of stdout: 500 MiB (ref-01 §14). */
+/** Default cap of one captured file and of stdout: 500 MiB (the reference's). */
 export const DEFAULT_MAX_OUTPUT_BYTES = 500 * 1024 * 1024;
 
 /** Parses `ATI_CLI_MAX_OUTPUT_BYTES`; returns undefined when it is set but not a positive integer. */

@@ -1,11 +1,11 @@
 /**
- * The `[provider]` fields of `handler = "cli"` (ref-01 §2.4), their defaults,
+ * The `[provider]` fields of `handler = "cli"` (plugins/cli/README.md), their defaults,
  * and the semantic checks the loader runs after the schema passed.
  */
 import { Type, type TProperties } from '@sinclair/typebox';
 import type { FieldsOf, PluginIssue, ProviderManifest } from '../../sdk/plugin.js';
 
-/** Default child timeout, seconds (ref-01 §2.4). */
+/** Default child timeout, seconds (the reference's). */
 export const DEFAULT_TIMEOUT_SECS = 120;
 
 export const cliProviderSchema = {

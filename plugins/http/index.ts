@@ -1,5 +1,5 @@
 /**
- * The `http` handler plugin (ref-01 §3, §5, §6): each hand-written `[[tools]]`
+ * The `http` handler plugin (plugins/http/README.md): each hand-written `[[tools]]`
  * entry is one tool that calls `base_url + endpoint` with the provider's
  * credentials. Requests are built and sent by the shared engine in
  * plugins/shared-http, the same code the `openapi` handler uses.

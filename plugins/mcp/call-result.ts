@@ -1,8 +1,8 @@
 /**
- * Turns an MCP `tools/call` result into what `/call` returns (ref-01 §8.6 step 5),
+ * Turns an MCP `tools/call` result into what `/call` returns (the reference's shape),
  * except that `isError: true` is an error here whatever the number of content
- * items (ref-01 §16 item 16): `/call` answers 502 with the text, and `/mcp`
- * forwards the content with `isError: true`.
+ * items (the reference dropped it for a single item): `/call` answers 502 with
+ * the text, and `/mcp` forwards the content with `isError: true`.
  */
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { ToolContentError, type McpToolContent, type SecretMatcher, type ToolResult } from '../../sdk/plugin.js';

@@ -1,8 +1,8 @@
 /**
- * Tool discovery (ref-01 §8.4–8.5): connect, check the `tools` capability, page
+ * Tool discovery: connect, check the `tools` capability, page
  * through `tools/list` (at most 100 pages and 10,000 tools), all within one
  * deadline, and turn every MCP tool into a ToolDefinition named
- * `<provider>:<tool>` with scope `tool:<provider>:<tool>` (ref-01 §4).
+ * `<provider>:<tool>` with scope `tool:<provider>:<tool>` (the reference's naming).
  */
 import type { Tool } from '@modelcontextprotocol/sdk/types.js';
 import { AtiError } from '../../sdk/plugin.js';
@@ -77,7 +77,7 @@ export function discoveredToolDefinitions(
       handler: p.handler,
       method: 'POST',
       endpoint: '',
-      // Set for internal providers too (ref-01 §4; PRODUCT §3.5).
+      // Set for internal providers too (docs/reference-compat.md#scopes-and-expiry).
       scope: `tool:${name}`,
       inputSchema: (t.inputSchema as Record<string, unknown> | undefined) ?? null,
       tags: [],
@@ -92,7 +92,7 @@ export function discoveredToolDefinitions(
   return out;
 }
 
-/** The MCP name of a hand-written tool: its name without the `<provider>:` prefix (ref-01 §8.6 step 2). */
+/** The MCP name of a hand-written tool: its name without the `<provider>:` prefix (as in the reference). */
 export function upstreamName(toolName: string, provider: string): string {
   const prefix = `${provider}:`;
   return toolName.startsWith(prefix) ? toolName.slice(prefix.length) : toolName;

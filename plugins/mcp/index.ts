@@ -1,5 +1,5 @@
 /**
- * The `mcp` handler plugin (ref-01 §2.3, §5.3–5.4, §8): the proxy as an MCP
+ * The `mcp` handler plugin (plugins/mcp/README.md): the proxy as an MCP
  * client of a stdio child process or a Streamable HTTP server.
  *
  * provision: resolve the target (keyring reads recorded) → open one session →

@@ -1,5 +1,5 @@
 /**
- * The `[provider]` fields of `handler = "mcp"` (ref-01 §2.3) plus the ones this
+ * The `[provider]` fields of `handler = "mcp"` (the reference's) plus the ones this
  * build adds (timeouts), and the semantic checks that run when a manifest loads.
  */
 import { Type, type TProperties } from '@sinclair/typebox';

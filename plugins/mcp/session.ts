@@ -1,11 +1,11 @@
 /**
  * One MCP client session per provider, shared by every call of every generation
- * that holds the provider (ref-01 §8.1 reconnects per call; PRODUCT §3.15 keeps
- * one). It owns the SDK Client and its transport and adds what the reference
- * lacks: a timeout on every request, a stdio child that is restarted with
- * exponential backoff when it dies, an HTTP session that is re-initialised when
- * the server forgets it (404), and a clean shutdown (the child is killed, the HTTP
- * session is deleted).
+ * that holds the provider (the reference reconnected for every call;
+ * docs/reference-compat.md#mcp-sessions). It owns the SDK Client and its
+ * transport and adds what the reference lacks: a timeout on every request, a
+ * stdio child that is restarted with exponential backoff when it dies, an HTTP
+ * session that is re-initialised when the server forgets it (404), and a clean
+ * shutdown (the child is killed, the HTTP session is deleted).
  *
  * States: no connection → connecting → ready → (closed by the server) → restart
  * scheduled (stdio) or reconnect on the next call (http) → … → closed for good.
@@ -325,7 +325,7 @@ export class McpSession {
   private async shutdown(client: Client | undefined, transport: Transport | undefined): Promise<void> {
     try {
       if (transport instanceof StreamableHTTPClientTransport && transport.sessionId) {
-        // Tell the server it can drop the session (ref-01 §8.2 "Disconnect"); errors do not matter.
+        // Tell the server it can drop the session (HTTP DELETE); errors do not matter.
         await transport.terminateSession().catch(() => undefined);
       }
       if (client) await client.close();

@@ -4,7 +4,8 @@
  * rest of it is dropped), and at most `linesPerWindow` lines per `windowMs` are
  * logged, the others are counted and reported as one "suppressed" line. Reading
  * the pipe continuously also means a chatty child never blocks on a full pipe
- * (ref-01 §16 item 17). Secrets of the provider are redacted from every line.
+ * (the reference never read it and could deadlock). Secrets of the provider
+ * are redacted from every line.
  */
 import { StringDecoder } from 'node:string_decoder';
 import type { Logger } from '../../sdk/plugin.js';

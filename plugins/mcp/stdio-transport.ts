@@ -1,6 +1,6 @@
 /**
  * The stdio transport: the SDK's StdioClientTransport, configured so the child
- * gets exactly the environment of ref-01 §5.4 (PATH, HOME, the expanded
+ * gets exactly the reference's environment (PATH, HOME, the expanded
  * `mcp_env`) and its stderr is piped into the log.
  */
 import { DEFAULT_INHERITED_ENV_VARS, StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';

@@ -1,7 +1,7 @@
 /**
  * Turns a manifest plus the keyring into what is needed to reach the MCP server:
- * the child's command line and clean environment (stdio, ref-01 §5.4) or the URL
- * and request headers (Streamable HTTP, ref-01 §5.3). Every keyring read goes
+ * the child's command line and clean environment (stdio) or the URL
+ * and request headers (Streamable HTTP). Every keyring read goes
  * through the recording accessor, so a change of those entries re-provisions.
  */
 import { AtiError, authSettings, expandPlaceholders, injectCredential } from '../../sdk/plugin.js';
@@ -31,7 +31,7 @@ export interface ResolvedTarget {
   secrets: string[];
 }
 
-/** The variables of the proxy's own environment a stdio child inherits (ref-01 §5.4). */
+/** The variables of the proxy's own environment a stdio child inherits (the reference's choice). */
 export const INHERITED_ENV = ['PATH', 'HOME'] as const;
 
 function missing(names: string[], field: string, provider: string): AtiError {

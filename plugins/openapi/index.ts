@@ -1,5 +1,5 @@
 /**
- * The `openapi` handler plugin (ref-01 §2.6, §7): tools generated from an
+ * The `openapi` handler plugin (plugins/openapi/README.md): tools generated from an
  * OpenAPI 3.0/3.1 spec in `<ati_dir>/specs/`, named `<provider>:<operationId>`,
  * executed by the shared request engine (plugins/shared-http) exactly like
  * `http` tools. The spec file is reported to the host as an input of the

@@ -1,6 +1,6 @@
 /**
  * Walks an OpenAPI document's operations and applies the manifest's filters
- * (ref-01 §7 steps 3–6): paths in document order, methods get, post, put,
+ * (the reference's order): paths in document order, methods get, post, put,
  * delete, patch; operation ids generated when missing; include/exclude
  * operations, include/exclude tags, multipart bodies dropped, then the first
  * `openapi_max_operations`.
@@ -26,7 +26,7 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** `get /works/{doi}` → `get_works_doi` (ref-01 §7 step 4). */
+/** `get /works/{doi}` → `get_works_doi` (the reference's naming). */
 export function generatedOperationId(method: string, path: string): string {
   const slug = path
     .replace(/^\/+|\/+$/g, '')
@@ -77,7 +77,7 @@ export function hasMultipartBody(doc: Record<string, unknown>, op: Record<string
   return Object.keys(rb['content']).some((ct) => ct.toLowerCase().startsWith('multipart/form-data'));
 }
 
-/** Applies the filters of ref-01 §7 step 5 in their order, then the cap. */
+/** Applies the filters in the reference's order, then the cap. */
 export function filterOperations(doc: Record<string, unknown>, ops: Operation[], s: OpenApiSettings): Operation[] {
   const include = new Set(s.includeOperations);
   const exclude = new Set(s.excludeOperations);

@@ -1,6 +1,6 @@
 /**
  * Local `$ref` resolution (`#/components/...` JSON pointers) with a depth limit
- * and cycle safety (ref-01 §7.8, §14: depth 32). References to other files or
+ * (32, the reference's) and cycle safety. References to other files or
  * URLs are not followed; they resolve to undefined and callers fall back.
  */
 

@@ -6,7 +6,7 @@
  * refers back to itself becomes `{"type":"object"}` at the point of recursion,
  * so circular specs (trees, linked lists) load.
  *
- * Departures from the reference (ref-01 §7.8): nested objects keep their
+ * Departures from the reference: nested objects keep their
  * properties (inline or `$ref`'d), `allOf` object parts are merged, and
  * `oneOf`/`anyOf` keep their alternatives instead of collapsing to string.
  * 3.1 specifics: `type` arrays (`["string","null"]` → `"string"`), `examples`

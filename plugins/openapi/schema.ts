@@ -1,5 +1,5 @@
 /**
- * Manifest fields of the `openapi` handler (ref-01 §2.6) plus the request-engine
+ * Manifest fields of the `openapi` handler (plugins/openapi/README.md) plus the request-engine
  * settings it shares with `http`.
  */
 import { Type, type Static, type TProperties } from '@sinclair/typebox';

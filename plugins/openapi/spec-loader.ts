@@ -1,5 +1,5 @@
 /**
- * Finds, reads and parses an OpenAPI document (ref-01 §7 steps 1–2): an
+ * Finds, reads and parses an OpenAPI document: an
  * absolute path or one relative to `<ati_dir>/specs/`; JSON first, then YAML;
  * OpenAPI 3.0.x and 3.1.x (the reference parses 3.0 only). A spec that cannot
  * be loaded is a provisioning error naming the file and the reason (see

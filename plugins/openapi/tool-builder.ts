@@ -1,5 +1,5 @@
 /**
- * One OpenAPI operation → one tool (ref-01 §7 steps 6–9): name
+ * One OpenAPI operation → one tool: name
  * `<provider>:<operationId>`, the method as written (PATCH stays PATCH; the
  * reference sends PUT), description from summary/description or the override,
  * input schema built from parameters and the request body with
@@ -22,7 +22,7 @@ function isRecord(v: unknown): v is Json {
 
 const RESPONSE_FORMATS = new Set(['markdown_table', 'json', 'raw', 'text']);
 
-/** `summary — description` when both exist and differ (ref-01 §7 step 7). */
+/** `summary — description` when both exist and differ (as in the reference). */
 export function operationDescription(op: Json): string {
   const summary = typeof op['summary'] === 'string' ? op['summary'] : '';
   const description = typeof op['description'] === 'string' ? op['description'] : '';

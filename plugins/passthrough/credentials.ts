@@ -1,9 +1,10 @@
 /**
- * Credential injection of a passthrough route (ref-02 §1.10–1.12), resolved
+ * Credential injection of a passthrough route, resolved
  * from the keyring once per provision. Because every keyring read goes
  * through ProvisionContext.keyring, the host re-provisions the route (and so
  * re-resolves these values) whenever one of the entries read changes — a
- * keyring rotation plus reload applies to the next request (PRODUCT §3.8).
+ * keyring rotation plus reload applies to the next request (the reference kept
+ * the startup credentials until a restart).
  *
  * Differences from the reference, on purpose:
  * - a missing credential or `${entry}` fails the route closed (500 naming the
@@ -12,10 +13,10 @@
  *   pass;
  * - a keyring value is trimmed of surrounding whitespace (a trailing newline
  *   from `echo`), and a value still unusable in a header fails only this route
- *   (§8.28), not the whole proxy;
+ *   (the reference refused to start), not the whole proxy;
  * - `${name}` looks the entry up exactly, then lower-cased (env keys are
- *   lower-cased), like `auth_key_name` (§8.29);
- * - the query credential uses one encoding for HTTP and WebSocket (§8.13).
+ *   lower-cased), like `auth_key_name`;
+ * - the query credential uses one encoding for HTTP and WebSocket.
  */
 import {
   AtiError,
@@ -180,7 +181,7 @@ export function resolveInjection(p: ProviderFields, keyring: KeyringAccessor): I
 
 /**
  * The query string sent upstream: the caller's raw query without parameters
- * named like the credential, plus the credential (ref-02 §8.13).
+ * named like the credential, plus the credential (the reference kept the caller's too).
  */
 export function queryWithCredential(callerQuery: string, cred: QueryCredential): string {
   if (callerQuery === '') return cred.pair;

@@ -1,14 +1,14 @@
 /**
- * Error responses of the passthrough route: the reference's texts (ref-02
- * §1.18) as the `error` of the host's JSON error body, with a stable code from
+ * Error responses of the passthrough route: the reference's texts as the
+ * `error` of the host's JSON error body, with a stable code from
  * the error table. Upstream failures are classified (timeout → 504, anything
  * else → 502) and their texts redacted: no query string, no URL userinfo and
  * no credential the route injects ever reaches a client or a log line
- * (PRODUCT §3.4, ref-02 §8.3).
+ * (docs/reference-compat.md#redaction).
  */
 import { AtiError, type SecretMatcher } from '../../sdk/plugin.js';
 
-/** Reference texts (ref-02 §1.18). */
+/** The reference's texts. */
 export const TEXT = {
   denied: 'forbidden: path denied by policy',
   requestTooLarge: 'payload too large: request exceeds max_request_bytes',

@@ -1,6 +1,7 @@
 /**
- * Header rules of the passthrough route (ref-02 §1.13, §1.17, §2.3 with the
- * fixes of §8.12 and §8.23):
+ * Header rules of the passthrough route, for HTTP and the WebSocket handshake
+ * (the reference's, plus dropping injected names and `Expect`, `Proxy-Connection`
+ * and Connection-named response headers, which the reference forwarded):
  *
  * caller → upstream drops
  *   - the hop-by-hop list, plus every header named in a `Connection` value;
@@ -27,7 +28,7 @@ export function isValidHeaderValue(v: string): boolean {
   return !BAD_HEADER_VALUE.test(v);
 }
 
-/** Hop-by-hop headers of ref-02 §1.13 item 1. */
+/** Hop-by-hop headers (the reference's list). */
 export const HOP_BY_HOP: readonly string[] = [
   'connection',
   'keep-alive',
@@ -134,7 +135,7 @@ function droppedResponseHeader(b: Buffer): boolean {
 /**
  * Converts undici's raw response headers (Buffers) to a flat string list
  * without hop-by-hop and Connection-named headers, and reads the upstream's
- * Content-Length (the caller decides whether to keep it, PRODUCT §3.13).
+ * Content-Length (the caller decides whether to keep it, see limits.ts).
  * Names are compared as bytes, so a response converts each kept header to a
  * string once and lower-cases nothing on the common path.
  */

@@ -5,9 +5,10 @@
  * with 413 before the upstream is contacted; a body without Content-Length
  * (chunked) is counted while it streams and the chunk that would cross the
  * cap is never sent — the upstream request is aborted and the caller gets 413
- * too (the reference answered 502 after a partial upload, ref-02 §8.16).
+ * too (the reference answered 502 after a partial upload).
  *
- * Responses (`max_response_bytes`, PRODUCT §3.13): an upstream Content-Length
+ * Responses (`max_response_bytes`; the reference always dropped Content-Length and
+ * cut silently): an upstream Content-Length
  * above the cap → 502 before any byte is relayed; within the cap the header is
  * kept; only bodies without Content-Length are counted, and a stream that
  * crosses the cap is cut (and logged).

@@ -91,8 +91,8 @@ const PERCENT_ESCAPE = /%[0-9A-Fa-f]{2}/g;
 const UNRESERVED = /^[A-Za-z0-9\-._~]$/;
 
 /**
- * Decodes percent-escaped unreserved characters (`%61` → `a`), which RFC 3986
- * §6.2.2.2 declares equivalent. Upstreams decode them, so `/%61dmin` must
+ * Decodes percent-escaped unreserved characters (`%61` → `a`), which
+ * RFC 3986 §6.2.2.2 declares equivalent. Upstreams decode them, so `/%61dmin` must
  * not slip past a `/admin` deny glob, nor `/%761/chat` past a `/v1/*`
  * forward-auth glob (the master key would be injected). Every other escape
  * is kept byte for byte.
@@ -106,9 +106,9 @@ export function decodeUnreserved(path: string): string {
 }
 
 /**
- * The upstream path of a canonical request path (ref-02 §1.6, with the fix of
- * §8.2): strip the prefix (a `/` prefix strips nothing, so the leading slash
- * stays), then apply `path_replace` once. The result always starts with `/`
+ * The upstream path of a canonical request path: strip the prefix (a `/`
+ * prefix strips nothing, so the leading slash stays; the reference dropped
+ * it), then apply `path_replace` once. The result always starts with `/`
  * and has its escaped unreserved characters decoded, so the deny and
  * forward-auth globs see exactly the path the upstream will act on.
  */

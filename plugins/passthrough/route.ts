@@ -13,9 +13,10 @@
  * request/reply objects, hooks and content-type parsing on a path that must
  * stream raw bytes, and neither implements the reference's rules (deny and
  * forward-auth globs on the rewritten path, the 413/502/504 and Content-Length
- * rules of PRODUCT §3.13, upstream-first WebSocket handshakes). We use undici,
- * the engine underneath them, directly: `Pool.dispatch` with a handler object
- * and no intermediate streams on the response side.
+ * rules of docs/reference-compat.md#split-timeouts, upstream-first WebSocket
+ * handshakes). We use undici, the engine underneath them, directly:
+ * `Pool.dispatch` with a handler object and no intermediate streams on the
+ * response side.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';

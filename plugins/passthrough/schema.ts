@@ -1,5 +1,5 @@
 /**
- * The `[provider]` fields of `handler = "passthrough"` (ref-02 §1.2) plus the
+ * The `[provider]` fields of `handler = "passthrough"` (plugins/passthrough/README.md) plus the
  * ones we add (split timeouts, WebSocket limits). The common fields
  * (`base_url`, `auth_*`, `extra_headers`) come from config/manifest-schema.
  * Unknown keys are errors in the loader, so a misspelt `deny_paths` never
@@ -11,7 +11,7 @@ import type { FieldsOf, ProviderManifest } from '../../sdk/plugin.js';
 /** setTimeout's ceiling (2^31-1 ms) in whole seconds. */
 const MAX_SECONDS = 2_147_483;
 
-/** Defaults of the numeric fields (ref-02 §1.2; the WebSocket ones are ours). */
+/** Defaults of the numeric fields (the reference's; the WebSocket ones are ours). */
 export const DEFAULTS = {
   connect_timeout_seconds: 5,
   read_timeout_seconds: 300,

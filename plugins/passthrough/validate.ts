@@ -1,7 +1,7 @@
 /**
- * Load-time validation of a passthrough manifest: the checks of ref-02 §1.3
+ * Load-time validation of a passthrough manifest: the reference's checks
  * (same texts, same order) and those the reference left to request time or
- * never did (§1.4, §8.27): URL and scheme of base_url, glob syntax, header
+ * never did: URL and scheme of base_url, glob syntax, header
  * names and static values, canonical prefixes, usable host_match, a
  * credential name for injecting auth types. Every problem is reported with
  * its field path; none is thrown.
@@ -46,7 +46,7 @@ export function validatePassthrough(m: PassthroughManifest): PluginIssue[] {
   const issues: PluginIssue[] = [];
   const add = (field: string, message: string) => issues.push({ field: `provider.${field}`, message });
 
-  // ref-02 §1.3, in the reference's order and with its texts.
+  // The reference's checks, in its order and with its texts.
   const base = p.base_url.trim();
   if (base === '') add('base_url', 'passthrough provider requires non-empty base_url');
   const hostMatch = p.host_match;

@@ -1,6 +1,6 @@
 /**
- * WebSocket passthrough (`forward_websockets = true`), with the fixes of
- * ref-02 §8.19–20 (PRODUCT §3.14):
+ * WebSocket passthrough (`forward_websockets = true`), fixing the reference's
+ * handshake order and missing limits (docs/reference-compat.md#websockets):
  *
  * 1. The caller's handshake is validated first (GET → else 405; version 13
  *    and a well-formed key → else 400), before anything is sent upstream.
@@ -37,7 +37,7 @@ function sendableCode(code: number): boolean {
   );
 }
 
-/** Upgrade: websocket and a Connection header with the `upgrade` token (ref-02 §2.1). */
+/** Upgrade: websocket and a Connection header with the `upgrade` token (the reference's test). */
 export function isWebSocketUpgrade(req: IncomingMessage): boolean {
   const up = req.headers.upgrade;
   if (typeof up !== 'string' || up.trim().toLowerCase() !== 'websocket') return false;

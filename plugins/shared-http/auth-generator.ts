@@ -1,14 +1,15 @@
 /**
- * `[provider.auth_generator]` (ref-01 §2.7, §5.6): runs a command or an inline
- * script to produce a short-lived credential. Safety rules (it runs processes):
- * no shell, a clean environment (PATH, HOME, TMPDIR plus the configured `env`),
- * its own process group killed with SIGKILL on timeout, bounded stdout/stderr,
- * the script's temp file (mode 0600) always removed. stderr goes to the log,
- * cut and scrubbed, never to the client (ref-01 §16.9). Results are cached per
- * caller (`sub`) for `cache_ttl_secs`; the cache lives in the provider instance,
- * so it is per provider and dropped when the provider's manifest changes.
- * `${NAME}` placeholders in `args` and `env` use the SDK's single-pass
- * expansion (`compileTemplate`); JWT_SUB, JWT_SCOPE, TOOL_NAME and TIMESTAMP come first.
+ * `[provider.auth_generator]` (plugins/http/README.md): runs a command or an
+ * inline script to produce a short-lived credential. Safety rules (it runs
+ * processes): no shell, a clean environment (PATH, HOME, TMPDIR plus the
+ * configured `env`), its own process group killed with SIGKILL on timeout,
+ * bounded stdout/stderr, the script's temp file (mode 0600) always removed.
+ * stderr goes to the log, cut and scrubbed, never to the client (the reference
+ * returned all of it). Results are cached per caller (`sub`) for
+ * `cache_ttl_secs`; the cache lives in the provider instance, so it is per
+ * provider and dropped when the provider's manifest changes. `${NAME}`
+ * placeholders in `args` and `env` use the SDK's single-pass expansion
+ * (`compileTemplate`); JWT_SUB, JWT_SCOPE, TOOL_NAME and TIMESTAMP come first.
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -30,12 +31,12 @@ export interface GeneratedCredential {
   env: Record<string, string>;
 }
 
-/** What the generator knows about the call (ref-01 §5.6 GenContext). */
+/** What the generator knows about the call (the reference's GenContext). */
 export interface GeneratorContext {
   sub: string;
   /** The caller's scopes joined by spaces, or `*` when unrestricted. */
   scope: string;
-  /** The resolved tool name (never the underscore alias, ref-01 §16.14). */
+  /** The resolved tool name (never the underscore alias the reference passed). */
   toolName: string;
 }
 

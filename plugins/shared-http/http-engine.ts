@@ -1,15 +1,15 @@
 /**
  * The request engine of the `http` and `openapi` handlers: one implementation
- * (ref-01 §6) used by both plugins. Per provider it owns the connection pool,
+ * used by both plugins. Per provider it owns the connection pool,
  * the OAuth2 token source and the auth-generator cache; per call it builds the
  * request from the tool's plan and the arguments, adds credentials (read from
  * the call's keyring, so rotation applies at once) and `extra_headers`
  * (`${key}`-expanded), sends it with the pool's timeouts and the client's
  * abort signal, and classifies the answer.
  *
- * Status mapping (PRODUCT §3.17): bad arguments 400, missing keyring entry 500
- * naming it, SSRF block 403, upstream error 502 with the extracted message,
- * timeout 504.
+ * Status mapping (docs/reference-compat.md#status-codes): bad arguments 400,
+ * missing keyring entry 500 naming it, SSRF block 403, upstream error 502 with
+ * the extracted message, timeout 504.
  */
 import type { CallContext, ProviderManifest, ProvisionContext, ToolDefinition, ToolResult } from '../../sdk/plugin.js';
 import {

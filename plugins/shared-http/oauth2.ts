@@ -1,11 +1,11 @@
 /**
- * OAuth2 client-credentials tokens for `auth_type = "oauth2"` (ref-01 §5.2).
+ * OAuth2 client-credentials tokens for `auth_type = "oauth2"` (plugins/http/README.md).
  * One token source per provider instance (so per provider, and reused across
  * generations with the provider). The cache key includes the client id and a
  * hash of the secret, so a rotated keyring entry fetches a new token at once.
  * A cached token is used while it has more than 60 s to live; concurrent
  * misses share one exchange; the engine invalidates the token when the
- * upstream answers 401 (the reference never does, ref-01 §16.31).
+ * upstream answers 401 (the reference never does).
  */
 import { injectedSecretMatcher, sha256, type KeyringAccessor } from '../../sdk/plugin.js';
 import { truncateText } from './response.js';
@@ -30,7 +30,7 @@ interface Cached {
   expiresAt: number;
 }
 
-/** Resolves `oauth2_token_url` against `base_url` (ref-01 §5.2 step 3). */
+/** Resolves `oauth2_token_url` against `base_url` (as the reference does). */
 export function resolveTokenUrl(tokenUrl: string, baseUrl: string): string {
   return tokenUrl.startsWith('http') ? tokenUrl : baseUrl.replace(/\/+$/, '') + tokenUrl;
 }

@@ -1,6 +1,6 @@
 /**
  * Turns a tool's request plan and the caller's arguments into the parts of an
- * upstream request (ref-01 §6.1–6.3): defaults merged, required arguments
+ * upstream request (plugins/http/README.md#parameters): defaults merged, required arguments
  * checked, then legacy mode (GET → query, other methods → JSON body) or
  * location-aware mode (path / query / header / cookie / body buckets, collection
  * formats, form bodies, path encoding with its forbidden characters, denied
@@ -21,9 +21,9 @@ export interface BuiltRequest {
 }
 
 /**
- * Header names a caller may never set through a `header` parameter (ref-01 §6.3).
- * The engine adds the provider's effective auth header name (§16.10: always,
- * not only when `auth_header_name` is explicit).
+ * Header names a caller may never set through a `header` parameter (the reference's list).
+ * The engine adds the provider's effective auth header name (always, not only
+ * when `auth_header_name` is explicit as in the reference).
  */
 export const DENIED_HEADER_PARAMS: readonly string[] = [
   'authorization',
@@ -56,7 +56,7 @@ export function valueToText(v: unknown): string {
   return JSON.stringify(v);
 }
 
-/** Percent-encodes every byte except `A–Z a–z 0–9 - _ . ~`, upper-case hex (ref-01 §6.3). */
+/** Percent-encodes every byte except `A–Z a–z 0–9 - _ . ~`, upper-case hex (as the reference does). */
 export const encodePathValue = percentEncode;
 
 function echo(s: string): string {
@@ -105,7 +105,7 @@ export function argsObject(args: unknown): Record<string, unknown> {
   return args as Record<string, unknown>;
 }
 
-/** Merges defaults (ref-01 §6.1 step 3) and checks required arguments. */
+/** Merges defaults (the reference's rule) and checks required arguments (the reference never did). */
 export function mergeArgs(plan: RequestPlan, args: Record<string, unknown>): Record<string, unknown> {
   let merged = args;
   for (const [name, def] of plan.defaults) {

@@ -1,6 +1,6 @@
 /**
  * A tool's request plan, compiled once at provision from its `input_schema`
- * (ref-01 §3, §6.2–6.3): legacy or location-aware mode, where each declared
+ * (plugins/http/README.md#parameters): legacy or location-aware mode, where each declared
  * parameter goes, collection formats, defaults to merge, required names, body
  * encoding and the endpoint split around `{param}` placeholders. Hand-written
  * `http` tools and generated `openapi` tools both run from a plan, so the

@@ -1,10 +1,10 @@
 /**
- * Upstream response classification (ref-01 §6.5): 2xx bodies become the result
+ * Upstream response classification (the reference's): 2xx bodies become the result
  * (parsed JSON, else the text as a JSON string, `""` when empty); a 404 whose
  * message means "no records" becomes the empty-records result; every other
  * status is an upstream error whose message is extracted from a JSON error
  * body (`error.message`, `error`, `message`) or, failing that, the body text
- * cut to a few KB (ref-01 §16.9).
+ * cut to a few KB (the reference returned the whole body).
  */
 
 export type Classified =

@@ -1,11 +1,11 @@
 /**
- * Optional SSRF protection for tool calls (ref-01 §6.1 step 1), switched by the
+ * Optional SSRF protection for tool calls (plugins/http/README.md#ssrf-protection), switched by the
  * environment variable `ATI_SSRF_PROTECTION`: `1`/`true` blocks, `warn` logs and
  * allows, anything else is off. Checked for the target host name, literal IP
  * addresses, and — through a DNS lookup hook on the provider's connection pool —
  * every address actually connected to, so redirects and DNS rebinding are
  * covered too (the reference checks `base_url` once). IPv4-mapped IPv6
- * addresses are unwrapped before the check (ref-01 §16.11).
+ * addresses are unwrapped before the check (the reference let `::ffff:127.0.0.1` through).
  */
 import dns from 'node:dns';
 import net, { BlockList } from 'node:net';

@@ -2,7 +2,7 @@
  * The connection pool of one http/openapi provider: an undici Agent (one pool
  * per upstream origin, keep-alive) created at provision and closed with the
  * provider, so a generation that reuses the provider reuses its connections
- * (ref-01 §16.32: the reference builds a client per call). Timeouts: connect
+ * (the reference builds a client per call). Timeouts: connect
  * (`connect_timeout_seconds`), response headers and idle body reads
  * (`timeout_seconds`), and the whole body read (`timeout_seconds` again); the
  * client's abort signal ends the request at any point.

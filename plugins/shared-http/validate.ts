@@ -2,7 +2,7 @@
  * Semantic checks of the engine's provider and tool fields, run by the `http`
  * and `openapi` plugins' `validate` hooks. Every problem is returned with its
  * field path, so a manifest mistake is a load error with file and line
- * (PRODUCT §3.10) rather than a 502 on the first call.
+ * (docs/reference-compat.md#strict-manifests) rather than a 502 on the first call.
  */
 import type { PluginIssue, ProviderFields, ToolManifest } from '../../sdk/plugin.js';
 import { compileTemplate, expandTemplate, jsonPathProblem, templateProblem } from '../../sdk/plugin.js';

@@ -25,7 +25,7 @@ function memoryLogger() {
   return { lines, logger: createLogger({ level: 'debug', destination: stream }) };
 }
 
-describe('keyring load cascade (ref-03 §2.6)', () => {
+describe('keyring load cascade', () => {
   let dir: TempAtiDir;
   let th: TestHost | undefined;
   afterEach(async () => {

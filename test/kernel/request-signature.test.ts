@@ -30,7 +30,7 @@ function verify(over: Partial<VerifyInput>): string {
   });
 }
 
-describe('signature header parsing (ref-02 §3.2)', () => {
+describe('signature header parsing', () => {
   it('reads t and s, tolerates extra segments and whitespace, later duplicates win', () => {
     expect(parseSignatureHeader('t=1,s=ab')).toEqual({ t: '1', s: 'ab' });
     expect(parseSignatureHeader(' t = 1 , s = ab , v=1')).toEqual({ t: '1', s: 'ab' });
@@ -45,7 +45,7 @@ describe('signature header parsing (ref-02 §3.2)', () => {
   });
 });
 
-describe('signature verification (ref-02 §3.3), each reason', () => {
+describe('signature verification, each reason', () => {
   const good = (t: number | string = NOW, method = 'GET', path = '/api/x') =>
     `t=${t},s=${mac(SECRET, `${t}.${method}.${path}`)}`;
 
@@ -141,7 +141,7 @@ describe('signature verification (ref-02 §3.3), each reason', () => {
   });
 });
 
-describe('signing secrets from the keyring (ref-02 §3.4, PRODUCT §3.2)', () => {
+describe('signing secrets from the keyring', () => {
   it('hex-decodes valid hex, else uses UTF-8 bytes; empty or < 16 bytes is absent', () => {
     expect(decodeSigningSecret(HEX)).toEqual(SECRET);
     expect(decodeSigningSecret('plain-utf8-secret-NOT-hex!')).toEqual(Buffer.from('plain-utf8-secret-NOT-hex!'));

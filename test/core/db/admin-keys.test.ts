@@ -1,5 +1,5 @@
 /**
- * `/admin/keys/*` through the real host on PostgreSQL and PGlite (ref-04 §3):
+ * `/admin/keys/*` through the real host on PostgreSQL and PGlite (docs/api.md#admin-virtual-keys-adminkeys):
  * the admin auth matrix, request/response shapes and statuses, duplicate
  * alias 409, bulk revoke filters, the soft-delete archive and audit rows;
  * plus `/health`'s `db` and `db_reachable`.

@@ -1,5 +1,5 @@
 /**
- * Migrations (ref-04 §1.2–1.3) on PostgreSQL and PGlite: the generated schema
+ * Migrations on PostgreSQL and PGlite: the generated schema
  * equals the reference's DDL, re-running is a no-op, a database the reference
  * migrated is a baseline, and the sqlx-style refusals.
  */

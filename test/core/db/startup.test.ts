@@ -1,5 +1,6 @@
 /**
- * The startup matrix of ref-04 §1.4 through the real `bin/ati` (build first:
+ * The reference's startup matrix (with or without `ATI_DB_URL`, `--migrate`, a
+ * reachable database) through the real `bin/ati` (build first:
  * `npx tsc -p tsconfig.json`), and the `ati db` / `ati audit` commands, on
  * PostgreSQL and on an embedded PGlite directory.
  */

@@ -12,7 +12,7 @@ import { HEX_SECRET } from './fixtures.js';
 const pem = (k: ReturnType<typeof generateKeyPairSync>['publicKey'], type: 'spki' | 'pkcs8' | 'sec1' = 'spki') =>
   k.export({ type, format: 'pem' } as never) as unknown as string;
 
-describe('JWT configuration fails closed (PRODUCT §3.1)', () => {
+describe('JWT configuration fails closed', () => {
   let dir: TempAtiDir;
   const ec = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
   const other = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
@@ -104,7 +104,7 @@ describe('JWT configuration fails closed (PRODUCT §3.1)', () => {
   });
 });
 
-describe('bind policy (ref-03 §9.4)', () => {
+describe('bind policy', () => {
   it('knows loopback addresses', () => {
     for (const b of ['127.0.0.1', '127.1.2.3', 'localhost', '::1', '[::1]', '0:0:0:0:0:0:0:1', '::ffff:127.0.0.1'])
       expect(isLoopbackBind(b), b).toBe(true);

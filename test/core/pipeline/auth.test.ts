@@ -48,7 +48,7 @@ class MemoryKeyStore implements KeyStore {
   }
 }
 
-describe('auth stage (ref-03 §4.7 order)', () => {
+describe('auth stage (the reference order)', () => {
   let ph: PipelineHost | undefined;
   afterEach(async () => {
     await ph?.close();

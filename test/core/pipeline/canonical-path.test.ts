@@ -3,7 +3,7 @@ import { canonicalTarget } from '../../../core/pipeline/canonical-path.js';
 
 const reject = (raw: string) => () => canonicalTarget(raw);
 
-describe('canonicalTarget (PRODUCT §3.3)', () => {
+describe('canonicalTarget', () => {
   it('keeps a clean path byte-for-byte and splits off the query', () => {
     expect(canonicalTarget('/api/v1/x')).toEqual({ path: '/api/v1/x', query: '' });
     expect(canonicalTarget('/api/x?a=1&b=%2F..')).toEqual({ path: '/api/x', query: 'a=1&b=%2F..' });

@@ -15,7 +15,7 @@ import { HEX_SECRET } from './fixtures.js';
 
 const decode = (part: string) => JSON.parse(Buffer.from(part, 'base64url').toString()) as Record<string, unknown>;
 
-describe('ati token logic (ref-03 §4.9)', () => {
+describe('ati token logic', () => {
   let dir: TempAtiDir;
   const es = generateKeys('ES256');
   if (es.algorithm !== 'ES256') throw new Error('unreachable');

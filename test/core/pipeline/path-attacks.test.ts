@@ -18,7 +18,7 @@ const ATTACKS = [
   '/root/%2e%2e/secret',
 ];
 
-describe('path attacks (ref-02 §8.1): rejected with 400 before sig-verify, auth and any handler', () => {
+describe('path attacks: rejected with 400 before sig-verify, auth and any handler', () => {
   let ph: PipelineHost | undefined;
   afterEach(async () => {
     await ph?.close();

@@ -1,6 +1,6 @@
 /**
  * Mints tokens with PyJWT exactly as the reference's Python orchestrator SDK
- * (`ati.issue_token`, ref-03 §4.12) does: HS256, hex secret via
+ * (`ati.issue_token`) does: HS256, hex secret via
  * `bytes.fromhex`, payload order sub, aud, iat, exp, scope, iss?, jti, ati.
  * Needs Debian's python3-jwt (.ci/run installs it); the interpreter is the
  * first of `/usr/bin/python3`, `python3` that can `import jwt`.

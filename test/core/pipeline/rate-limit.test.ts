@@ -11,7 +11,7 @@ import {
   windowLabel,
 } from '../../../core/pipeline/rate-limit.js';
 
-describe('rate specs (ref-01 §13.4)', () => {
+describe('rate specs', () => {
   it('parses N/unit with every unit alias', () => {
     expect(parseRateSpec('10/hour')).toEqual({ limit: 10, windowSeconds: 3600 });
     for (const [u, s] of [

@@ -34,7 +34,7 @@ const caller = (scope: string, extra: Partial<CallerIdentity> = {}): CallerIdent
   return { sub: 's', scopes, unrestricted: scopes.includes('*'), ...extra };
 };
 
-describe('scope matching (ref-03 §4.6, ref-01 §13.1)', () => {
+describe('scope matching', () => {
   it('splits the scope claim on whitespace runs', () => {
     expect(parseScopeString('a  b\tc')).toEqual(['a', 'b', 'c']);
     expect(parseScopeString('')).toEqual([]);
@@ -70,7 +70,7 @@ describe('scope matching (ref-03 §4.6, ref-01 §13.1)', () => {
     expect(toolAllowed(caller('tool:t'), tool('t', null, true))).toBe(true);
   });
 
-  it('internal tools still need their scope (PRODUCT §3.5)', () => {
+  it('internal tools still need their scope', () => {
     const internal = tool('_chat_completion', 'tool:_chat_completion', true);
     expect(toolAllowed(caller('tool:other'), internal)).toBe(false);
     expect(toolAllowed(caller('tool:_chat_completion'), internal)).toBe(true);

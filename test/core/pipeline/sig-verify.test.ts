@@ -98,7 +98,7 @@ describe('sig-verify stage over HTTP', () => {
     expect(old.status).toBe(403);
     expect(old.body).toMatch(/^expired_timestamp_drift=1[12]\ds$/);
     expect(ph.hits).toHaveLength(0);
-    // Named routes are gated too (ref-02 §8.25 keeps the reference's scope).
+    // Named routes are gated too, as in the reference.
     expect((await rawRequest(ph.url, '/tools')).status).toBe(403);
     // The query string is not signed: the signature over the path alone is valid.
     const ok = await rawRequest(ph.url, '/api/secret?x=1&y=2', {

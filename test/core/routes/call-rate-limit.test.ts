@@ -1,8 +1,7 @@
 /**
- * `/call` consults core/rate-limit with the *resolved* tool name and turns its
- * error into the response (429 + Retry-After). The limiter itself belongs to
- * the request-pipeline work; until it lands it is a placeholder that never
- * limits, so this test replaces it with a fake that limits one tool.
+ * `/call` consults core/pipeline/rate-limit with the *resolved* tool name and turns its
+ * error into the response (429 + Retry-After). The real limiter is tested on its own
+ * (rate-limit.test.ts, call-rate-limit-e2e.test.ts); here a fake limits one tool.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { AtiError } from '../../../kernel/errors.js';

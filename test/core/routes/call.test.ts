@@ -1,5 +1,5 @@
 /**
- * `POST /call` (ref-01 §12.1): body parsing and its errors, name resolution with
+ * `POST /call`: body parsing and its errors, name resolution with
  * the underscore alias (the resolved name is what is scoped, called and logged),
  * scope checks with a hand-built caller, and dispatch to the plugin's `call`.
  */

@@ -1,6 +1,6 @@
 import { skillsExtension } from '../../../core/skills/extension.js';
 /**
- * `POST /help` (ref-01 §12.2) against a local fake OpenAI-compatible chat
+ * `POST /help` against a local fake OpenAI-compatible chat
  * endpoint: the request it receives, the `help` scope, tool/provider focus,
  * and the error mapping (no LLM provider, missing key, upstream errors).
  */

@@ -81,7 +81,7 @@ scope = ""
   });
 });
 
-describe('cli plugin: arguments (ref-01 §9)', () => {
+describe('cli plugin: arguments', () => {
   const argsOf = async (args: unknown): Promise<string[]> => {
     const r = (await harness!.call(args)).value as { args: string[] };
     return r.args;

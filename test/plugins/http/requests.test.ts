@@ -163,7 +163,7 @@ describe('http handler: requests and responses', () => {
     expect(post).toMatchObject({ method: 'POST', path: '/v1/create', body: '{"title":"x"}' });
     expect(post!.headers['content-type']).toBe('application/json');
     expect(empty!.body).toBe('{}');
-    // Legacy mode does not substitute {placeholders} (ref-01 §6.2); the braces are sent encoded.
+    // Legacy mode does not substitute {placeholders} (as in the reference); the braces are sent encoded.
     expect(del).toMatchObject({ method: 'DELETE', body: '{"id":3}' });
     expect(del!.url).toBe('/v1/items/%7Bid%7D');
     expect(patch).toMatchObject({ method: 'PATCH', path: '/v1/items/1', body: '{"done":true}' });

@@ -1,6 +1,6 @@
 /**
  * Load-time checks of http and openapi manifests: mistakes are errors with the
- * file, the line and the field, before any call (PRODUCT §3.10).
+ * file, the line and the field, before any call.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';

@@ -98,7 +98,7 @@ describe('mcp plugin units', () => {
     for (const k of ['USER', 'SHELL', 'TERM', 'LOGNAME']) expect(k in env && env[k] === undefined).toBe(true);
   });
 
-  it('builds the HTTP auth header per ref-01 §5.3; the credential wins over extra_headers', () => {
+  it('builds the HTTP auth header as the reference does; the credential wins over extra_headers', () => {
     const kr = new Keyring([['k', 'key-1']], 't');
     const url = 'mcp_transport = "http"\nmcp_url = "https://example.test/mcp"\n';
     const basic = load(

@@ -1,5 +1,5 @@
 /**
- * Manifest fields and load-time validation of passthrough routes (ref-02 §1.2–1.4, §8.27),
+ * Manifest fields and load-time validation of passthrough routes,
  * through the real manifest loader with the plugin registered.
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -125,7 +125,7 @@ describe('passthrough manifests', () => {
     expect(errs[0]).toMatch(/^\/m\/route\.toml:7: provider\.deny_path: unknown key "deny_path".*deny_paths/);
   });
 
-  it('reports the reference load-time errors (ref-02 §1.3) with file and field', () => {
+  it('reports the reference load-time errors with file and field', () => {
     const cases: Array<[string, string]> = [
       [
         ptManifest('r', ' ', 'path_prefix = "/x"'),

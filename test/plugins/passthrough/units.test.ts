@@ -33,7 +33,7 @@ function spec(prefix: string | undefined, strip = true, replace?: [string, strin
   } as RouteSpec;
 }
 
-describe('path rewriting (ref-02 §1.6 table, with the leading slash kept)', () => {
+describe('path rewriting (the reference table, with the leading slash kept)', () => {
   it.each([
     [spec('/test'), '/test/foo', '/foo'],
     [spec('/test'), '/test', '/'],

@@ -1,6 +1,6 @@
 // @ts-check
 /**
- * Just enough of the GraphQL grammar (spec §2, October 2021) to read the
+ * Just enough of the GraphQL grammar (section 2 of the October 2021 spec) to read the
  * operations of an executable document and their variable definitions,
  * without depending on the `graphql` package: the upstream server does the
  * real parsing and validation. What this gives the plugin:
