@@ -30,6 +30,11 @@ export {
   type RateLimitRule,
   type UpstreamTimeouts,
   type McpToolContent,
+  type McpToolFields,
+  type McpCallChannel,
+  type McpFederation,
+  type McpListEntry,
+  type McpPromptEntry,
   ToolContentError,
 } from '../core/plugin/contract.js';
 export { AtiError, toAtiError, type ErrorCode } from '../kernel/errors.js';

@@ -412,10 +412,19 @@ export class Host {
     gen.enter();
     hot.inFlight++;
     const state = this.newState(req, gen);
-    // `close` fires once per response; `on` spares the once-wrapper.
-    res.on('close', () => {
+    let counted = true;
+    state.detach = () => {
+      if (!counted) return;
+      counted = false;
       gen.leave();
       hot.inFlight--;
+    };
+    // `close` fires once per response; `on` spares the once-wrapper.
+    res.on('close', () => {
+      if (counted) {
+        gen.leave();
+        hot.inFlight--;
+      }
       this.logRequest(req, res, state);
     });
     try {

@@ -11,9 +11,18 @@ import { REDACTED, type Redactor } from './redact.js';
 /** Longest error text taken from the content of an error result. */
 const MAX_ERROR_TEXT = 4_000;
 
-type Block = { type: string; text?: string; data?: string; mimeType?: string };
+type Block = { type: string; text?: string; data?: string; mimeType?: string; [field: string]: unknown };
 
-/** One content block as the reference renders it. */
+/**
+ * A block as an object: the reference's four fields (`type`, `text`, `data`,
+ * `mimeType`, null when absent) plus every other field the block has, so an
+ * embedded `resource`, a `resource_link`'s `uri`/`name` or `annotations` survive.
+ */
+function blockObject(b: Block): Record<string, unknown> {
+  return { ...b, type: b.type, text: b.text ?? null, data: b.data ?? null, mimeType: b.mimeType ?? null };
+}
+
+/** One content block as the reference renders it when it is the only one. */
 function blockValue(b: Block): unknown {
   switch (b.type) {
     case 'text':
@@ -27,16 +36,12 @@ function blockValue(b: Block): unknown {
     case 'audio':
       return { type: b.type, data: b.data ?? null, mimeType: b.mimeType ?? null };
     default:
-      return { type: b.type, text: b.text ?? null, data: b.data ?? null, mimeType: b.mimeType ?? null };
+      return blockObject(b);
   }
 }
 
-function blockObject(b: Block): Record<string, unknown> {
-  return { type: b.type, text: b.text ?? null, data: b.data ?? null, mimeType: b.mimeType ?? null };
-}
-
 /** Redacts secrets anywhere in a JSON value (best effort: through its JSON text). */
-function redactValue<T>(value: T, redact: Redactor): T {
+export function redactValue<T>(value: T, redact: Redactor): T {
   if (value === undefined) return value;
   const text = JSON.stringify(value);
   const clean = redact(text);

@@ -22,6 +22,7 @@ import {
 import { toolFromManifest } from '../../sdk/plugin.js';
 import { toToolResult } from './call-result.js';
 import { discoveredToolDefinitions, listAllTools, upstreamName, type McpToolData } from './discovery.js';
+import { createFederation, discoverFederation, sameTools, type Discovered } from './federation.js';
 import { makeRedactor } from './redact.js';
 import { IGNORED_COMMON_FIELDS, mcpFields, providerSchema, validateMcpManifest } from './schema.js';
 // The MCP SDK is loaded with the first mcp provider, not at process start (it costs ~0.3 s of startup).
@@ -57,10 +58,8 @@ function toArguments(args: unknown): Record<string, unknown> {
   );
 }
 
-function handWrittenTools(m: ProviderManifest): ToolDefinition[] {
-  return m.tools.map((t) =>
-    toolFromManifest(m, t, { mcpName: upstreamName(t.name, m.provider.name) } satisfies McpToolData),
-  );
+function handWrittenTools(m: ProviderManifest, prefix: string): ToolDefinition[] {
+  return m.tools.map((t) => toolFromManifest(m, t, { mcpName: upstreamName(t.name, prefix) } satisfies McpToolData));
 }
 
 /** A provider whose session could not be set up: its tools fail with `error`. */
@@ -88,7 +87,7 @@ export function createMcpPlugin(options: McpPluginOptions = {}): HandlerPlugin {
     async provision(m: ProviderManifest, ctx: ProvisionContext): Promise<Provisioned> {
       const f = mcpFields(m);
       const log = ctx.logger;
-      const manual = handWrittenTools(m);
+      const manual = handWrittenTools(m, f.toolPrefix);
 
       if (ctx.options.checkOnly) {
         log.info({ transport: f.transport }, 'MCP discovery skipped (--check spawns and connects nothing)');
@@ -113,6 +112,8 @@ export function createMcpPlugin(options: McpPluginOptions = {}): HandlerPlugin {
       }
 
       const redact = makeRedactor(resolved.secrets);
+      // A tools/list_changed notice makes the next rebuilding reload list the tools again
+      // over the same session; only a different list re-provisions the provider.
       let toolsChanged = false;
       const { McpSession, DEFAULT_RESTART } = await import('./session.js');
       const session = new McpSession({
@@ -130,14 +131,22 @@ export function createMcpPlugin(options: McpPluginOptions = {}): HandlerPlugin {
       });
       options.onSession?.(m.provider.name, session);
 
+      let found: Discovered | undefined;
       let discovered: ToolDefinition[] = [];
-      let discoveryOk = true;
       const t0 = performance.now();
       try {
         const tools = await listAllTools(session, f.discoveryTimeoutMs, log, ctx.signal);
-        discovered = discoveredToolDefinitions(m, tools, new Set(manual.map((t) => t.name)), log);
+        discovered = discoveredToolDefinitions(m, tools, new Set(manual.map((t) => t.name)), log, f.toolPrefix);
+        found = await discoverFederation(session, tools, f, log, ctx.signal);
         log.info(
-          { transport: f.transport, tools: discovered.length, duration_ms: Math.round(performance.now() - t0) },
+          {
+            transport: f.transport,
+            tools: discovered.length,
+            resources: found.resources.length,
+            resource_templates: found.resourceTemplates.length,
+            prompts: found.prompts.length,
+            duration_ms: Math.round(performance.now() - t0),
+          },
           'MCP tools discovered',
         );
       } catch (err) {
@@ -145,7 +154,7 @@ export function createMcpPlugin(options: McpPluginOptions = {}): HandlerPlugin {
           await session.close();
           throw err;
         }
-        discoveryOk = false;
+        found = undefined;
         const e = toAtiError(err, 'ATI_ERR_UPSTREAM');
         log.warn(
           { transport: f.transport, error: e.message, timeout_ms: f.discoveryTimeoutMs },
@@ -155,19 +164,33 @@ export function createMcpPlugin(options: McpPluginOptions = {}): HandlerPlugin {
         await session.disconnect();
       }
 
-      return {
+      const provisioned: Provisioned = {
         tools: [...manual, ...discovered],
-        // Not reusable after a failed discovery or a tools/list_changed notice: the next reload discovers again.
-        get reusable() {
-          return discoveryOk && !toolsChanged;
+        // Not reusable after a failed discovery: the next reload discovers again.
+        reusable: found !== undefined,
+        async revalidate({ force, signal }) {
+          if (!found) return false;
+          // Nothing announced and nothing forced: the session and its lists are current.
+          if (!toolsChanged && !force) return true;
+          toolsChanged = false;
+          // Listing again over the same session also re-initialises a session the server forgot.
+          const tools = await listAllTools(session, f.discoveryTimeoutMs, log, signal);
+          const same = sameTools(found.tools, tools);
+          log.info({ unchanged: same, tools: tools.length }, 'MCP tools listed again for a reload');
+          return same;
         },
         async call(tool, args, cctx) {
-          const mcpName = (tool.data as McpToolData | undefined)?.mcpName ?? upstreamName(tool.name, m.provider.name);
-          const result = await session.callTool(mcpName, toArguments(args), { signal: cctx.signal });
+          const mcpName = (tool.data as McpToolData | undefined)?.mcpName ?? upstreamName(tool.name, f.toolPrefix);
+          const result = await session.callTool(mcpName, toArguments(args), {
+            signal: cctx.signal,
+            ...(cctx.mcp ? { channel: cctx.mcp } : {}),
+          });
           return toToolResult(tool.name, result, redact);
         },
         close: () => session.close(),
       };
+      if (found) provisioned.mcp = createFederation(session, found, redact);
+      return provisioned;
     },
   });
 }

@@ -36,6 +36,13 @@ export const providerSchema = {
         'stdio: extra environment of the child (it gets only PATH, HOME and these); `${key}` placeholders come from the keyring.',
     }),
   ),
+  tool_prefix: Type.Optional(
+    Type.String({
+      maxLength: 64,
+      description:
+        'Text put before every discovered tool and prompt name of this server (default "<name>:"; "" exposes them unprefixed). Letters, digits, "_", "-", "." and ":".',
+    }),
+  ),
   mcp_timeout_secs: Type.Optional(
     Type.Integer({
       minimum: 1,
@@ -61,6 +68,8 @@ export interface McpFields {
   args: string[];
   url: string | undefined;
   env: Record<string, string>;
+  /** Put before discovered tool and prompt names: `tool_prefix`, default `<provider>:`. */
+  toolPrefix: string;
   timeoutMs: number;
   discoveryTimeoutMs: number;
 }
@@ -73,11 +82,15 @@ export function mcpFields(m: ProviderManifest): McpFields {
     args: (p['mcp_args'] as string[] | undefined) ?? [],
     url: p['mcp_url'] as string | undefined,
     env: (p['mcp_env'] as Record<string, string> | undefined) ?? {},
+    toolPrefix: (p['tool_prefix'] as string | undefined) ?? `${p.name}:`,
     timeoutMs: ((p['mcp_timeout_secs'] as number | undefined) ?? DEFAULT_TIMEOUT_SECS) * 1000,
     discoveryTimeoutMs:
       ((p['mcp_discovery_timeout_secs'] as number | undefined) ?? DEFAULT_DISCOVERY_TIMEOUT_SECS) * 1000,
   };
 }
+
+/** Characters of an MCP tool name (the 2025-11-25 spec: A-Z a-z 0-9 _ - .) plus `:`, the reference's separator. */
+const TOOL_PREFIX = /^[A-Za-z0-9_.:-]*$/;
 
 /** Auth types that produce a header on the HTTP transport (ref-01 §5.3). */
 const HEADER_AUTH = new Set(['bearer', 'header', 'basic']);
@@ -108,6 +121,12 @@ export function validateMcpManifest(m: ProviderManifest): PluginIssue[] {
         message: `auth_type = "${p.auth_type}" needs auth_key_name (the keyring entry holding the secret)`,
       });
     }
+  }
+  if (!TOOL_PREFIX.test(f.toolPrefix)) {
+    issues.push({
+      field: 'provider.tool_prefix',
+      message: `tool_prefix may hold only letters, digits, "_", "-", "." and ":" (found "${f.toolPrefix}")`,
+    });
   }
   if (p.auth_generator) {
     issues.push({
