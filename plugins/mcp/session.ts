@@ -375,6 +375,7 @@ export class McpSession {
       await client.close().catch(() => undefined);
       throw this.closedError();
     }
+    deferResponses(transport);
     this.client = client;
     this.connectedAt = Date.now();
     this.everConnected = true;
@@ -514,6 +515,23 @@ export class McpSession {
       `MCP transport error: ${clean(e instanceof Error ? e.message : String(err))}${cause}`,
     );
   }
+}
+
+/**
+ * The SDK runs notification handlers one microtask late but response handlers at
+ * once, so when a server's last progress or log notification and its response
+ * arrive in one read (stdio), the response ends the request first and the
+ * notification is lost. Handing responses on one microtask later keeps the
+ * order the server sent them in. Installed once the client is connected (the SDK
+ * chains its own handler onto the transport's when it connects).
+ */
+export function deferResponses(transport: Transport): void {
+  const handler = transport.onmessage;
+  if (!handler) return;
+  transport.onmessage = (msg, extra) => {
+    if ('id' in msg && !('method' in msg)) void Promise.resolve().then(() => handler(msg, extra));
+    else handler(msg, extra);
+  };
 }
 
 function formatSeconds(ms: number): string {
