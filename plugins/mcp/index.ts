@@ -9,7 +9,7 @@
  * connects nothing. The session (child process or HTTP session) lives as long as
  * the provider: a reload that keeps the manifest and the keyring entries reuses it.
  */
-import { AtiError, toAtiError } from '../../sdk/plugin.js';
+import { AtiError, sha256, toAtiError } from '../../sdk/plugin.js';
 import {
   definePlugin,
   PLUGIN_API_VERSION,
@@ -28,7 +28,8 @@ import { IGNORED_COMMON_FIELDS, mcpFields, providerSchema, validateMcpManifest }
 // The MCP SDK is loaded with the first mcp provider, not at process start (it costs ~0.3 s of startup).
 import type { McpSession, RestartPolicy } from './session.js';
 import type { StderrLimits } from './stderr-log.js';
-import { resolveTarget } from './target.js';
+import { resolveTarget, type McpTarget } from './target.js';
+import type { Tool } from '@modelcontextprotocol/sdk/types.js';
 
 export type { McpSession } from './session.js';
 
@@ -74,7 +75,22 @@ function unavailable(tools: ToolDefinition[], error: AtiError, reusable: boolean
   };
 }
 
+/** A session shared by the provisions of one provider across reloads; closed with the last of them. */
+interface SharedSession {
+  session: McpSession;
+  refs: number;
+}
+
+/** Identity of what a session connects to: a provision adopts a handed-over session only for the same target. */
+function targetKey(target: McpTarget): string {
+  return target.kind === 'stdio'
+    ? sha256(JSON.stringify([target.command, target.args, target.env]))
+    : sha256(JSON.stringify([target.url.href, target.headers]));
+}
+
 export function createMcpPlugin(options: McpPluginOptions = {}): HandlerPlugin {
+  /** Sessions a reload found with a changed tool list, waiting for the provider's next provision. */
+  const handovers = new Map<string, { key: string; shared: SharedSession; tools: Tool[] }>();
   return definePlugin({
     apiVersion: PLUGIN_API_VERSION,
     name: 'mcp',
@@ -113,29 +129,45 @@ export function createMcpPlugin(options: McpPluginOptions = {}): HandlerPlugin {
 
       const redact = makeRedactor(resolved.secrets);
       // A tools/list_changed notice makes the next rebuilding reload list the tools again
-      // over the same session; only a different list re-provisions the provider.
+      // over the same session; a different list provisions the provider again, and that
+      // provision adopts the running session (the child keeps its pid) with the new list.
       let toolsChanged = false;
-      const { McpSession, DEFAULT_RESTART } = await import('./session.js');
-      const session = new McpSession({
-        provider: m.provider.name,
-        target: resolved.target,
-        timeoutMs: f.timeoutMs,
-        connectTimeoutMs: Math.max(f.discoveryTimeoutMs, f.timeoutMs),
-        logger: log,
-        redact,
-        restart: options.restart ?? DEFAULT_RESTART,
-        ...(options.stderrLimits ? { stderrLimits: options.stderrLimits } : {}),
-        onToolsChanged: () => {
-          toolsChanged = true;
-        },
-      });
+      const key = targetKey(resolved.target);
+      const handed = handovers.get(m.provider.name);
+      handovers.delete(m.provider.name);
+      let shared: SharedSession;
+      if (handed && handed.key === key && !handed.shared.session.isClosed) {
+        shared = handed.shared;
+        shared.refs++;
+      } else {
+        const { McpSession, DEFAULT_RESTART } = await import('./session.js');
+        const session = new McpSession({
+          provider: m.provider.name,
+          target: resolved.target,
+          timeoutMs: f.timeoutMs,
+          connectTimeoutMs: Math.max(f.discoveryTimeoutMs, f.timeoutMs),
+          logger: log,
+          redact,
+          restart: options.restart ?? DEFAULT_RESTART,
+          ...(options.stderrLimits ? { stderrLimits: options.stderrLimits } : {}),
+        });
+        shared = { session, refs: 1 };
+      }
+      const session = shared.session;
+      session.onToolsChanged = () => {
+        toolsChanged = true;
+      };
       options.onSession?.(m.provider.name, session);
+      const release = async () => {
+        if (--shared.refs === 0) await session.close();
+      };
 
       let found: Discovered | undefined;
       let discovered: ToolDefinition[] = [];
       const t0 = performance.now();
       try {
-        const tools = await listAllTools(session, f.discoveryTimeoutMs, log, ctx.signal);
+        const tools =
+          handed?.shared === shared ? handed.tools : await listAllTools(session, f.discoveryTimeoutMs, log, ctx.signal);
         discovered = discoveredToolDefinitions(m, tools, new Set(manual.map((t) => t.name)), log, f.toolPrefix);
         found = await discoverFederation(session, tools, f, log, ctx.signal);
         log.info(
@@ -151,7 +183,7 @@ export function createMcpPlugin(options: McpPluginOptions = {}): HandlerPlugin {
         );
       } catch (err) {
         if (ctx.signal.aborted) {
-          await session.close();
+          await release();
           throw err;
         }
         found = undefined;
@@ -177,6 +209,7 @@ export function createMcpPlugin(options: McpPluginOptions = {}): HandlerPlugin {
           const tools = await listAllTools(session, f.discoveryTimeoutMs, log, signal);
           const same = sameTools(found.tools, tools);
           log.info({ unchanged: same, tools: tools.length }, 'MCP tools listed again for a reload');
+          if (!same) handovers.set(m.provider.name, { key, shared, tools });
           return same;
         },
         async call(tool, args, cctx) {
@@ -187,7 +220,7 @@ export function createMcpPlugin(options: McpPluginOptions = {}): HandlerPlugin {
           });
           return toToolResult(tool.name, result, redact);
         },
-        close: () => session.close(),
+        close: release,
       };
       if (found) provisioned.mcp = createFederation(session, found, redact);
       return provisioned;

@@ -127,6 +127,8 @@ export class McpSession {
   pid: number | undefined;
   /** Restarts begun after the first successful connection. */
   restarts = 0;
+  /** Called when the server sends `notifications/tools/list_changed` (the provider that owns the session sets it). */
+  onToolsChanged: (() => void) | undefined;
   /** Upstream sessions re-initialised after the server forgot one. */
   reinitialisations = 0;
   /** Calls in flight that carry a client channel; server→client messages without a token go to the only one. */
@@ -135,6 +137,7 @@ export class McpSession {
 
   constructor(private readonly opts: SessionOptions) {
     this.policy = opts.restart ?? DEFAULT_RESTART;
+    this.onToolsChanged = opts.onToolsChanged;
     this.logger = opts.logger;
     if (opts.target.kind === 'stdio')
       this.stderr = new StderrLog(opts.logger, opts.redact, opts.stderrLimits ?? DEFAULT_STDERR_LIMITS);
@@ -142,6 +145,10 @@ export class McpSession {
 
   get kind(): 'stdio' | 'http' {
     return this.opts.target.kind;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
   }
 
   get isConnected(): boolean {
@@ -349,7 +356,7 @@ export class McpSession {
     client.onclose = () => this.onClosed(client);
     client.setNotificationHandler(ToolListChangedNotificationSchema, () => {
       this.logger.info({}, 'MCP server reports that its tool list changed; the next reload lists it again');
-      this.opts.onToolsChanged?.();
+      this.onToolsChanged?.();
     });
     client.setNotificationHandler(RawLogMessage, (n) => {
       const channel = this.soleChannel();

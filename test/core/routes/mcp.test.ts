@@ -130,7 +130,8 @@ describe('POST /mcp', () => {
     await start();
     const client = await connect(SCOPES);
     expect(client.getServerVersion()).toMatchObject({ name: 'ati-proxy' });
-    expect(client.getServerCapabilities()).toEqual({ tools: { listChanged: false } });
+    // A session (the SDK client keeps the Mcp-Session-Id) is told when its tool list changes.
+    expect(client.getServerCapabilities()).toEqual({ tools: { listChanged: true } });
     const { tools, nextCursor } = await client.listTools();
     expect(nextCursor).toBeUndefined();
     expect(tools.map((t) => t.name)).toEqual([
@@ -144,6 +145,7 @@ describe('POST /mcp', () => {
       'fx:pid',
       'fx:multi',
       'fx:changed',
+      'fx:grow',
       't_open',
       't_allowed',
     ]);
@@ -319,20 +321,25 @@ describe('POST /mcp', () => {
       cursor = page.nextCursor;
       pages++;
     } while (cursor);
-    expect(pages).toBe(3);
-    expect(names).toHaveLength(12);
-    expect(new Set(names).size).toBe(12);
+    expect(pages).toBe(4);
+    expect(names).toHaveLength(13);
+    expect(new Set(names).size).toBe(13);
     const bad = (await client.listTools({ cursor: 'not-a-cursor' }).catch((e: unknown) => e)) as McpError;
     expect(bad.code).toBe(-32602);
   });
 
-  it('answers GET and DELETE /mcp with 405 and Allow: POST', async () => {
+  it('answers GET and DELETE /mcp without a session with 400, and with an unknown session with 404', async () => {
     await start();
     for (const method of ['GET', 'DELETE']) {
-      const res = await fetch(`${th!.url}/mcp`, { method, headers: { accept: 'text/event-stream' } });
-      expect(res.status).toBe(405);
-      expect(res.headers.get('allow')).toBe('POST');
-      await res.body?.cancel();
+      const none = await fetch(`${th!.url}/mcp`, { method, headers: { accept: 'text/event-stream' } });
+      expect(none.status).toBe(400);
+      expect(await none.json()).toMatchObject({ error: { message: 'Bad Request: Mcp-Session-Id header is required' } });
+      const unknown = await fetch(`${th!.url}/mcp`, {
+        method,
+        headers: { accept: 'text/event-stream', 'mcp-session-id': 'no-such-session' },
+      });
+      expect(unknown.status).toBe(404);
+      await unknown.body?.cancel();
     }
   });
 
