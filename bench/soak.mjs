@@ -65,7 +65,7 @@
  * run, with the TCP state of each upstream socket (to tell a leak from a keep-alive connection).
  */
 import { fork, spawn, spawnSync } from 'node:child_process';
-import { createHmac, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { mkdtemp, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
@@ -76,6 +76,7 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, Pool, request as undiciRequest } from 'undici';
 import WebSocket from 'ws';
+import { signRequest } from '../dist/kernel/request-signature.js';
 import { emit, percentile } from './lib/fixtures.mjs';
 import { stop as stopProcess } from './lib/load.mjs';
 
@@ -407,9 +408,7 @@ function procSample(pid) {
 // ---------------------------------------------------------------- load
 
 function sign(secretHex, method, p) {
-  const t = Math.floor(Date.now() / 1000);
-  const s = createHmac('sha256', Buffer.from(secretHex, 'hex')).update(`${t}.${method}.${p}`).digest('hex');
-  return `t=${t},s=${s}`;
+  return signRequest(Buffer.from(secretHex, 'hex'), method, p);
 }
 
 async function main() {

@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { AtiError } from '../kernel/errors.js';
-import { signatureHeader, signingKey } from './sign.js';
+import { requireSigningSecret, signRequest } from '../kernel/request-signature.js';
 
 export interface ClientConfig {
   baseUrl: string;
@@ -39,7 +39,7 @@ export function clientConfigFromEnv(env: NodeJS.ProcessEnv): ClientConfig {
   const secret = env['ATI_SANDBOX_SIGNING_SECRET'];
   const cfg: ClientConfig = { baseUrl: baseUrl.replace(/\/+$/, '') };
   if (token) cfg.token = token;
-  if (secret) cfg.signingSecret = signingKey(secret, 'ATI_SANDBOX_SIGNING_SECRET');
+  if (secret) cfg.signingSecret = requireSigningSecret(secret, 'ATI_SANDBOX_SIGNING_SECRET');
   const job = env['ATI_JOB_ID'] ?? env['ATI_SANDBOX_JOB_ID'];
   if (job) cfg.jobId = job;
   return cfg;
@@ -59,7 +59,7 @@ export async function proxyRequest(
   const headers: Record<string, string> = {};
   if (cfg.token) headers['authorization'] = `Bearer ${cfg.token}`;
   if (cfg.signingSecret)
-    headers['x-sandbox-signature'] = signatureHeader(cfg.signingSecret, method, new URL(path, 'http://x').pathname);
+    headers['x-sandbox-signature'] = signRequest(cfg.signingSecret, method, new URL(path, 'http://x').pathname);
   if (cfg.jobId) headers['x-sandbox-job-id'] = cfg.jobId;
   if (body !== undefined) headers['content-type'] = 'application/json';
   let res: Response;

@@ -76,7 +76,7 @@ export interface SourceLocation {
 
 /**
  * The error every module throws. `message` must be safe to show to a client and
- * to log: never put a secret into it (use core/redact when it may carry a URL).
+ * to log: never put a secret into it (use kernel/redact.ts when it may carry a URL).
  */
 export class AtiError extends Error {
   readonly code: ErrorCode;

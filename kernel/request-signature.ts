@@ -1,11 +1,14 @@
 /**
  * The sandbox request signature (ref-02 §3): header
  * `X-Sandbox-Signature: t=<unix seconds>,s=<hex HMAC-SHA256>` over the message
- * `<t>.<METHOD>.<path>` (path without the query). Pure functions: parsing,
- * verification with the reference's reason strings in the reference's order,
- * and signing (for tests, docs and tooling).
+ * `<t>.<METHOD>.<path>` (path without the query), and the format of the shared
+ * secret in the keyring. One module for both sides: the proxy verifies
+ * (core/pipeline/sig-verify.ts), the client signs (`ati run`, `ati tool`).
+ * Pure functions: parsing, verification with the reference's reason strings in
+ * the reference's order, signing, secret decoding.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { AtiError } from './errors.js';
 
 export const SIGNATURE_HEADER = 'x-sandbox-signature';
 export const JOB_ID_HEADER = 'x-sandbox-job-id';
@@ -88,7 +91,10 @@ export function verifySignature(input: VerifyInput): SignatureReason {
   return ok ? 'valid' : 'hmac_mismatch';
 }
 
-/** The header value a sandbox sends: `t=<t>,s=<hex>` (t defaults to now). */
+/**
+ * The header value a sandbox sends: `t=<t>,s=<hex>` over `<t>.<METHOD>.<path>`, the
+ * method upper-cased and the path exactly as sent, without the query (t defaults to now).
+ */
 export function signRequest(
   secret: Buffer | string,
   method: string,
@@ -96,6 +102,31 @@ export function signRequest(
   t: number | string = Math.floor(Date.now() / 1000),
 ): string {
   const key = typeof secret === 'string' ? Buffer.from(secret, 'utf8') : secret;
-  const s = createHmac('sha256', key).update(`${t}.${method}.${path}`).digest('hex');
+  const s = createHmac('sha256', key).update(`${t}.${method.toUpperCase()}.${path}`).digest('hex');
   return `t=${t},s=${s}`;
+}
+
+/** Keyring entries that hold the sandbox signing secret (current first). */
+export const SIGNING_SECRET_ENTRIES = ['sandbox_signing_shared_secret', 'sandbox_signing_shared_secret_previous'];
+/** A secret shorter than this counts as absent: an empty or short HMAC key is guessable. */
+export const MIN_SIGNING_SECRET_BYTES = 16;
+
+/** Hex-decoded when the value is valid hex, else its UTF-8 bytes (ref-02 §3.4); short or empty = absent. */
+export function decodeSigningSecret(value: string | undefined): Buffer | undefined {
+  if (value === undefined) return undefined;
+  const v = value.trim();
+  const bytes =
+    v.length > 0 && v.length % 2 === 0 && /^[0-9a-fA-F]+$/.test(v) ? Buffer.from(v, 'hex') : Buffer.from(v, 'utf8');
+  return bytes.length >= MIN_SIGNING_SECRET_BYTES ? bytes : undefined;
+}
+
+/** Decodes a secret a client was configured with (`source` names where from), or throws ATI_ERR_CONFIG. */
+export function requireSigningSecret(raw: string, source: string): Buffer {
+  const key = decodeSigningSecret(raw);
+  if (!key)
+    throw new AtiError(
+      'ATI_ERR_CONFIG',
+      `${source} is shorter than ${MIN_SIGNING_SECRET_BYTES} bytes; use the same value as the proxy's sandbox_signing_shared_secret`,
+    );
+  return key;
 }

@@ -49,7 +49,39 @@ export type { Logger } from '../kernel/logger.js';
 export { toolFromManifest, defaultScope } from '../core/tools/tool-definition.js';
 export { missingCredential } from '../config/keyring.js';
 export { compileGlob, GlobSet, expandPathPattern, globToRegexSource } from '../kernel/glob.js';
+export { percentEncode } from '../kernel/percent-encode.js';
 export { jsonPathProblem } from '../core/tools/response-extract.js';
+export {
+  REDACTED,
+  MIN_REDACT_LENGTH,
+  MIN_INJECTED_SECRET_LENGTH,
+  SecretMatcher,
+  injectedSecretMatcher,
+  redactUrl,
+  type SecretMatcherOptions,
+  type UrlRedactionOptions,
+} from '../kernel/redact.js';
+export {
+  compileTemplate,
+  expandTemplate,
+  expandPlaceholders,
+  templateProblem,
+  LENIENT_TEMPLATE,
+  type Template,
+  type TemplatePart,
+  type TemplateSyntax,
+  type Expansion,
+} from '../kernel/placeholders.js';
+export {
+  authSettings,
+  placeCredential,
+  lookupCredential,
+  injectCredential,
+  type AuthType,
+  type AuthSettings,
+  type InjectionStyle,
+  type CredentialPlacement,
+} from './credential-injection.js';
 /** The version of the ati-proxy package this plugin runs in (for User-Agent strings and logs). */
 export { VERSION as ATI_VERSION } from '../kernel/version.js';
 export { AuthGeneratorSchema } from '../config/manifest-schema.js';

@@ -15,8 +15,8 @@
  * - any string that looks like a credential (`Bearer …`, JWTs, `sk-…`,
  *   GitHub/Slack tokens, `ati-key_…`).
  */
+import { REDACTED } from '../../kernel/redact.js';
 
-export const REDACTED = '[REDACTED]';
 export const TRUNCATED_SUFFIX = '...[truncated]';
 
 export interface RedactionLimits {

@@ -42,7 +42,7 @@ export function parseDbUrl(raw: string | undefined, cwd = process.cwd()): DbTarg
   return { kind: 'postgres', url: raw, label: redactDbUrl(raw) };
 }
 
-/** The URL without its credentials (userinfo and password-like parameters), as every URL the proxy shows (core/redact). */
+/** The URL without its credentials (userinfo and password-like parameters), as every URL the proxy shows (kernel/redact.ts). */
 export function redactDbUrl(raw: string): string {
   return redactUrl(raw);
 }

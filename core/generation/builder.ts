@@ -9,7 +9,7 @@
 import { readFile } from 'node:fs/promises';
 import { createUpstreamPool } from './upstream-pool.js';
 import { AtiError, toAtiError } from '../../kernel/errors.js';
-import { SIGNING_SECRET_ENTRIES, decodeSigningSecret } from '../../kernel/signing-secret.js';
+import { SIGNING_SECRET_ENTRIES, decodeSigningSecret } from '../../kernel/request-signature.js';
 import { Generation, ProviderInstance } from './generation.js';
 import type { Keyring } from '../../config/keyring.js';
 import type { Logger } from '../../kernel/logger.js';
@@ -59,9 +59,6 @@ export type BuildOutcome =
     }
   | { status: 'unchanged' }
   | { status: 'rejected'; errors: AtiError[] };
-
-// The signing-secret format lives in ./signing-secret.ts (the client decodes it too).
-export { SIGNING_SECRET_ENTRIES, MIN_SIGNING_SECRET_BYTES, decodeSigningSecret } from '../../kernel/signing-secret.js';
 
 export function signingSecretsFromKeyring(keyring: Keyring): Buffer[] {
   const out: Buffer[] = [];

@@ -16,14 +16,16 @@ import { hot } from '../metrics/metrics.js';
 import type { IncomingMessage } from 'node:http';
 import { AtiError } from '../../kernel/errors.js';
 import type { GenerationExtension } from '../generation/builder.js';
-import { SIGNING_SECRET_ENTRIES, decodeSigningSecret, MIN_SIGNING_SECRET_BYTES } from '../../kernel/signing-secret.js';
 import type { Generation } from '../generation/generation.js';
 import { GlobSet } from '../../kernel/glob.js';
 import type { Logger } from '../../kernel/logger.js';
 import type { RequestState } from '../host/request-state.js';
 import {
+  decodeSigningSecret,
   JOB_ID_HEADER,
+  MIN_SIGNING_SECRET_BYTES,
   SIGNATURE_HEADER,
+  SIGNING_SECRET_ENTRIES,
   SIGNATURE_STATUS_HEADER,
   verifySignature,
   type SignatureReason,

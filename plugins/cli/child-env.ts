@@ -13,7 +13,7 @@
  * A missing entry fails the call with ATI_ERR_MISSING_CREDENTIAL (500) naming
  * the entry and the variable, never a value.
  */
-import type { KeyringAccessor } from '../../sdk/plugin.js';
+import { compileTemplate, expandTemplate, LENIENT_TEMPLATE, type KeyringAccessor } from '../../sdk/plugin.js';
 import { CREDENTIAL_FILE_REF, type CliConfig } from './schema.js';
 import type { CallWorkspace } from './credential-files.js';
 
@@ -28,21 +28,6 @@ export interface ChildEnv {
 
 function usedBy(cfg: CliConfig, variable: string): string {
   return `cli_env.${variable} of provider "${cfg.provider}"`;
-}
-
-/** Replaces every `${key}` of `value` from the keyring, in a single left-to-right pass. */
-export function expandInline(value: string, resolve: (key: string) => string): string {
-  let out = '';
-  let i = 0;
-  for (;;) {
-    const start = value.indexOf('${', i);
-    if (start === -1) break;
-    const end = value.indexOf('}', start + 2);
-    if (end === -1) break;
-    out += value.slice(i, start) + resolve(value.slice(start + 2, end));
-    i = end + 1;
-  }
-  return out + value.slice(i);
 }
 
 export async function buildChildEnv(
@@ -65,7 +50,7 @@ export async function buildChildEnv(
       secrets.push(secret);
       env[variable] = await workspace.writeSecretFile(key, secret);
     } else if (value.includes('${')) {
-      env[variable] = expandInline(value, (key) => {
+      env[variable] = expandTemplate(compileTemplate(value, LENIENT_TEMPLATE), (key) => {
         const secret = keyring.require(key, usedBy(cfg, variable));
         secrets.push(secret);
         return secret;

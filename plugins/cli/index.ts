@@ -16,6 +16,7 @@ import path from 'node:path';
 import {
   AtiError,
   definePlugin,
+  injectedSecretMatcher,
   PLUGIN_API_VERSION,
   type CallContext,
   type ProviderManifest,
@@ -29,7 +30,6 @@ import { argsToArgv } from './args.js';
 import { buildChildEnv } from './child-env.js';
 import { CallWorkspace, sweepStaleWorkspaces } from './credential-files.js';
 import { collectCaptures, DEFAULT_MAX_OUTPUT_BYTES, parseMaxOutputBytes, planCaptures } from './output-capture.js';
-import { makeRedactor, type Redactor } from './redact.js';
 import {
   cliConfigFromManifest,
   cliProviderSchema,
@@ -84,7 +84,7 @@ async function resolvable(command: string, pathVar: string | undefined): Promise
 }
 
 /** Last `STDERR_TAIL_BYTES` of the redacted stderr, on whole lines where possible. */
-function stderrTail(text: string, redact: Redactor): string {
+function stderrTail(text: string, redact: (text: string) => string): string {
   // Redact the whole kept buffer first, then cut: a cut cannot split a secret into an unredacted piece.
   const clean = redact(text).trim();
   if (Buffer.byteLength(clean) <= STDERR_TAIL_BYTES) return clean;
@@ -113,7 +113,12 @@ function abortedError(reason: unknown): AtiError {
 }
 
 /** Turns a run that did not end in exit code 0 into the error the caller sees. */
-function outcomeError(cfg: CliConfig, outcome: RunOutcome, redact: Redactor, maxStdout: number): AtiError {
+function outcomeError(
+  cfg: CliConfig,
+  outcome: RunOutcome,
+  redact: (text: string) => string,
+  maxStdout: number,
+): AtiError {
   switch (outcome.kind) {
     case 'spawn-failed': {
       const code = outcome.error.code;
@@ -242,7 +247,8 @@ export const cliPlugin = definePlugin({
       const workspace = new CallWorkspace();
       try {
         const { env, secrets } = await buildChildEnv(cfg, cctx.keyring, workspace);
-        const redact = makeRedactor(secrets);
+        const redactor = injectedSecretMatcher(secrets);
+        const redact = (text: string) => redactor.redact(text);
         const plan = await planCaptures(cfg, argv, workspace);
         const outcome = await runProcess({
           command: cfg.command,

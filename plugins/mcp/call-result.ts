@@ -5,8 +5,7 @@
  * forwards the content with `isError: true`.
  */
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { ToolContentError, type McpToolContent, type ToolResult } from '../../sdk/plugin.js';
-import { REDACTED, type Redactor } from './redact.js';
+import { ToolContentError, type McpToolContent, type SecretMatcher, type ToolResult } from '../../sdk/plugin.js';
 
 /** Longest error text taken from the content of an error result. */
 const MAX_ERROR_TEXT = 4_000;
@@ -40,19 +39,6 @@ function blockValue(b: Block): unknown {
   }
 }
 
-/** Redacts secrets anywhere in a JSON value (best effort: through its JSON text). */
-export function redactValue<T>(value: T, redact: Redactor): T {
-  if (value === undefined) return value;
-  const text = JSON.stringify(value);
-  const clean = redact(text);
-  if (clean === text) return value;
-  try {
-    return JSON.parse(clean) as T;
-  } catch {
-    return REDACTED as T;
-  }
-}
-
 /** The text of an error result: its text blocks joined, cut to a bounded length. */
 export function errorText(content: readonly Block[]): string {
   const parts = content.filter((b) => b.type === 'text' && typeof b.text === 'string').map((b) => b.text!);
@@ -61,10 +47,11 @@ export function errorText(content: readonly Block[]): string {
   return text.length > MAX_ERROR_TEXT ? `${text.slice(0, MAX_ERROR_TEXT)}…` : text;
 }
 
-export function toToolResult(toolName: string, result: CallToolResult, redact: Redactor): ToolResult {
-  const content = redactValue((result.content ?? []) as Block[], redact);
+/** `redactor` removes the provider's secrets from every string, key and number of the content. */
+export function toToolResult(toolName: string, result: CallToolResult, redactor: SecretMatcher): ToolResult {
+  const content = redactor.redactValue((result.content ?? []) as Block[]);
   const mcp: McpToolContent = { content };
-  if (result.structuredContent !== undefined) mcp.structuredContent = redactValue(result.structuredContent, redact);
+  if (result.structuredContent !== undefined) mcp.structuredContent = redactor.redactValue(result.structuredContent);
   if (result.isError === true) {
     throw new ToolContentError(`MCP tool '${toolName}' returned an error: ${errorText(content)}`, mcp);
   }

@@ -6,10 +6,8 @@
  */
 import type { Tool } from '@modelcontextprotocol/sdk/types.js';
 import { toAtiError } from '../../sdk/plugin.js';
-import type { Logger, McpFederation, McpListEntry, McpPromptEntry } from '../../sdk/plugin.js';
-import { redactValue } from './call-result.js';
+import type { Logger, McpFederation, McpListEntry, McpPromptEntry, SecretMatcher } from '../../sdk/plugin.js';
 import { listAll, promptEntries, type ListMethod } from './discovery.js';
-import type { Redactor } from './redact.js';
 import type { McpFields } from './schema.js';
 import type { McpSession } from './session.js';
 
@@ -64,7 +62,7 @@ export async function discoverFederation(
   };
 }
 
-export function createFederation(session: McpSession, found: Discovered, redact: Redactor): McpFederation {
+export function createFederation(session: McpSession, found: Discovered, redactor: SecretMatcher): McpFederation {
   const listeners = new Map<string, Set<(params: Record<string, unknown>) => void>>();
   session.onResourceUpdated((params) => {
     const uri = params['uri'];
@@ -81,7 +79,7 @@ export function createFederation(session: McpSession, found: Discovered, redact:
         signal: ctx.signal,
         ...(ctx.mcp ? { channel: ctx.mcp } : {}),
       });
-      return redactValue(result, redact);
+      return redactor.redactValue(result);
     },
     async subscribe(uri, onUpdated) {
       let set = listeners.get(uri);

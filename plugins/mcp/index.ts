@@ -9,7 +9,7 @@
  * connects nothing. The session (child process or HTTP session) lives as long as
  * the provider: a reload that keeps the manifest and the keyring entries reuses it.
  */
-import { AtiError, sha256, toAtiError } from '../../sdk/plugin.js';
+import { AtiError, injectedSecretMatcher, sha256, toAtiError } from '../../sdk/plugin.js';
 import {
   definePlugin,
   PLUGIN_API_VERSION,
@@ -23,7 +23,6 @@ import { toolFromManifest } from '../../sdk/plugin.js';
 import { toToolResult } from './call-result.js';
 import { discoveredToolDefinitions, listAllTools, upstreamName, type McpToolData } from './discovery.js';
 import { createFederation, discoverFederation, sameTools, type Discovered } from './federation.js';
-import { makeRedactor } from './redact.js';
 import { IGNORED_COMMON_FIELDS, mcpFields, providerSchema, validateMcpManifest } from './schema.js';
 // The MCP SDK is loaded with the first mcp provider, not at process start (it costs ~0.3 s of startup).
 import type { McpSession, RestartPolicy } from './session.js';
@@ -127,7 +126,7 @@ export function createMcpPlugin(options: McpPluginOptions = {}): HandlerPlugin {
         return unavailable(manual, e, true);
       }
 
-      const redact = makeRedactor(resolved.secrets);
+      const redactor = injectedSecretMatcher(resolved.secrets);
       // A tools/list_changed notice makes the next rebuilding reload list the tools again
       // over the same session; a different list provisions the provider again, and that
       // provision adopts the running session (the child keeps its pid) with the new list.
@@ -147,7 +146,7 @@ export function createMcpPlugin(options: McpPluginOptions = {}): HandlerPlugin {
           timeoutMs: f.timeoutMs,
           connectTimeoutMs: Math.max(f.discoveryTimeoutMs, f.timeoutMs),
           logger: log,
-          redact,
+          redact: (text) => redactor.redact(text),
           restart: options.restart ?? DEFAULT_RESTART,
           ...(options.stderrLimits ? { stderrLimits: options.stderrLimits } : {}),
         });
@@ -218,11 +217,11 @@ export function createMcpPlugin(options: McpPluginOptions = {}): HandlerPlugin {
             signal: cctx.signal,
             ...(cctx.mcp ? { channel: cctx.mcp } : {}),
           });
-          return toToolResult(tool.name, result, redact);
+          return toToolResult(tool.name, result, redactor);
         },
         close: release,
       };
-      if (found) provisioned.mcp = createFederation(session, found, redact);
+      if (found) provisioned.mcp = createFederation(session, found, redactor);
       return provisioned;
     },
   });

@@ -3,7 +3,7 @@
  * build adds (timeouts), and the semantic checks that run when a manifest loads.
  */
 import { Type, type TProperties } from '@sinclair/typebox';
-import type { PluginIssue, ProviderManifest } from '../../sdk/plugin.js';
+import type { InjectionStyle, PluginIssue, ProviderManifest } from '../../sdk/plugin.js';
 
 /** Default per-request timeout (`mcp_timeout_secs`). */
 export const DEFAULT_TIMEOUT_SECS = 120;
@@ -92,8 +92,18 @@ export function mcpFields(m: ProviderManifest): McpFields {
 /** Characters of an MCP tool name (the 2025-11-25 spec: A-Z a-z 0-9 _ - .) plus `:`, the reference's separator. */
 const TOOL_PREFIX = /^[A-Za-z0-9_.:-]*$/;
 
-/** Auth types that produce a header on the HTTP transport (ref-01 §5.3). */
-const HEADER_AUTH = new Set(['bearer', 'header', 'basic']);
+/**
+ * The MCP HTTP transport: `bearer`, `header` and `basic` give one header named
+ * `auth_header_name` or `Authorization` (`Bearer <k>`, `<prefix><k>`,
+ * `Basic base64("<k>:")`); other auth types send nothing (a `url` key goes into
+ * `mcp_url` through `${entry}`).
+ */
+export const MCP_INJECTION: InjectionStyle = {
+  secretTypes: new Set(['bearer', 'header', 'basic']),
+  defaultHeaderName: 'Authorization',
+  headerNameForAllTypes: true,
+  basic: 'username',
+};
 
 /** Semantic checks: the reference finds these only when it connects; we report them at load, with the field. */
 export function validateMcpManifest(m: ProviderManifest): PluginIssue[] {
@@ -115,7 +125,7 @@ export function validateMcpManifest(m: ProviderManifest): PluginIssue[] {
         message: `mcp_url must start with http:// or https:// (found "${f.url.slice(0, 40)}")`,
       });
     }
-    if (HEADER_AUTH.has(p.auth_type) && !p.auth_key_name && !p.auth_generator) {
+    if (MCP_INJECTION.secretTypes.has(p.auth_type) && !p.auth_key_name && !p.auth_generator) {
       issues.push({
         field: 'provider.auth_key_name',
         message: `auth_type = "${p.auth_type}" needs auth_key_name (the keyring entry holding the secret)`,

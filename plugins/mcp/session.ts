@@ -37,7 +37,6 @@ import { AtiError } from '../../sdk/plugin.js';
 import type { Logger, McpCallChannel } from '../../sdk/plugin.js';
 import { ATI_VERSION as VERSION } from '../../sdk/plugin.js';
 import { createHttpTransport } from './http-transport.js';
-import type { Redactor } from './redact.js';
 import { DEFAULT_STDERR_LIMITS, StderrLog, type StderrLimits } from './stderr-log.js';
 import { createStdioTransport } from './stdio-transport.js';
 import type { McpTarget } from './target.js';
@@ -61,7 +60,8 @@ export interface SessionOptions {
   /** Timeout of connect + initialize. */
   connectTimeoutMs: number;
   logger: Logger;
-  redact: Redactor;
+  /** Removes the provider's secrets from a text (child stderr, error messages). */
+  redact: (text: string) => string;
   restart?: RestartPolicy;
   stderrLimits?: StderrLimits;
   /** The server sent `notifications/tools/list_changed`. */

@@ -8,7 +8,6 @@
  */
 import { StringDecoder } from 'node:string_decoder';
 import type { Logger } from '../../sdk/plugin.js';
-import type { Redactor } from './redact.js';
 
 export interface StderrLimits {
   maxLineChars: number;
@@ -31,7 +30,7 @@ export class StderrLog {
 
   constructor(
     private readonly logger: Logger,
-    private readonly redact: Redactor,
+    private readonly redact: (text: string) => string,
     private readonly limits: StderrLimits = DEFAULT_STDERR_LIMITS,
   ) {}
 

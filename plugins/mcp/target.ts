@@ -4,10 +4,9 @@
  * and request headers (Streamable HTTP, ref-01 §5.3). Every keyring read goes
  * through the recording accessor, so a change of those entries re-provisions.
  */
-import { AtiError } from '../../sdk/plugin.js';
+import { AtiError, authSettings, expandPlaceholders, injectCredential } from '../../sdk/plugin.js';
 import type { KeyringAccessor, ProviderManifest } from '../../sdk/plugin.js';
-import { expandPlaceholders } from './placeholders.js';
-import { mcpFields, type McpFields } from './schema.js';
+import { MCP_INJECTION, mcpFields, type McpFields } from './schema.js';
 
 export interface StdioTarget {
   kind: 'stdio';
@@ -72,7 +71,7 @@ function resolveStdio(
   for (const [name, raw] of Object.entries(f.env)) {
     const x = expandPlaceholders(raw, (k) => keyring.get(k));
     for (const k of x.missing) if (!absent.includes(k)) absent.push(k);
-    secrets.push(...x.used);
+    for (const [, v] of x.used) secrets.push(v);
     childEnv[name] = x.value;
   }
   if (absent.length > 0) throw missing(absent, 'mcp_env', m.provider.name);
@@ -93,7 +92,7 @@ function resolveHttp(m: ProviderManifest, f: McpFields, keyring: KeyringAccessor
       `mcp_url of provider "${p.name}" is not a valid URL after placeholder expansion`,
     );
   }
-  const secrets = [...x.used];
+  const secrets = x.used.map(([, v]) => v);
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(p.extra_headers)) headers[k] = v;
   const auth = authHeader(m, keyring);
@@ -101,34 +100,22 @@ function resolveHttp(m: ProviderManifest, f: McpFields, keyring: KeyringAccessor
     // The credential wins over an `extra_headers` entry of the same name.
     for (const k of Object.keys(headers)) if (k.toLowerCase() === auth.name.toLowerCase()) delete headers[k];
     headers[auth.name] = auth.value;
-    secrets.push(auth.secret);
+    secrets.push(...auth.secrets);
   }
   return { target: { kind: 'http', url, headers }, secrets };
 }
 
 /**
- * The auth header of the HTTP transport (ref-01 §5.3): name `auth_header_name` or
- * `Authorization`; `bearer` → `Bearer <k>`, `header` → `<prefix><k>`, `basic` →
- * `Basic base64("<k>:")`; other auth types send nothing. Unlike the reference, a
+ * The auth header of the HTTP transport (`MCP_INJECTION`). Unlike the reference, a
  * missing entry is an error naming it (the reference silently sent no header).
  */
 export function authHeader(
   m: ProviderManifest,
   keyring: KeyringAccessor,
-): { name: string; value: string; secret: string } | undefined {
+): { name: string; value: string; secrets: readonly string[] } | undefined {
   const p = m.provider;
-  if (p.auth_type !== 'bearer' && p.auth_type !== 'header' && p.auth_type !== 'basic') return undefined;
-  const keyName = p.auth_key_name;
-  if (!keyName) return undefined; // rejected at load by validateMcpManifest
-  const secret = keyring.get(keyName);
-  if (secret === undefined) throw missing([keyName], 'auth_key_name', p.name);
-  const name = p.auth_header_name ?? 'Authorization';
-  switch (p.auth_type) {
-    case 'bearer':
-      return { name, value: `Bearer ${secret}`, secret };
-    case 'header':
-      return { name, value: `${p.auth_value_prefix ?? ''}${secret}`, secret };
-    case 'basic':
-      return { name, value: `Basic ${Buffer.from(`${secret}:`).toString('base64')}`, secret };
-  }
+  const placed = injectCredential(authSettings(p, MCP_INJECTION), keyring);
+  if (!placed) return undefined;
+  if ('missing' in placed) throw missing([placed.missing], 'auth_key_name', p.name);
+  return placed.header && { ...placed.header, secrets: placed.secrets };
 }

@@ -17,10 +17,35 @@
  *   lower-cased), like `auth_key_name` (§8.29);
  * - the query credential uses one encoding for HTTP and WebSocket (§8.13).
  */
-import { AtiError } from '../../sdk/plugin.js';
-import type { KeyringAccessor, ProviderFields } from '../../sdk/plugin.js';
-import { missingCredentialError } from './errors.js';
+import {
+  AtiError,
+  authSettings,
+  expandPlaceholders as expandTemplateText,
+  injectCredential,
+  injectedSecretMatcher,
+  LENIENT_TEMPLATE,
+  missingCredential,
+  percentEncode,
+  type InjectionStyle,
+  type KeyringAccessor,
+  type ProviderFields,
+  type SecretMatcher,
+} from '../../sdk/plugin.js';
 import { isValidHeaderValue, REQUEST_ALWAYS_DROPPED } from './headers.js';
+
+/**
+ * Passthrough routes: `bearer`, `header`, `query` and `basic` inject the entry
+ * (looked up lower-cased first, then as written; trimmed); `header` defaults to
+ * `X-Api-Key`; basic sends the base64 of the entry as is (it holds `user:pass`).
+ */
+export const PASSTHROUGH_INJECTION: InjectionStyle = {
+  secretTypes: new Set(['bearer', 'header', 'query', 'basic']),
+  defaultHeaderName: 'X-Api-Key',
+  headerNameForAllTypes: false,
+  basic: 'userpass',
+  keyLookup: 'lower-first',
+  trimValue: true,
+};
 
 export interface QueryCredential {
   /** Parameter name as configured (matched against caller parameters after decoding). */
@@ -43,14 +68,12 @@ export interface Injection {
   readonly authProblem: AtiError | null;
   /** Why an extra header is unusable; fails every request. */
   readonly extrasProblem: AtiError | null;
-  /** Secret strings this route sends upstream, scrubbed from error texts. */
-  readonly secrets: readonly string[];
+  /** Removes the secrets this route sends upstream from error texts and log fields. */
+  readonly redactor: SecretMatcher;
 }
 
 /** Percent-encodes everything except RFC 3986 unreserved characters (uppercase hex). */
-export function encodeQueryComponent(s: string): string {
-  return encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
-}
+export const encodeQueryComponent = percentEncode;
 
 function badValue(entry: string, header: string): AtiError {
   return new AtiError(
@@ -59,56 +82,28 @@ function badValue(entry: string, header: string): AtiError {
   );
 }
 
-/** Keyring lookup of `auth_key_name`: lower-cased first, then as written (ref-02 §1.11). */
-function lookupAuthKey(keyring: KeyringAccessor, name: string): string | undefined {
-  const lower = name.toLowerCase();
-  return keyring.get(lower) ?? (lower !== name ? keyring.get(name) : undefined);
-}
-
-/** Keyring lookup of a `${name}` placeholder: exact first, then lower-cased. */
-function lookupPlaceholder(keyring: KeyringAccessor, name: string): string | undefined {
-  const v = keyring.get(name);
-  if (v !== undefined) return v;
-  const lower = name.toLowerCase();
-  return lower !== name ? keyring.get(lower) : undefined;
-}
-
-/** What a keyring entry name inside `${…}` may look like. */
+/** What a keyring entry name inside `${…}` may look like; anything else after `${` is literal text. */
 const PLACEHOLDER_NAME = /^[A-Za-z0-9_.-]+$/;
 
 /**
- * Expands `${entry}` placeholders (single pass, no nesting; `$` without `{`
- * and an unterminated `${` stay literal). Returns the value and the entries
+ * Expands `${entry}` placeholders of an `extra_headers` value: the entry as
+ * written, then lower-cased; values trimmed. Returns the value and the entries
  * used, or the name of the first missing entry.
  */
 export function expandPlaceholders(
   template: string,
   keyring: KeyringAccessor,
 ): { value: string; used: Array<[string, string]> } | { missing: string } {
-  let out = '';
-  const used: Array<[string, string]> = [];
-  let i = 0;
-  for (;;) {
-    const start = template.indexOf('${', i);
-    if (start < 0) break;
-    const end = template.indexOf('}', start + 2);
-    if (end < 0) break;
-    const name = template.slice(start + 2, end);
-    out += template.slice(i, start);
-    if (!PLACEHOLDER_NAME.test(name)) {
-      // not a keyring entry name (`${}`, `${ a}`, a nested `${`): literal, scan on after `${`
-      out += '${';
-      i = start + 2;
-      continue;
-    }
-    const v = lookupPlaceholder(keyring, name);
-    if (v === undefined) return { missing: name };
-    const trimmed = v.trim();
-    used.push([name, trimmed]);
-    out += trimmed;
-    i = end + 1;
-  }
-  return { value: out + template.slice(i), used };
+  const x = expandTemplateText(
+    template,
+    (name) => {
+      const lower = name.toLowerCase();
+      const v = keyring.get(name) ?? (lower !== name ? keyring.get(lower) : undefined);
+      return v?.trim();
+    },
+    { ...LENIENT_TEMPLATE, name: PLACEHOLDER_NAME },
+  );
+  return x.missing.length > 0 ? { missing: x.missing[0]! } : { value: x.value, used: x.used };
 }
 
 /** Resolves the route's credential and extra headers against the keyring. Never throws. */
@@ -119,58 +114,35 @@ export function resolveInjection(p: ProviderFields, keyring: KeyringAccessor): I
   let authProblem: AtiError | null = null;
   let extrasProblem: AtiError | null = null;
 
-  const keyName = p.auth_key_name;
-  const injecting = keyName !== undefined && ['bearer', 'header', 'query', 'basic'].includes(p.auth_type);
   let injectedHeaderName: string | null = null;
-  if (injecting) {
-    const raw = lookupAuthKey(keyring, keyName);
-    if (raw === undefined) {
-      authProblem = missingCredentialError(keyName, p.name);
-    } else {
-      const key = raw.trim();
-      secrets.push(key);
-      switch (p.auth_type) {
-        case 'bearer':
-          injectedHeaderName = 'authorization';
-          authHeaders.push('authorization', `Bearer ${key}`);
-          break;
-        case 'basic': {
-          injectedHeaderName = 'authorization';
-          const b64 = Buffer.from(key, 'utf8').toString('base64');
-          secrets.push(b64);
-          authHeaders.push('authorization', `Basic ${b64}`);
-          break;
-        }
-        case 'header': {
-          const name = p.auth_header_name ?? 'X-Api-Key';
-          injectedHeaderName = name.toLowerCase();
-          authHeaders.push(name, `${p.auth_value_prefix ?? ''}${key}`);
-          break;
-        }
-        case 'query': {
-          const name = p.auth_query_name ?? 'api_key';
-          const encoded = encodeQueryComponent(key);
-          if (encoded !== key) secrets.push(encoded);
-          query = { name, pair: `${encodeQueryComponent(name)}=${encoded}` };
-          break;
-        }
-      }
-      if (authHeaders.length > 0 && !isValidHeaderValue(authHeaders[1]!)) {
-        authProblem = badValue(keyName, authHeaders[0] === 'authorization' ? 'Authorization' : authHeaders[0]!);
+  const placed = injectCredential(authSettings(p, PASSTHROUGH_INJECTION), keyring);
+  if (placed && 'missing' in placed) {
+    authProblem = missingCredential(placed.missing, `passthrough route ${p.name}`);
+  } else if (placed) {
+    secrets.push(...placed.secrets);
+    if (placed.header) {
+      injectedHeaderName = placed.header.name.toLowerCase();
+      authHeaders.push(placed.header.name, placed.header.value);
+      if (!isValidHeaderValue(placed.header.value)) {
+        const shown = placed.header.name === 'authorization' ? 'Authorization' : placed.header.name;
+        authProblem = badValue(p.auth_key_name!, shown);
         authHeaders.length = 0;
       }
     }
-  } else if (p.auth_type !== 'none') {
-    // auth_type without a credential (validation refuses it for bearer/header/query/basic;
-    // oauth2 and url inject nothing on passthrough, as in the reference).
+    if (placed.query) {
+      // The redactor also matches this percent-encoded spelling of the secret.
+      const encoded = encodeQueryComponent(placed.query.value);
+      query = { name: placed.query.name, pair: `${encodeQueryComponent(placed.query.name)}=${encoded}` };
+    }
   }
+  // oauth2 and url inject nothing on passthrough, as in the reference.
 
   const extras: string[] = [];
   const extraNames = new Set<string>();
   for (const [name, template] of Object.entries(p.extra_headers ?? {})) {
     const r = expandPlaceholders(template, keyring);
     if ('missing' in r) {
-      extrasProblem ??= missingCredentialError(r.missing, `${p.name} extra_headers.${name}`);
+      extrasProblem ??= missingCredential(r.missing, `passthrough route ${p.name} extra_headers.${name}`);
       continue;
     }
     for (const [, v] of r.used) secrets.push(v);
@@ -202,7 +174,7 @@ export function resolveInjection(p: ProviderFields, keyring: KeyringAccessor): I
     query,
     authProblem,
     extrasProblem,
-    secrets: secrets.filter((s) => s.length >= 4),
+    redactor: injectedSecretMatcher(secrets),
   };
 }
 

@@ -6,7 +6,7 @@
  * no credential the route injects ever reaches a client or a log line
  * (PRODUCT §3.4, ref-02 §8.3).
  */
-import { AtiError } from '../../sdk/plugin.js';
+import { AtiError, type SecretMatcher } from '../../sdk/plugin.js';
 
 /** Reference texts (ref-02 §1.18). */
 export const TEXT = {
@@ -16,21 +16,6 @@ export const TEXT = {
   upstreamError: 'bad gateway: upstream error',
   upstreamTimeout: 'gateway timeout: upstream',
 } as const;
-
-export function missingCredentialError(entry: string, usedBy: string): AtiError {
-  return new AtiError(
-    'ATI_ERR_MISSING_CREDENTIAL',
-    `keyring entry '${entry}' is missing (needed by passthrough route ${usedBy}); add it with \`ati key set ${entry} <value>\` or the keyring tooling, then reload`,
-  );
-}
-
-/** undici / node error codes that mean "the upstream took too long". */
-const TIMEOUT_CODES = new Set([
-  'UND_ERR_CONNECT_TIMEOUT',
-  'UND_ERR_HEADERS_TIMEOUT',
-  'UND_ERR_BODY_TIMEOUT',
-  'ETIMEDOUT',
-]);
 
 export type UpstreamErrorKind = 'connect_timeout' | 'headers_timeout' | 'body_timeout' | 'connect' | 'send';
 
@@ -56,27 +41,20 @@ export function errorKind(err: unknown): UpstreamErrorKind {
   }
 }
 
-export function isTimeout(err: unknown): boolean {
-  return TIMEOUT_CODES.has((err as { code?: string } | null)?.code ?? '');
-}
-
 /**
- * Removes what may be secret from an error text: URL query strings and
- * userinfo, and any of the given secret strings.
+ * Removes what may be secret from an error text: URL userinfo and whole query
+ * strings (the upstream URL carries the caller's query and the injected query
+ * credential), and every secret the route injects.
  */
-export function redact(text: string, secrets: readonly string[]): string {
-  let out = text
-    .replace(/([a-z][a-z0-9+.-]*:\/\/)[^/\s@]*@/gi, '$1')
-    .replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^\s?#]*)\?[^\s)]*/gi, '$1?[redacted]');
-  for (const s of secrets) if (out.includes(s)) out = out.split(s).join('[redacted]');
-  return out;
+export function redact(text: string, redactor: SecretMatcher): string {
+  return redactor.redactText(text, { query: 'all' });
 }
 
 /** The client-facing error for an upstream failure before any response byte was sent. */
 export function upstreamError(
   err: unknown,
   timeoutsMs: { connect: number; headers: number },
-  secrets: readonly string[],
+  redactor: SecretMatcher,
 ): AtiError {
   const kind = errorKind(err);
   if (kind === 'connect_timeout') {
@@ -95,5 +73,5 @@ export function upstreamError(
     return new AtiError('ATI_ERR_UPSTREAM_TIMEOUT', `${TEXT.upstreamTimeout} stalled while sending the response`);
   }
   const message = err instanceof Error ? err.message : String(err);
-  return new AtiError('ATI_ERR_UPSTREAM', `${TEXT.upstreamError}: ${redact(message, secrets)}`);
+  return new AtiError('ATI_ERR_UPSTREAM', `${TEXT.upstreamError}: ${redact(message, redactor)}`);
 }

@@ -298,10 +298,10 @@ class Exchange implements Dispatcher.DispatchHandler {
       refuseBody(this.req, this.res, new AtiError('ATI_ERR_BODY_TOO_LARGE', TEXT.requestTooLarge));
       return;
     }
-    const secrets = this.rt.injection.secrets;
+    const redactor = this.rt.injection.redactor;
     const fields = {
       route: spec.name,
-      error: redact(err.message, secrets),
+      error: redact(err.message, redactor),
       error_kind: errorKind(err),
       upstream_url: spec.origin + spec.basePath + this.upstreamPath,
     };
@@ -313,7 +313,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.logger.warn(fields, 'upstream request failed');
     sendErrorResponse(
       this.res,
-      upstreamError(err, { connect: spec.connectTimeoutMs, headers: spec.headersTimeoutMs }, secrets),
+      upstreamError(err, { connect: spec.connectTimeoutMs, headers: spec.headersTimeoutMs }, redactor),
     );
   }
 }

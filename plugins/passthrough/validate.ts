@@ -8,9 +8,9 @@
  */
 import type { PluginIssue, ProviderManifest } from '../../sdk/plugin.js';
 import { globToRegexSource, expandPathPattern } from '../../sdk/plugin.js';
+import { PASSTHROUGH_INJECTION } from './credentials.js';
 import { HEADER_NAME, isValidHeaderValue, RESERVED_EXTRA_HEADERS } from './headers.js';
 
-const INJECTING_AUTH = new Set(['bearer', 'header', 'query', 'basic']);
 /** A DNS name or IPv4 literal as it appears in a Host header (no port, no trailing dot). */
 const HOST_NAME = /^(?:[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?)(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?)*$/;
 const IPV6_LITERAL = /^\[[0-9A-Fa-f:.]+\]$/;
@@ -115,7 +115,7 @@ export function validatePassthrough(m: ProviderManifest): PluginIssue[] {
   checkGlobs('deny_paths', p['deny_paths'], issues);
   checkGlobs('forward_authorization_paths', p['forward_authorization_paths'], issues);
 
-  if (INJECTING_AUTH.has(p.auth_type) && !p.auth_key_name) {
+  if (PASSTHROUGH_INJECTION.secretTypes.has(p.auth_type) && !p.auth_key_name) {
     add(
       'auth_key_name',
       `auth_type = "${p.auth_type}" needs auth_key_name (the keyring entry that holds the credential)`,

@@ -187,7 +187,7 @@ export class WebSocketRelay {
     };
     const fail = (err: AtiError, cause: string) => {
       logger.warn(
-        { route: spec.name, error: redact(cause, inj.secrets), upstream: logUrl },
+        { route: spec.name, error: redact(cause, inj.redactor), upstream: logUrl },
         'upstream websocket handshake failed',
       );
       writeSocketErrorResponse(socket, err, { headers: extra });
@@ -211,7 +211,7 @@ export class WebSocketRelay {
     upstream.on('error', (err: Error) => {
       if (!settle()) return; // after the handshake the pair handles errors; after a relay/timeout they are expected
       fail(
-        upstreamError(err, { connect: spec.connectTimeoutMs, headers: spec.connectTimeoutMs }, inj.secrets),
+        upstreamError(err, { connect: spec.connectTimeoutMs, headers: spec.connectTimeoutMs }, inj.redactor),
         err.message,
       );
     });

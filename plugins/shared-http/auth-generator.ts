@@ -7,19 +7,16 @@
  * cut and scrubbed, never to the client (ref-01 §16.9). Results are cached per
  * caller (`sub`) for `cache_ttl_secs`; the cache lives in the provider instance,
  * so it is per provider and dropped when the provider's manifest changes.
- * `${NAME}` placeholders in `args` and `env` use the single-pass dialect of
- * placeholders.ts; JWT_SUB, JWT_SCOPE, TOOL_NAME and TIMESTAMP come first.
+ * `${NAME}` placeholders in `args` and `env` use the SDK's single-pass
+ * expansion (`compileTemplate`); JWT_SUB, JWT_SCOPE, TOOL_NAME and TIMESTAMP come first.
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { unlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { AtiError } from '../../sdk/plugin.js';
-import type { Logger } from '../../sdk/plugin.js';
-import type { KeyringAccessor } from '../../sdk/plugin.js';
-import { compileTemplate, expandTemplate, type Template } from './placeholders.js';
-import { redactSecrets } from './redact.js';
+import { AtiError, compileTemplate, expandTemplate, injectedSecretMatcher } from '../../sdk/plugin.js';
+import type { KeyringAccessor, Logger, Template } from '../../sdk/plugin.js';
 
 export interface AuthGeneratorConfig {
   type: 'command' | 'script';
@@ -110,7 +107,7 @@ export class AuthGenerator {
     private readonly provider: string,
     private readonly logger: Logger,
   ) {
-    this.args = (cfg.args ?? []).map(compileTemplate);
+    this.args = (cfg.args ?? []).map((a) => compileTemplate(a));
     this.env = Object.entries(cfg.env ?? {}).map(([k, v]) => [k, compileTemplate(v)]);
     this.ttlMs = (cfg.cache_ttl_secs ?? 0) * 1000;
     this.timeoutS = cfg.timeout_secs ?? DEFAULT_GENERATOR_TIMEOUT_S;
@@ -232,7 +229,9 @@ export class AuthGenerator {
       child.on('close', (code, signal) => {
         clearTimeout(timer);
         if (spawnFailed) return;
-        const stderr = redactSecrets(Buffer.concat(errOut).toString('utf8').slice(0, MAX_STDERR).trim(), secrets);
+        const stderr = injectedSecretMatcher(secrets).redact(
+          Buffer.concat(errOut).toString('utf8').slice(0, MAX_STDERR).trim(),
+        );
         if (timedOut) return reject(fail(`Generator timed out after ${this.timeoutS}s`));
         if (overflow) return reject(fail(`Generator wrote more than ${MAX_STDOUT} bytes to stdout`));
         if (code !== 0) {

@@ -19,13 +19,21 @@ import type {
   ToolDefinition,
   ToolResult,
 } from '../../sdk/plugin.js';
-import { ATI_VERSION as VERSION } from '../../sdk/plugin.js';
+import {
+  ATI_VERSION as VERSION,
+  authSettings,
+  compileTemplate,
+  expandTemplate,
+  injectCredential,
+  injectedSecretMatcher,
+  missingCredential,
+  placeCredential,
+  type Template,
+} from '../../sdk/plugin.js';
 import { AuthGenerator, type AuthGeneratorConfig } from './auth-generator.js';
-import { applyAuth, authSettings, deniedHeaderNames, SECRET_AUTH_TYPES } from './auth-injection.js';
+import { applyCredential, deniedHeaderNames, HTTP_INJECTION } from './auth-injection.js';
 import { OAuth2TokenSource, resolveTokenUrl } from './oauth2.js';
-import { compileTemplate, expandTemplate, type Template } from './placeholders.js';
 import { engineSettings } from './provider-fields.js';
-import { redactSecrets } from './redact.js';
 import { buildRequest } from './request-builder.js';
 import { compileRequestPlan, type RequestPlan } from './request-plan.js';
 import { classifyResponse } from './response.js';
@@ -71,7 +79,7 @@ export function createHttpEngine(m: ProviderManifest, pctx: ProvisionContext): H
     k.toLowerCase(),
     compileTemplate(v),
   ]);
-  const auth = authSettings(p);
+  const auth = authSettings(p, HTTP_INJECTION);
   const denied = deniedHeaderNames(
     auth,
     extraHeaders.map(([k]) => k),
@@ -130,19 +138,20 @@ export function createHttpEngine(m: ProviderManifest, pctx: ProvisionContext): H
         toolName: tool.name,
       });
       secrets.push(cred.primary, ...Object.values(cred.headers));
-      if (SECRET_AUTH_TYPES.has(auth.type)) applyAuth(auth, cred.primary, headers, query);
+      if (auth.injectsSecret) applyCredential(placeCredential(auth, cred.primary), headers, query);
       for (const [k, v] of Object.entries(cred.headers)) headers[k.toLowerCase()] = v;
       return undefined;
     }
-    if (SECRET_AUTH_TYPES.has(auth.type)) {
-      const secret = ctx.keyring.require(auth.keyEntry ?? '', `provider ${name} (auth_type = "${auth.type}")`);
-      secrets.push(secret);
-      applyAuth(auth, secret, headers, query);
+    const placed = injectCredential(auth, ctx.keyring);
+    if (placed) {
+      if ('missing' in placed) throw missingCredential(placed.missing, `provider ${name} (auth_type = "${auth.type}")`);
+      secrets.push(...placed.secrets);
+      applyCredential(placed, headers, query);
       return undefined;
     }
     if (oauth) {
       const t = await oauth.token(ctx.keyring, secrets);
-      applyAuth(auth, t.token, headers, query);
+      applyCredential(placeCredential(auth, t.token), headers, query);
       return t;
     }
     return undefined;
@@ -172,7 +181,8 @@ export function createHttpEngine(m: ProviderManifest, pctx: ProvisionContext): H
       const qs = query.length > 0 ? new URLSearchParams(query).toString() : '';
       return qs ? `${path}${path.includes('?') ? '&' : '?'}${qs}` : path;
     };
-    const scrub = (s: string) => redactSecrets(s, secrets);
+    // Built only on the error paths that need it, from every secret this call sent.
+    const scrub = (s: string) => injectedSecretMatcher(secrets).redact(s);
 
     // The client's abort signal goes straight to the upstream request; timeouts are the pool's
     // per-phase ones (connect, response headers, body) — no per-call controller or timer.
@@ -187,7 +197,7 @@ export function createHttpEngine(m: ProviderManifest, pctx: ProvisionContext): H
       // The upstream refused a cached token (revoked early): fetch a fresh one and retry once.
       oauth.invalidate(token.token);
       const fresh = await oauth.token(ctx.keyring, secrets);
-      applyAuth(auth, fresh.token, headers, query);
+      applyCredential(placeCredential(auth, fresh.token), headers, query);
       res = await send();
     }
     const c = classifyResponse(res.status, res.text);

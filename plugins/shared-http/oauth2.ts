@@ -7,8 +7,7 @@
  * misses share one exchange; the engine invalidates the token when the
  * upstream answers 401 (the reference never does, ref-01 §16.31).
  */
-import { sha256, type KeyringAccessor } from '../../sdk/plugin.js';
-import { redactSecrets } from './redact.js';
+import { injectedSecretMatcher, sha256, type KeyringAccessor } from '../../sdk/plugin.js';
 import { truncateText } from './response.js';
 import { upstreamError, type UpstreamClient } from './upstream-client.js';
 
@@ -106,7 +105,8 @@ export class OAuth2TokenSource {
       form.set('client_id', clientId);
       form.set('client_secret', secret);
     }
-    const scrub = (s: string) => redactSecrets(s, [secret, clientId]);
+    const redactor = injectedSecretMatcher([secret, clientId]);
+    const scrub = (s: string) => redactor.redact(s);
     const fail = (why: string, status?: number) => upstreamError(`OAuth2 token exchange failed: ${why}`, status);
     const res = await this.client.send(
       { origin: url.origin, path: url.pathname + url.search, method: 'POST', headers, body: form.toString() },

@@ -7,7 +7,7 @@
  * header names). Bad arguments are ATI_ERR_TOOL_ARGS (400), never a 502.
  * Auth and `extra_headers` are added later by the engine.
  */
-import { AtiError } from '../../sdk/plugin.js';
+import { AtiError, percentEncode } from '../../sdk/plugin.js';
 import type { CollectionFormat, RequestPlan } from './request-plan.js';
 
 export interface BuiltRequest {
@@ -57,9 +57,7 @@ export function valueToText(v: unknown): string {
 }
 
 /** Percent-encodes every byte except `A–Z a–z 0–9 - _ . ~`, upper-case hex (ref-01 §6.3). */
-export function encodePathValue(s: string): string {
-  return encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
-}
+export const encodePathValue = percentEncode;
 
 function echo(s: string): string {
   const clean = s.replace(/\0/g, '\\0');

@@ -5,11 +5,10 @@
  * (PRODUCT §3.10) rather than a 502 on the first call.
  */
 import type { PluginIssue, ProviderFields, ToolManifest } from '../../sdk/plugin.js';
-import { jsonPathProblem } from '../../sdk/plugin.js';
+import { compileTemplate, expandTemplate, jsonPathProblem, templateProblem } from '../../sdk/plugin.js';
 import { authGeneratorProblems, type AuthGeneratorConfig } from './auth-generator.js';
-import { SECRET_AUTH_TYPES } from './auth-injection.js';
+import { HTTP_INJECTION } from './auth-injection.js';
 import { resolveTokenUrl, tokenUrlProblem } from './oauth2.js';
-import { templateProblem } from './placeholders.js';
 import { inputSchemaProblems } from './request-plan.js';
 
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
@@ -20,7 +19,7 @@ function baseUrlProblem(baseUrl: string): string | undefined {
   const t = templateProblem(baseUrl);
   if (t) return t;
   // Placeholders may stand for any part; check the shape with them replaced by a harmless token.
-  const probe = baseUrl.replace(/\$\{[^}]*\}/g, 'x');
+  const probe = expandTemplate(compileTemplate(baseUrl), () => 'x');
   let u: URL;
   try {
     u = new URL(probe);
@@ -41,7 +40,7 @@ export function providerProblems(p: ProviderFields): PluginIssue[] {
   if (b) issue('base_url', b);
 
   const gen = p.auth_generator as AuthGeneratorConfig | undefined;
-  if (SECRET_AUTH_TYPES.has(p.auth_type) && !gen && !p.auth_key_name) {
+  if (HTTP_INJECTION.secretTypes.has(p.auth_type) && !gen && !p.auth_key_name) {
     issue('auth_key_name', `is required with auth_type = "${p.auth_type}" (the keyring entry that holds the secret)`);
   }
   if (p.auth_header_name !== undefined && !HEADER_NAME.test(p.auth_header_name)) {

@@ -3,7 +3,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { argsFromFlags } from '../../client/proxy-client.js';
-import { signatureHeader } from '../../client/sign.js';
+import { signRequest } from '../../kernel/request-signature.js';
 import { makeAtiDir, type TempAtiDir } from '../helpers/ati-dir.js';
 import { runAti, startProxy, type ProxyProcess } from '../helpers/proxy-process.js';
 
@@ -21,7 +21,7 @@ describe('proxy client', () => {
 
   it('signs {t}.{METHOD}.{path} with HMAC-SHA256', () => {
     const key = Buffer.from('0123456789abcdef0123456789abcdef', 'hex');
-    const h = signatureHeader(key, 'post', '/call', 1700000000);
+    const h = signRequest(key, 'post', '/call', 1700000000);
     const mac = createHmac('sha256', key).update('1700000000.POST./call').digest('hex');
     expect(h).toBe(`t=1700000000,s=${mac}`);
   });

@@ -8,7 +8,7 @@ import { encodeKey } from '../../config/keyring-key.js';
 import { createKeyringLoader, keyringFromEnv, loadKeyring } from '../../config/keyring-loader.js';
 import { keyringFileRefsExtension } from '../../core/generation/keyring-file-refs.js';
 import { createLogger } from '../../kernel/logger.js';
-import { currentSecretMatcher, setRedactionValues } from '../../kernel/redact.js';
+import { redactText, setRedactionValues } from '../../kernel/redact.js';
 import { makeAtiDir, type TempAtiDir } from '../helpers/ati-dir.js';
 import { startHost, type TestHost } from '../helpers/host.js';
 import { makeTestPlugin } from '../helpers/test-plugin.js';
@@ -196,7 +196,7 @@ describe('keyring load cascade (ref-03 §2.6)', () => {
   it('the builder loader registers loaded values for redaction at once', async () => {
     dir = await makeAtiDir({ credentials: '{"a":"candidate-only-value"}' });
     await createKeyringLoader(cfg())();
-    expect(currentSecretMatcher().redact('x candidate-only-value')).toBe('x [REDACTED]');
+    expect(redactText('x candidate-only-value')).toBe('x [REDACTED]');
   });
 
   it('reload: a corrupt keyring.enc keeps the serving generation and its keyring; a good one swaps in', async () => {

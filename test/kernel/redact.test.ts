@@ -2,8 +2,10 @@ import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../kernel/logger.js';
 import {
+  MIN_INJECTED_SECRET_LENGTH,
   MIN_REDACT_LENGTH,
   REDACTED,
+  injectedSecretMatcher,
   SecretMatcher,
   redactHeaders,
   redactText,
@@ -11,7 +13,7 @@ import {
   scrubLogLine,
   setCandidateRedactionValues,
   setRedactionValues,
-  currentSecretMatcher,
+  KeyringRedaction,
 } from '../../kernel/redact.js';
 
 /** A pino destination that keeps every line. */
@@ -116,16 +118,23 @@ describe('redaction', () => {
   });
 
   it('the matcher is rebuilt only when the set of values changes; candidate values add to the serving ones', () => {
-    setRedactionValues(['serving-secret-1', 'serving-secret-2']);
-    const a = currentSecretMatcher();
-    setRedactionValues(['serving-secret-2', 'serving-secret-1']);
-    expect(currentSecretMatcher()).toBe(a);
-    setCandidateRedactionValues(['candidate-secret-3']);
-    const b = currentSecretMatcher();
+    const r = new KeyringRedaction();
+    r.setServing(['serving-secret-1', 'serving-secret-2']);
+    const a = r.matcher;
+    r.setServing(['serving-secret-2', 'serving-secret-1']);
+    expect(r.matcher).toBe(a);
+    r.setCandidate(['candidate-secret-3']);
+    const b = r.matcher;
     expect(b).not.toBe(a);
     expect(b.redact('serving-secret-1 candidate-secret-3')).toBe(`${REDACTED} ${REDACTED}`);
-    setRedactionValues(['serving-secret-1']); // swap clears the candidate slot
-    expect(currentSecretMatcher().redact('candidate-secret-3 serving-secret-1')).toBe(`candidate-secret-3 ${REDACTED}`);
+    r.setServing(['serving-secret-1']); // swap clears the candidate slot
+    expect(r.matcher.redact('candidate-secret-3 serving-secret-1')).toBe(`candidate-secret-3 ${REDACTED}`);
+    // The process-wide functions drive one such set: candidate values add to the serving ones.
+    setRedactionValues(['serving-secret-1']);
+    setCandidateRedactionValues(['candidate-secret-3']);
+    expect(redactText('serving-secret-1 candidate-secret-3')).toBe(`${REDACTED} ${REDACTED}`);
+    setRedactionValues(['serving-secret-1']);
+    expect(redactText('candidate-secret-3 serving-secret-1')).toBe(`candidate-secret-3 ${REDACTED}`);
   });
 
   it('the logger scrubs every line (message, fields, child bindings, errors, URLs) and keeps it valid JSON', () => {
@@ -154,5 +163,85 @@ describe('redaction', () => {
     const line =
       '{"level":"INFO","timestamp":"2026-01-01T00:00:00.000Z","path":"/health","status":200,"message":"request"}\n';
     expect(scrubLogLine(line)).toBe(line);
+  });
+});
+
+describe('one redactor for every spelling of a secret', () => {
+  // A secret whose spellings all differ: a space (percent vs form), `"` (JSON), `/` and `!'` (strict percent).
+  const s = `"a b/!'`;
+  const strict = (v: string) =>
+    encodeURIComponent(v).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  const forms: Record<string, string> = {
+    raw: s,
+    percent: encodeURIComponent(s),
+    form: new URLSearchParams([['', s]]).toString().slice(1),
+    plus: encodeURIComponent(s).replace(/%20/g, '+'),
+    strict: strict(s),
+    json: JSON.stringify(s).slice(1, -1),
+    basic: Buffer.from(`${s}:`).toString('base64'),
+  };
+
+  it('replaces the raw, percent-encoded, form-encoded, strict, JSON-escaped and basic-auth forms, each whole', () => {
+    expect(new Set(Object.values(forms)).size).toBe(Object.keys(forms).length);
+    const m = new SecretMatcher([s]);
+    for (const [name, f] of Object.entries(forms)) {
+      const out = m.redact(`${name}=<${f}>`);
+      // The basic-auth form is matched without its base64 padding.
+      expect(out, name).toMatch(new RegExp(`^${name}=<\\[REDACTED\\]=*>$`));
+      expect(out, name).not.toContain(f.replace(/=+$/, ''));
+    }
+    // `Authorization: Basic base64("<secret>:")` as the http and mcp handlers send it.
+    expect(m.redact(`Basic ${forms['basic']}`)).toMatch(/^Basic \[REDACTED\]=*$/);
+  });
+
+  it('replaces each long line of a multi-line secret on its own, and the secret inside JSON', () => {
+    const pem = '-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\nshort\n-----END PRIVATE KEY-----';
+    const m = new SecretMatcher([pem]);
+    expect(m.redact('line: MIIEvQIBADANBgkqhkiG9w0BAQEFAASC')).toBe('line: [REDACTED]');
+    expect(m.redact(JSON.stringify({ key: pem }))).toBe('{"key":"[REDACTED]"}');
+    expect(m.redact(`whole:\n${pem}\n`)).toBe('whole:\n[REDACTED]\n');
+    // Lines shorter than 16 characters are ordinary text, not evidence of the secret.
+    expect(m.redact('a short line')).toBe('a short line');
+  });
+
+  it('has one minimum length, an option: 6 for the keyring, 4 for injected secrets, or any given', () => {
+    expect(MIN_REDACT_LENGTH).toBe(6);
+    expect(MIN_INJECTED_SECRET_LENGTH).toBe(4);
+    const values = ['abc', 'abcd', 'abcde', 'abcdef'];
+    expect(new SecretMatcher(values).size).toBe(1);
+    expect(new SecretMatcher(values).redact('abcde abcdef')).toBe(`abcde ${REDACTED}`);
+    expect(injectedSecretMatcher(values).size).toBe(3);
+    expect(injectedSecretMatcher(values).redact('abc abcd abcde')).toBe(`abc ${REDACTED} ${REDACTED}`);
+    expect(new SecretMatcher(values, { minLength: 1 }).redact('abc')).toBe(REDACTED);
+    // The process-wide keyring matcher uses the default: short keyring values are settings, not secrets.
+    setRedactionValues(['eu', 'region-secret-1']);
+    expect(redactText('eu region-secret-1')).toBe(`eu ${REDACTED}`);
+  });
+
+  it('redactText: URL userinfo and credential parameters, then the secrets; whole query on request', () => {
+    const m = injectedSecretMatcher(['tok-5']);
+    const msg = 'error sending request for url (https://u:p@h.example/x?appid=tok-5&page=2&token=z#f), retry';
+    expect(m.redactText(msg)).toBe(
+      `error sending request for url (https://${REDACTED}@h.example/x?appid=${REDACTED}&page=2&token=${REDACTED}#f), retry`,
+    );
+    expect(m.redactText(msg, { paramNames: ['APPID'] })).toContain(`?appid=${REDACTED}&page=2`);
+    expect(m.redactText(msg, { query: 'all' })).toBe(
+      `error sending request for url (https://${REDACTED}@h.example/x?${REDACTED}#f), retry`,
+    );
+    // A URL at the end of a sentence or in parentheses keeps the punctuation outside it.
+    expect(m.redactText('see https://h/x?sig=abc.')).toBe(`see https://h/x?sig=${REDACTED}.`);
+    expect(m.redactText('(https://h/a_(b)?key=k)')).toBe(`(https://h/a_(b)?key=${REDACTED})`);
+    expect(redactUrl('https://h/p?', { query: 'all' })).toBe('https://h/p?');
+  });
+
+  it('redactValue redacts strings, keys and numbers of a JSON value and returns clean values unchanged', () => {
+    const m = injectedSecretMatcher(['98765', 'sk-abc']);
+    const clean = { a: [1, 'x'], b: null };
+    expect(m.redactValue(clean)).toEqual(clean);
+    expect(m.redactValue({ n: 98765, ['sk-abc']: ['use sk-abc', true] })).toEqual({
+      n: REDACTED,
+      [REDACTED]: [`use ${REDACTED}`, true],
+    });
+    expect(injectedSecretMatcher([]).redactValue('sk-abc')).toBe('sk-abc');
   });
 });

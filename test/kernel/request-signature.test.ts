@@ -1,8 +1,9 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { decodeSigningSecret, signingSecretsFromKeyring } from '../../core/generation/builder.js';
+import { signingSecretsFromKeyring } from '../../core/generation/builder.js';
 import { Keyring } from '../../config/keyring.js';
 import {
+  decodeSigningSecret,
   parseSignatureHeader,
   signRequest,
   verifySignature,

@@ -4,10 +4,10 @@ import {
   isSecretName,
   redactArgs,
   truncateChars,
-  REDACTED,
   TRUNCATED_SUFFIX,
   DEFAULT_LIMITS,
 } from '../../../core/db/arg-redaction.js';
+import { REDACTED } from '../../../kernel/redact.js';
 
 describe('call-log argument redaction', () => {
   it('recognises secret names by word, not by substring', () => {

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { signatureHeader } from '../../../client/sign.js';
+import { signRequest } from '../../../kernel/request-signature.js';
 import { encryptKeyring } from '../../../config/keyring-enc.js';
 import { makeAtiDir, type TempAtiDir } from '../../helpers/ati-dir.js';
 import { startProxy, type ProxyProcess } from '../../helpers/proxy-process.js';
@@ -29,7 +29,7 @@ async function writeKeyring(dir: TempAtiDir, entries: Record<string, string>): P
 }
 
 function signed(secret: string, p: string): Record<string, string> {
-  return { 'x-sandbox-signature': signatureHeader(Buffer.from(secret), 'GET', p) };
+  return { 'x-sandbox-signature': signRequest(Buffer.from(secret), 'GET', p) };
 }
 
 async function hup(proxy: ProxyProcess, outcome: 'reload applied' | 'reload rejected'): Promise<void> {

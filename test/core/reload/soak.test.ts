@@ -9,7 +9,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { signatureHeader } from '../../../client/sign.js';
+import { signRequest } from '../../../kernel/request-signature.js';
 import { encryptKeyring } from '../../../config/keyring-enc.js';
 import { makeAtiDir, type TempAtiDir } from '../../helpers/ati-dir.js';
 import { startProxy, type ProxyProcess } from '../../helpers/proxy-process.js';
@@ -92,13 +92,13 @@ describe('reload soak (real process, bounded)', () => {
           const route = `/api/c${c}/${n}`;
           const secret = secrets[serving]!;
           const r = await send(p.url, route, {
-            headers: { 'x-sandbox-signature': signatureHeader(Buffer.from(secret), 'GET', route) },
+            headers: { 'x-sandbox-signature': signRequest(Buffer.from(secret), 'GET', route) },
           }).catch((e: Error) => ({ status: 0, body: Buffer.from(e.message) }));
           if (r.status === 200) ok++;
           else failures.push(`${r.status} ${r.body.toString().slice(0, 100)}`);
           if (n % 5 === 0) {
             const t = await fetch(`${p.url}/tools`, {
-              headers: { 'x-sandbox-signature': signatureHeader(Buffer.from(secret), 'GET', '/tools') },
+              headers: { 'x-sandbox-signature': signRequest(Buffer.from(secret), 'GET', '/tools') },
             }).catch(() => undefined);
             if (t?.status !== 200) failures.push(`/tools ${t?.status}`);
             else await t.json();

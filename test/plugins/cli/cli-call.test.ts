@@ -244,6 +244,25 @@ describe('cli plugin: credentials', () => {
     expect(r['echoed']).toBe('[REDACTED]');
   });
 
+  it('a secret the CLI prints in any spelling is redacted from the result, also short and multi-line ones', async () => {
+    const secret = '"a b/';
+    const pem = '-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----';
+    harness = await provisionCli(
+      nodeScriptManifest('print-secret-forms.mjs', '\n[provider.cli_env]\nSECRET = "${s}"\nPEM = "${pem}"'),
+      { keys: { s: secret, pem } },
+    );
+    expect((await harness.call([])).value).toBe(
+      [
+        'raw=[REDACTED]',
+        'percent=[REDACTED]',
+        'form=[REDACTED]',
+        'json="[REDACTED]"',
+        'basic=Basic [REDACTED]',
+        'pem-line=[REDACTED]',
+      ].join('\n'),
+    );
+  });
+
   it('a missing keyring entry is a 500 naming the entry (and the variable), never a value', async () => {
     harness = await provisionCli(credManifest(), { keys: { api_token: 'tok-1234567890', version: '2' } });
     expect(harness.log.lines.join('')).toMatch(/keyring entry 'service_account' \(cli_env.CRED_FILE\) is missing/);

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseManifests } from '../../../config/manifest-loader.js';
 import { sha256 } from '../../../kernel/hash.js';
-import { expandInline } from '../../../plugins/cli/child-env.js';
+import { compileTemplate, expandTemplate, LENIENT_TEMPLATE } from '../../../kernel/placeholders.js';
 import { CallWorkspace, sweepStaleWorkspaces } from '../../../plugins/cli/credential-files.js';
 import {
   contentTypeFor,
@@ -18,7 +18,7 @@ import {
   parseMaxOutputBytes,
   planCaptures,
 } from '../../../plugins/cli/output-capture.js';
-import { makeRedactor } from '../../../plugins/cli/redact.js';
+import { injectedSecretMatcher } from '../../../kernel/redact.js';
 import { cliConfigFromManifest } from '../../../plugins/cli/schema.js';
 import { loadManifest, provisionCli, registry, shellScriptManifest } from './cli-harness.js';
 
@@ -96,7 +96,9 @@ describe('cli manifest validation', () => {
   });
 });
 
-describe('${key} expansion', () => {
+describe('${key} expansion (the lenient syntax cli_env values use)', () => {
+  const expandInline = (value: string, resolve: (key: string) => string) =>
+    expandTemplate(compileTemplate(value, LENIENT_TEMPLATE), resolve);
   const keys: Record<string, string> = { a: '${b}', b: 'never', t: 'TOKEN' };
   const resolve = (k: string) => {
     const v = keys[k];
@@ -116,7 +118,8 @@ describe('${key} expansion', () => {
 describe('redaction', () => {
   it('replaces secrets as written, JSON-escaped, and long lines of multi-line secrets', () => {
     const pem = '-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----';
-    const r = makeRedactor(['tok-123456', pem, 'ab']);
+    const m = injectedSecretMatcher(['tok-123456', pem, 'ab']);
+    const r = (text: string) => m.redact(text);
     expect(r('token tok-123456 ok')).toBe('token [REDACTED] ok');
     expect(r(JSON.stringify({ key: pem }))).toBe('{"key":"[REDACTED]"}');
     expect(r('line: MIIEvQIBADANBgkqhkiG9w0BAQEFAASC')).toBe('line: [REDACTED]');

@@ -188,6 +188,30 @@ x-ati-param-location = "header"
     for (const line of th!.logs) expect(line).not.toContain(secret);
     expect(th!.logsOf('tool call').map((l) => l['status'])).toEqual([502, 502]);
   });
+
+  it('an upstream error that echoes the injected secret in any spelling is redacted by the call', async () => {
+    // Five characters: below the keyring-wide minimum (6), so only the call's own redactor can hide it.
+    const secret = '"a b/';
+    const forms = [
+      secret,
+      encodeURIComponent(secret),
+      new URLSearchParams([['', secret]]).toString().slice(1),
+      JSON.stringify(secret).slice(1, -1),
+      Buffer.from(`${secret}:`).toString('base64'),
+    ];
+    expect(new Set(forms).size).toBe(forms.length);
+    await start('auth_type = "basic"\nauth_key_name = "k"', { k: secret });
+    up.handle((_req, res) => {
+      res.writeHead(500, { 'content-type': 'text/plain' });
+      res.end(forms.map((f, i) => `f${i}=${f}`).join(' '));
+    });
+    const r = await th!.call('get_thing');
+    expect(r.status).toBe(502);
+    expect(r.body['error']).toBe(
+      `Upstream API error: API error (500): ${forms.map((_f, i) => `f${i}=[REDACTED]`).join(' ')}`,
+    );
+    for (const line of th!.logs) for (const f of forms) expect(line).not.toContain(f);
+  });
 });
 
 describe('http handler: OAuth2 client credentials', () => {

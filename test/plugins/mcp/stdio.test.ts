@@ -124,6 +124,25 @@ describe('mcp plugin: stdio upstream', () => {
     expect(env['PATH']).toBe(process.env['PATH']);
   });
 
+  it('redacts the injected secrets from results in every spelling, also short and multi-line ones', async () => {
+    const secret = '"a b/';
+    const pem = '-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----';
+    const { host } = await start({
+      'manifests/fx.toml': stdioManifest('fx', { env: { T: '${t}', P: '${pem}' } }),
+      credentials: JSON.stringify({ t: secret, pem }),
+    });
+    const forms = [
+      secret,
+      encodeURIComponent(secret),
+      new URLSearchParams([['', secret]]).toString().slice(1),
+      JSON.stringify(secret).slice(1, -1),
+      `Basic ${Buffer.from(`${secret}:`).toString('base64')}`,
+      'MIIEvQIBADANBgkqhkiG9w0BAQEFAASC',
+    ];
+    const r = await callTool(host, 'fx:echo', { text: forms.join(' | ') });
+    expect(r.value).toBe('[REDACTED] | [REDACTED] | [REDACTED] | [REDACTED] | Basic [REDACTED] | [REDACTED]');
+  });
+
   it('logs the child stderr line by line at WARN, with secrets redacted', async () => {
     const { host } = await start({
       'manifests/fx.toml': stdioManifest('fx', {

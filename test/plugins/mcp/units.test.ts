@@ -3,8 +3,8 @@ import { PluginRegistry } from '../../../core/plugin/contract.js';
 import { Keyring } from '../../../config/keyring.js';
 import { parseManifests } from '../../../config/manifest-loader.js';
 import { createMcpPlugin } from '../../../plugins/mcp/index.js';
-import { expandPlaceholders } from '../../../plugins/mcp/placeholders.js';
-import { makeRedactor } from '../../../plugins/mcp/redact.js';
+import { expandPlaceholders } from '../../../kernel/placeholders.js';
+import { injectedSecretMatcher } from '../../../kernel/redact.js';
 import { StderrLog } from '../../../plugins/mcp/stderr-log.js';
 import { cleanChildEnv } from '../../../plugins/mcp/stdio-transport.js';
 import { resolveTarget } from '../../../plugins/mcp/target.js';
@@ -28,18 +28,24 @@ describe('mcp plugin units', () => {
     const x = expandPlaceholders('${a}/${b}/${missing}/${empty}/${other}/${unterminated', (k) => kr.get(k));
     expect(x.value).toBe('A-${b}/B/${missing}//${other}/${unterminated');
     expect(x.missing).toEqual(['missing', 'other']);
-    expect(x.used).toEqual(['A-${b}', 'B', '']);
+    expect(x.used).toEqual([
+      ['a', 'A-${b}'],
+      ['b', 'B'],
+      ['empty', ''],
+    ]);
   });
 
   it('redacts secrets (and their basic-auth form) but not short values', () => {
-    const r = makeRedactor(['s3cr3t-value', 'abc']);
+    const m = injectedSecretMatcher(['s3cr3t-value', 'abc']);
+    const r = (text: string) => m.redact(text);
     expect(r('x s3cr3t-value y abc')).toBe('x [REDACTED] y abc');
     expect(r(`Basic ${Buffer.from('s3cr3t-value:').toString('base64')}`)).toMatch(/^Basic \[REDACTED\]=*$/);
   });
 
   it('bounds stderr logging: long lines are cut, floods are counted, partial lines wait for their newline', () => {
     const logs = captureLogs();
-    const s = new StderrLog(logs.logger, makeRedactor(['hunter22']), {
+    const hunter = injectedSecretMatcher(['hunter22']);
+    const s = new StderrLog(logs.logger, (t) => hunter.redact(t), {
       maxLineChars: 10,
       linesPerWindow: 3,
       windowMs: 60_000,

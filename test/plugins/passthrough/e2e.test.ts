@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { makeAtiDir, type TempAtiDir } from '../../helpers/ati-dir.js';
 import { REPO_ROOT, startProxy, type ProxyProcess } from '../../helpers/proxy-process.js';
-import { signatureHeader } from '../../../client/sign.js';
+import { signRequest } from '../../../kernel/request-signature.js';
 import { send } from './client.js';
 import { ptManifest } from './harness.js';
 import { startEchoUpstream, startWsUpstream, valuesOf, type EchoUpstream, type WsUpstream } from './upstreams.js';
@@ -112,13 +112,13 @@ describe('passthrough e2e (bin/ati proxy --enable-passthrough)', () => {
     expect(unsigned.body.toString()).toContain('missing_signature');
     expect(up.requests).toHaveLength(0);
     const t = Math.floor(Date.now() / 1000);
-    const sig = signatureHeader(Buffer.from(secret), 'GET', '/api/v1/x', t);
+    const sig = signRequest(Buffer.from(secret), 'GET', '/api/v1/x', t);
     const signed = await send(proxy.url, '/api/v1/x', { headers: { 'x-sandbox-signature': sig } });
     expect(signed.status).toBe(200);
     expect(up.requests).toHaveLength(1);
     // A named route still needs the JWT: signed but no token → 401.
     const named = await send(proxy.url, '/tools', {
-      headers: { 'x-sandbox-signature': signatureHeader(Buffer.from(secret), 'GET', '/tools', t) },
+      headers: { 'x-sandbox-signature': signRequest(Buffer.from(secret), 'GET', '/tools', t) },
     });
     expect(named.status).toBe(401);
   });

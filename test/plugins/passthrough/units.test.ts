@@ -1,11 +1,14 @@
 /** Pure pieces of the passthrough plugin: path rewriting, placeholders, query credential, header rules, redaction. */
 import { describe, expect, it } from 'vitest';
 import { Keyring } from '../../../config/keyring.js';
+import type { ProviderFields } from '../../../config/manifest-types.js';
 import {
   encodeQueryComponent,
   expandPlaceholders,
   queryWithCredential,
+  resolveInjection,
 } from '../../../plugins/passthrough/credentials.js';
+import { injectedSecretMatcher } from '../../../kernel/redact.js';
 import { errorKind, redact, upstreamError } from '../../../plugins/passthrough/errors.js';
 import {
   connectionTokens,
@@ -128,14 +131,18 @@ describe('header rules', () => {
 describe('upstream error texts', () => {
   it('classifies timeouts as 504 and everything else as 502', () => {
     const t = { connect: 5000, headers: 300000 };
-    expect(upstreamError(Object.assign(new Error('x'), { code: 'UND_ERR_CONNECT_TIMEOUT' }), t, []).status).toBe(504);
-    expect(upstreamError(Object.assign(new Error('x'), { code: 'UND_ERR_HEADERS_TIMEOUT' }), t, []).message).toBe(
-      'gateway timeout: upstream sent no response headers within 300s',
-    );
+    expect(
+      upstreamError(Object.assign(new Error('x'), { code: 'UND_ERR_CONNECT_TIMEOUT' }), t, injectedSecretMatcher([]))
+        .status,
+    ).toBe(504);
+    expect(
+      upstreamError(Object.assign(new Error('x'), { code: 'UND_ERR_HEADERS_TIMEOUT' }), t, injectedSecretMatcher([]))
+        .message,
+    ).toBe('gateway timeout: upstream sent no response headers within 300s');
     const refused = upstreamError(
       Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' }),
       t,
-      [],
+      injectedSecretMatcher([]),
     );
     expect([refused.status, refused.code, refused.message]).toEqual([
       502,
@@ -146,9 +153,41 @@ describe('upstream error texts', () => {
   });
 
   it('redacts query strings, userinfo and known secrets', () => {
-    expect(redact('error sending request for url (https://u:p@h.example/x?api_key=SECRET&a=1)', ['tok-123'])).toBe(
-      'error sending request for url (https://h.example/x?[redacted])',
+    const route = injectedSecretMatcher(['tok-123']);
+    expect(redact('error sending request for url (https://u:p@h.example/x?api_key=SECRET&a=1)', route)).toBe(
+      'error sending request for url (https://[REDACTED]@h.example/x?[REDACTED])',
     );
-    expect(redact('bad value tok-123 here', ['tok-123'])).toBe('bad value [redacted] here');
+    expect(redact('bad value tok-123 here', route)).toBe('bad value [REDACTED] here');
+  });
+
+  it('the route redactor hides every secret the route injects, in every spelling, from upstream error texts', () => {
+    const q = 'q"k y'; // five characters: below the keyring-wide minimum, still a credential of this route
+    const kr = new Keyring(
+      [
+        ['qk', `${q}\n`],
+        ['h', 'h-1234'],
+      ],
+      't',
+    ).accessor();
+    const p = {
+      name: 'r',
+      auth_type: 'query',
+      auth_key_name: 'qk',
+      extra_headers: { 'X-H': 'v ${h}' },
+    } as unknown as ProviderFields;
+    const inj = resolveInjection(p, kr);
+    expect(inj.query?.pair).toBe(`api_key=${encodeQueryComponent(q)}`);
+    const cause = Object.assign(
+      new Error(
+        `error sending request for url (http://up/x?api_key=${encodeQueryComponent(q)}): ` +
+          `raw ${q} pct ${encodeURIComponent(q)} form ${new URLSearchParams([['', q]]).toString().slice(1)} ` +
+          `json ${JSON.stringify(q)} header h-1234`,
+      ),
+      { code: 'ECONNRESET' },
+    );
+    expect(upstreamError(cause, { connect: 5000, headers: 5000 }, inj.redactor).message).toBe(
+      'bad gateway: upstream error: error sending request for url (http://up/x?[REDACTED]): ' +
+        'raw [REDACTED] pct [REDACTED] form [REDACTED] json "[REDACTED]" header [REDACTED]',
+    );
   });
 });

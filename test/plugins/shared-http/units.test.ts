@@ -2,8 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import { extractJsonPath, jsonPathProblem } from '../../../core/tools/response-extract.js';
 import { silentLogger } from '../../../kernel/logger.js';
-import { compileTemplate, expandTemplate } from '../../../plugins/shared-http/placeholders.js';
-import { redactSecrets } from '../../../plugins/shared-http/redact.js';
+import { compileTemplate, expandTemplate } from '../../../kernel/placeholders.js';
+import { injectedSecretMatcher } from '../../../kernel/redact.js';
 import { buildRequest, encodePathValue } from '../../../plugins/shared-http/request-builder.js';
 import { compileRequestPlan } from '../../../plugins/shared-http/request-plan.js';
 import { classifyResponse, isNoRecords } from '../../../plugins/shared-http/response.js';
@@ -129,7 +129,7 @@ describe('redaction', () => {
   it('removes secrets in raw, percent-encoded and form-encoded forms', () => {
     const s = 'p@ss word+1';
     const text = `raw=${s} pct=${encodeURIComponent(s)} form=${new URLSearchParams({ k: s }).toString()}`;
-    expect(redactSecrets(text, [s])).toBe('raw=[REDACTED] pct=[REDACTED] form=k=[REDACTED]');
+    expect(injectedSecretMatcher([s]).redact(text)).toBe('raw=[REDACTED] pct=[REDACTED] form=k=[REDACTED]');
   });
 });
 
