@@ -218,7 +218,8 @@ export function createMcpRoutes(opts: McpRouteOptions = {}): RouteModule {
           host.logger.error({ error: (err as Error).message }, 'MCP request failed');
           answer = rpcError((msg as { id: JsonRpcId }).id, -32603, 'Internal error', { code: 'ATI_ERR_INTERNAL' });
         }
-        if (answer?.error?.code === RPC_REQUEST_CANCELLED && out.streaming) out.finish(200, undefined);
+        // A request the client cancelled gets no response: its stream ends empty, or 202.
+        if (answer?.error?.code === RPC_REQUEST_CANCELLED) out.finish(202, out.streaming ? undefined : null);
         else out.finish(answer?.error?.code === RPC_INVALID_REQUEST ? 400 : 200, answer);
         return reply;
       });

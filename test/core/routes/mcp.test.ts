@@ -146,6 +146,7 @@ describe('POST /mcp', () => {
       'fx:multi',
       'fx:changed',
       'fx:grow',
+      'fx:sleep',
       't_open',
       't_allowed',
     ]);
@@ -322,8 +323,8 @@ describe('POST /mcp', () => {
       pages++;
     } while (cursor);
     expect(pages).toBe(4);
-    expect(names).toHaveLength(13);
-    expect(new Set(names).size).toBe(13);
+    expect(names).toHaveLength(14);
+    expect(new Set(names).size).toBe(14);
     const bad = (await client.listTools({ cursor: 'not-a-cursor' }).catch((e: unknown) => e)) as McpError;
     expect(bad.code).toBe(-32602);
   });
