@@ -20,6 +20,7 @@ import { PluginRegistry, type CallContext, type PluginDefinition, type Provision
 import { parseManifests } from '../config/manifest-loader.js';
 import { sha256 } from '../kernel/hash.js';
 import { createUpstreamPool } from '../core/generation/upstream-pool.js';
+import { pluginMetrics } from '../core/metrics/plugin-metrics.js';
 
 export interface ConformanceOptions {
   plugin: PluginDefinition;
@@ -92,6 +93,7 @@ export function describeConformance(opts: ConformanceOptions): void {
         signal: controller.signal,
         generationId: 1,
         createPool: createUpstreamPool,
+        metrics: pluginMetrics(plugin.name, m.provider.name),
       });
     return { provisioned, lines, keyring, logger };
   }

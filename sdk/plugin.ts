@@ -4,8 +4,6 @@
  * nothing else from the core, which proves a third-party plugin can do what
  * they do. Breaking changes bump PLUGIN_API_VERSION.
  */
-import { metrics } from '../core/metrics/metrics.js';
-
 export {
   PLUGIN_API_VERSION,
   definePlugin,
@@ -35,6 +33,8 @@ export {
   type McpFederation,
   type McpListEntry,
   type McpPromptEntry,
+  type PluginMetrics,
+  type PluginCounter,
   ToolContentError,
 } from '../core/plugin/contract.js';
 export { AtiError, toAtiError, type ErrorCode } from '../kernel/errors.js';
@@ -85,14 +85,3 @@ export {
 /** The version of the ati-proxy package this plugin runs in (for User-Agent strings and logs). */
 export { VERSION as ATI_VERSION } from '../kernel/version.js';
 export { AuthGeneratorSchema } from '../config/manifest-schema.js';
-
-/**
- * Counters a plugin may bump so the host's `/metrics` shows them (low-cardinality
- * labels only: provider names, never argument values).
- */
-export const pluginMetrics = {
-  /** A stdio MCP server process was restarted after it died. */
-  mcpChildRestart(provider: string): void {
-    metrics.mcpChildRestarts.inc({ provider });
-  },
-};

@@ -2,15 +2,17 @@
  * Builds a candidate generation: read every source file and hash it → (stop if
  * nothing changed) → parse and validate all manifests, collecting every error →
  * load the keyring → provision providers (reusing unchanged ones) → build the
- * indexes (duplicates are errors). On any error, whatever the candidate had
- * provisioned itself is closed again (rollback) and the errors are returned;
- * the serving generation is never touched here.
+ * indexes (duplicates are errors). On any error, or when `signal` aborted the
+ * candidate while it provisioned, whatever the candidate had provisioned itself
+ * is closed again (rollback); the serving generation is never touched here.
  */
 import { readFile } from 'node:fs/promises';
 import { createUpstreamPool } from './upstream-pool.js';
+import { pluginMetrics } from '../metrics/plugin-metrics.js';
 import { AtiError, toAtiError } from '../../kernel/errors.js';
 import { SIGNING_SECRET_ENTRIES, decodeSigningSecret } from '../../kernel/request-signature.js';
 import { Generation, ProviderInstance } from './generation.js';
+import type { ExtensionKey, GenerationExtension } from './extension.js';
 import type { Keyring } from '../../config/keyring.js';
 import type { Logger } from '../../kernel/logger.js';
 import type { HostOptions, PassthroughRoute, PluginRegistry, ToolDefinition } from '../plugin/contract.js';
@@ -20,18 +22,6 @@ import { atiPaths } from '../../config/proxy-config.js';
 
 /** Loads the keyring for a generation; throws AtiError when a keyring file exists but is unusable. */
 export type KeyringLoader = () => Promise<Keyring>;
-
-/**
- * A feature that contributes data to each generation (skills, JWT key material …).
- * `load` runs after the keyring; its value lands in `gen.extensions[name]`.
- * Errors it throws reject the candidate like a manifest error.
- */
-export interface GenerationExtension {
-  name: string;
-  /** Extra files whose content is part of the change detection. */
-  sourceFiles?(options: HostOptions): Promise<string[]>;
-  load(ctx: { options: HostOptions; keyring: Keyring; logger: Logger; generationId: number }): Promise<unknown>;
-}
 
 export interface BuildInput {
   id: number;
@@ -43,6 +33,7 @@ export interface BuildInput {
   /** Rebuild even if no source changed. */
   force?: boolean;
   extensions?: readonly GenerationExtension[];
+  /** Aborted when the candidate is abandoned (superseded reload, shutdown); handed to every `provision`. */
   signal?: AbortSignal;
   /** Parsed manifests kept across builds (only changed files are parsed again). */
   manifestCache?: ManifestCache;
@@ -58,7 +49,9 @@ export type BuildOutcome =
       warnings: string[];
     }
   | { status: 'unchanged' }
-  | { status: 'rejected'; errors: AtiError[] };
+  | { status: 'rejected'; errors: AtiError[] }
+  /** `signal` was aborted during provisioning; whatever the candidate provisioned is closed again. */
+  | { status: 'aborted' };
 
 export function signingSecretsFromKeyring(keyring: Keyring): Buffer[] {
   const out: Buffer[] = [];
@@ -138,9 +131,7 @@ export async function buildGeneration(input: BuildInput): Promise<BuildOutcome> 
   if (errors.length > 0 || !keyring) return { status: 'rejected', errors };
 
   // 4. Provision, reusing unchanged providers of the previous generation.
-  const controller = new AbortController();
-  const onAbort = () => controller.abort();
-  input.signal?.addEventListener('abort', onAbort, { once: true });
+  const signal = input.signal ?? new AbortController().signal;
   const instances: ProviderInstance[] = [];
   const created: ProviderInstance[] = [];
   const reused: string[] = [];
@@ -153,7 +144,7 @@ export async function buildGeneration(input: BuildInput): Promise<BuildOutcome> 
         prev &&
         prev.reusableFor(m, plugin, keyring) &&
         (await prev.inputsUnchanged(hashIfExists)) &&
-        (await prev.stillValid(input.force === true, controller.signal))
+        (await prev.stillValid(input.force === true, signal))
       ) {
         instances[index] = prev;
         reused.push(m.provider.name);
@@ -167,9 +158,10 @@ export async function buildGeneration(input: BuildInput): Promise<BuildOutcome> 
           specsDir: paths.specs,
           keyring: keyring.accessor(reads),
           logger: logger.child({ provider: m.provider.name, handler: plugin.name }),
-          signal: controller.signal,
+          signal,
           generationId: input.id,
           createPool: createUpstreamPool,
+          metrics: pluginMetrics(plugin.name, m.provider.name),
         });
         const inst = new ProviderInstance(m, plugin, provisioned, reads, input.id);
         instances[index] = inst;
@@ -190,7 +182,11 @@ export async function buildGeneration(input: BuildInput): Promise<BuildOutcome> 
       }
     }),
   );
-  input.signal?.removeEventListener('abort', onAbort);
+  // An abandoned candidate (superseded reload, shutdown) is never used: undo what it provisioned.
+  if (signal.aborted) {
+    await Promise.all(created.map((c) => c.close(logger)));
+    return { status: 'aborted' };
+  }
 
   // 5. Indexes: tools by name, routes by (host, prefix); duplicates are errors.
   const tools: ToolDefinition[] = [];
@@ -236,11 +232,11 @@ export async function buildGeneration(input: BuildInput): Promise<BuildOutcome> 
   }
 
   // 6. Extensions (skills, JWT …).
-  const extensions: Record<string, unknown> = {};
+  const extensions = new Map<ExtensionKey<unknown>, unknown>();
   if (errors.length === 0) {
     for (const ext of input.extensions ?? []) {
       try {
-        extensions[ext.name] = await ext.load({ options, keyring, logger, generationId: input.id });
+        extensions.set(ext.key, await ext.load({ options, keyring, logger, generationId: input.id }));
       } catch (err) {
         errors.push(toAtiError(err, 'ATI_ERR_CONFIG'));
       }

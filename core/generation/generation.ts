@@ -18,6 +18,7 @@ import type {
   Provisioned,
   ToolDefinition,
 } from '../plugin/contract.js';
+import type { ExtensionKey, ExtensionValues } from './extension.js';
 
 /** How long `close()` of one provider may take before it is abandoned. */
 export const PROVIDER_CLOSE_DEADLINE_MS = 5_000;
@@ -159,11 +160,11 @@ export interface GenerationInit {
   signingSecrets: Buffer[];
   sourceHashes: Map<string, string>;
   warnings: string[];
-  /** Opaque per-issue extensions (skills registry, JWT material …), keyed by feature name. */
-  extensions?: Record<string, unknown>;
+  /** Values of the generation extensions (skills registry, JWT verifier …); read with `key.get(gen)`. */
+  extensions?: ReadonlyMap<ExtensionKey<unknown>, unknown>;
 }
 
-export class Generation {
+export class Generation implements ExtensionValues {
   readonly id: number;
   readonly loadedAt: Date;
   readonly providers: ReadonlyMap<string, ProviderInstance>;
@@ -175,7 +176,7 @@ export class Generation {
   readonly signingSecrets: readonly Buffer[];
   readonly sourceHashes: ReadonlyMap<string, string>;
   readonly warnings: readonly string[];
-  readonly extensions: Readonly<Record<string, unknown>>;
+  private readonly extensions: ReadonlyMap<ExtensionKey<unknown>, unknown>;
 
   private inflight = 0;
   private retiredAt: number | undefined;
@@ -194,8 +195,13 @@ export class Generation {
     this.signingSecrets = init.signingSecrets;
     this.sourceHashes = init.sourceHashes;
     this.warnings = init.warnings;
-    this.extensions = init.extensions ?? {};
+    this.extensions = init.extensions ?? new Map();
     for (const p of init.providers) p.retain();
+  }
+
+  /** Untyped access for ExtensionKey.get(); read values with `key.get(gen)`. */
+  extensionValue(key: ExtensionKey<unknown>): unknown {
+    return this.extensions.get(key);
   }
 
   /** Tools visible in listings (providers without `internal = true`). */

@@ -4,14 +4,14 @@
  * rotated secret file. Its per-generation value is nothing.
  */
 import { credentialFileRefs, type KeyringConfig } from '../../config/keyring-loader.js';
-import type { GenerationExtension } from './builder.js';
+import { defineExtension, type GenerationExtension } from './extension.js';
 
-export function keyringFileRefsExtension(cfg: KeyringConfig): GenerationExtension {
+const KEYRING_FILE_REFS = defineExtension<void>('keyring-file-refs');
+
+export function keyringFileRefsExtension(cfg: KeyringConfig): GenerationExtension<void> {
   return {
-    name: 'keyringFileRefs',
+    key: KEYRING_FILE_REFS,
     sourceFiles: () => credentialFileRefs(cfg),
-    async load() {
-      return undefined;
-    },
+    async load() {},
   };
 }

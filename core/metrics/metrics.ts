@@ -89,12 +89,6 @@ export const metrics = {
     help: 'Call-log rows dropped because the database was unavailable and the buffer was full',
     registers: [registry],
   }),
-  mcpChildRestarts: new Counter({
-    name: 'ati_mcp_child_restarts_total',
-    help: 'Restarts of stdio MCP server processes',
-    labelNames: ['provider'] as const,
-    registers: [registry],
-  }),
 };
 
 /**

@@ -18,7 +18,7 @@ import type { Generation } from '../generation/generation.js';
 import type { Logger } from '../../kernel/logger.js';
 import type { RequestState } from '../host/request-state.js';
 import { DEV_CALLER } from './scopes.js';
-import type { JwtVerifier } from './jwt.js';
+import { JWT_VERIFIER, type JwtVerifier } from './jwt.js';
 import type { KeyStore } from './key-store.js';
 import type { PipelineStage, Rejection } from './types.js';
 
@@ -29,7 +29,7 @@ export interface AuthStageOptions {
   enablePassthrough: boolean;
   keyStore?: KeyStore;
   logger: Logger;
-  /** Where the verifier of a generation lives (default: `gen.extensions.jwt`). */
+  /** Where the verifier of a generation lives (default: the `jwt` generation extension). */
   verifierOf?: (gen: Generation) => JwtVerifier | undefined;
 }
 
@@ -48,7 +48,7 @@ export function parseAuthorization(header: string | undefined): { scheme: string
 }
 
 export function createAuthStage(opts: AuthStageOptions): PipelineStage {
-  const verifierOf = opts.verifierOf ?? ((gen: Generation) => gen.extensions['jwt'] as JwtVerifier | undefined);
+  const verifierOf = opts.verifierOf ?? ((gen: Generation) => JWT_VERIFIER.get(gen));
   const { logger } = opts;
 
   async function viaKeyStore(raw: string, state: RequestState): Promise<Rejection | undefined> {

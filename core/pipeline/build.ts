@@ -5,7 +5,7 @@
  * mode `/health` reports. Fails fast with ATI_ERR_AUTH_CONFIG /
  * ATI_ERR_SIG_CONFIG on unusable settings, before anything binds.
  */
-import type { GenerationExtension } from '../generation/builder.js';
+import type { GenerationExtension } from '../generation/extension.js';
 import type { Generation } from '../generation/generation.js';
 import type { Logger } from '../../kernel/logger.js';
 import { createAuthStage } from './auth.js';

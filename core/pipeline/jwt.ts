@@ -24,7 +24,7 @@ import {
   type JWTVerifyGetKey,
 } from 'jose';
 import { AtiError } from '../../kernel/errors.js';
-import type { GenerationExtension } from '../generation/builder.js';
+import { defineExtension, type GenerationExtension } from '../generation/extension.js';
 import type { Logger } from '../../kernel/logger.js';
 import type { CallerIdentity } from '../plugin/contract.js';
 import { parseRateClaim } from './rate-limit.js';
@@ -329,16 +329,19 @@ export class JwtVerifier {
   }
 }
 
+/** The JWT verifier of a generation (absent when JWT is not configured). */
+export const JWT_VERIFIER = defineExtension<JwtVerifier>('jwt');
+
 /**
  * The `jwt` generation extension: reads the key files for every generation
  * (so a reload picks up rotated keys; a broken key file rejects the reload and
  * the serving keys stay), and keeps the verifier — with its token cache — when
- * the key material did not change. `gen.extensions.jwt` is the JwtVerifier.
+ * the key material did not change.
  */
-export function jwtExtension(settings: JwtSettings, remote?: RemoteJwks): GenerationExtension {
+export function jwtExtension(settings: JwtSettings, remote?: RemoteJwks): GenerationExtension<JwtVerifier> {
   let last: JwtVerifier | undefined;
   return {
-    name: 'jwt',
+    key: JWT_VERIFIER,
     async sourceFiles() {
       return jwtKeyFiles(settings);
     },

@@ -15,7 +15,7 @@
 import { hot } from '../metrics/metrics.js';
 import type { IncomingMessage } from 'node:http';
 import { AtiError } from '../../kernel/errors.js';
-import type { GenerationExtension } from '../generation/builder.js';
+import { defineExtension, type GenerationExtension } from '../generation/extension.js';
 import type { Generation } from '../generation/generation.js';
 import { GlobSet } from '../../kernel/glob.js';
 import type { Logger } from '../../kernel/logger.js';
@@ -144,15 +144,18 @@ export function createSigVerifyStage(opts: SigVerifyOptions): PipelineStage {
   };
 }
 
+/** How many signing secrets (current, previous) a generation holds. */
+const SIGNING_SECRET_REPORT = defineExtension<{ secrets: number }>('sig-verify');
+
 /**
  * Logs, for every generation, whether a signing secret is loaded (ref-02 §3.4):
  * INFO `sandbox signing secret loaded` (`secret_bytes`, `previous_secret`) or a
  * WARN naming the missing entry. In enforce mode a generation without a secret
  * (a reload that removed it) is also an ERROR: every non-exempt request will 403.
  */
-export function signingSecretReporter(mode: SigVerifyMode): GenerationExtension {
+export function signingSecretReporter(mode: SigVerifyMode): GenerationExtension<{ secrets: number }> {
   return {
-    name: 'sig-verify',
+    key: SIGNING_SECRET_REPORT,
     async load({ keyring, logger }) {
       const [currentName, previousName] = SIGNING_SECRET_ENTRIES as [string, string];
       const current = decodeSigningSecret(keyring.get(currentName));

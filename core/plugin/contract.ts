@@ -94,17 +94,44 @@ export interface ProvisionContext {
   readonly generationId: number;
   /**
    * An undici connection pool for one upstream origin with split timeouts
-   * (connect, response headers, idle body read; 0 disables one). The plugin owns
-   * it: close it in `close()`. Pools of a reused provider live on across reloads.
+   * (connect, response headers, idle body read; 0 disables one) and keep-alive.
+   * The plugin owns it: close it in `close()`. Pools of a reused provider live
+   * on across reloads.
    */
   createPool(origin: string, timeouts?: UpstreamTimeouts): Pool;
+  /** Counters shown on `/metrics`, labelled with this provider's name (see PluginMetrics). */
+  readonly metrics: PluginMetrics;
 }
 
-/** Upstream timeouts in milliseconds; `0` disables one (PRODUCT §3.13). */
+/** Counters a plugin exposes on the host's `/metrics`. */
+export interface PluginMetrics {
+  /**
+   * The counter `ati_<handler>_<name>` (a `-` in the handler name becomes `_`)
+   * with one label, `provider`, set to the provider being provisioned. `name`
+   * is lower-case letters, digits and `_`, ending in `_total`. Every provider
+   * and every reload asking for the same name and help gets the same counter.
+   */
+  counter(name: string, help: string): PluginCounter;
+}
+
+export interface PluginCounter {
+  /** Adds `by` (default 1) to this provider's series. */
+  inc(by?: number): void;
+}
+
+/**
+ * Upstream timeouts in milliseconds. `0` disables a timeout; there is no total
+ * deadline, so long streams keep going while bytes flow.
+ */
 export interface UpstreamTimeouts {
+  /** TCP (and TLS) connect. */
   connectMs?: number;
+  /** From the request sent to the response headers. */
   headersMs?: number;
+  /** Longest silence between two body chunks. */
   bodyIdleMs?: number;
+  /** How long an idle connection is kept for the next request; `0` = no keep-alive (one connection per request). */
+  keepAliveMs?: number;
 }
 
 /** Who is calling, as established by the request pipeline. */

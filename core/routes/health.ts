@@ -4,12 +4,7 @@
  */
 import type { RouteModule } from '../host/host.js';
 import { VERSION } from '../../kernel/version.js';
-
-/** Number of skills in a generation, when the skills feature put a registry there. */
-function skillCount(ext: Readonly<Record<string, unknown>>): number {
-  const skills = ext['skills'] as { size?: number } | undefined;
-  return typeof skills?.size === 'number' ? skills.size : 0;
-}
+import { skillRegistryOf } from '../skills/extension.js';
 
 export const healthRoutes: RouteModule = (app, host) => {
   app.get('/health', { config: { access: 'public' } }, async () => {
@@ -20,7 +15,7 @@ export const healthRoutes: RouteModule = (app, host) => {
       version: VERSION,
       tools: gen.publicTools().length,
       providers: gen.providers.size,
-      skills: skillCount(gen.extensions),
+      skills: skillRegistryOf(gen).size,
       auth: host.services.authMode(),
       db: host.services.dbStatus(),
       // Ours (ref-04 §1.6 REC): a cached liveness probe; null when no database is configured.

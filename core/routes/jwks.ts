@@ -8,12 +8,12 @@
  */
 import { AtiError } from '../../kernel/errors.js';
 import type { RouteModule } from '../host/host.js';
-import type { JwtVerifier } from '../pipeline/jwt.js';
+import { JWT_VERIFIER } from '../pipeline/jwt.js';
 import { stateOf } from '../host/request-state.js';
 
 export const jwksRoutes: RouteModule = (app) => {
   app.get('/.well-known/jwks.json', { config: { access: 'public' } }, async (request, reply) => {
-    const verifier = stateOf(request).gen.extensions['jwt'] as JwtVerifier | undefined;
+    const verifier = JWT_VERIFIER.get(stateOf(request).gen);
     const keys = verifier?.keys;
     if (keys?.algorithm !== 'ES256' || !keys.publicJwk || !keys.spkiDer) {
       throw new AtiError('ATI_ERR_NOT_FOUND', 'JWKS not configured');

@@ -8,6 +8,7 @@ import type { RouteModule } from '../host/host.js';
 import type { ToolDefinition } from '../plugin/contract.js';
 import { stateOf } from '../host/request-state.js';
 import { toolAllowed } from '../pipeline/scopes.js';
+import { skillRegistryOf } from '../skills/extension.js';
 
 function matchesSearch(t: ToolDefinition, needle: string): boolean {
   return (
@@ -16,9 +17,6 @@ function matchesSearch(t: ToolDefinition, needle: string): boolean {
     t.tags.some((tag) => tag.toLowerCase().includes(needle))
   );
 }
-
-/** Skills bound to a tool or provider by the skills registry, when present. */
-type SkillIndex = { skillsForTool?(tool: string, provider: string): string[] };
 
 export const toolsRoutes: RouteModule = (app) => {
   app.get<{ Querystring: { provider?: string; search?: string } }>('/tools', async (request) => {
@@ -49,8 +47,7 @@ export const toolsRoutes: RouteModule = (app) => {
       throw new AtiError('ATI_ERR_UNKNOWN_TOOL', `Tool '${name}' not found`);
     }
     const skills = new Set(t.skills);
-    const index = state.gen.extensions['skills'] as SkillIndex | undefined;
-    for (const s of index?.skillsForTool?.(t.name, t.provider) ?? []) skills.add(s);
+    for (const s of skillRegistryOf(state.gen).skillsForTool(t.name, t.provider)) skills.add(s);
     return {
       name: t.name,
       description: t.description,

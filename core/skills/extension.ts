@@ -1,6 +1,6 @@
 /**
- * The skills registry as part of every generation: `gen.extensions.skills`
- * is a SkillRegistry loaded from `<ati_dir>/skills/`, so skills hot-reload with
+ * The skills registry as part of every generation: `SKILLS.get(gen)` is a
+ * SkillRegistry loaded from `<ati_dir>/skills/`, so skills hot-reload with
  * the manifests and keyring (the reference loaded them once at startup). Every
  * file a skill could serve is listed in `sourceFiles`, so a content change (or
  * a file added or removed) makes the reload's hash comparison rebuild.
@@ -8,13 +8,12 @@
 import { readdir, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { atiPaths } from '../../config/proxy-config.js';
-import type { Generation } from '../generation/generation.js';
-import type { GenerationExtension } from '../generation/builder.js';
+import { defineExtension, type ExtensionValues, type GenerationExtension } from '../generation/extension.js';
 import { isHiddenName, walkFiles } from './confined-fs.js';
 import { loadSkillRegistry, SkillRegistry } from './registry.js';
 
-/** Key of the registry in `gen.extensions`. */
-export const SKILLS_EXTENSION = 'skills';
+/** The skill registry of a generation. */
+export const SKILLS = defineExtension<SkillRegistry>('skills');
 /** At most this many skill files take part in change detection (hashing is per reload). */
 export const MAX_WATCHED_SKILL_FILES = 20_000;
 
@@ -44,16 +43,15 @@ export async function skillSourceFiles(skillsDir: string): Promise<string[]> {
   return out;
 }
 
-export const skillsExtension: GenerationExtension = {
-  name: SKILLS_EXTENSION,
+export const skillsExtension: GenerationExtension<SkillRegistry> = {
+  key: SKILLS,
   sourceFiles: (options) => skillSourceFiles(atiPaths(options.atiDir).skills),
   load: ({ options, logger }) => loadSkillRegistry(atiPaths(options.atiDir).skills, logger),
 };
 
 /** The skill registry of a generation (an empty one when the extension is not installed). */
-export function skillRegistryOf(gen: Pick<Generation, 'extensions'>): SkillRegistry {
-  const r = gen.extensions[SKILLS_EXTENSION];
-  return r instanceof SkillRegistry ? r : EMPTY;
+export function skillRegistryOf(gen: ExtensionValues): SkillRegistry {
+  return SKILLS.get(gen) ?? EMPTY;
 }
 
 const EMPTY = SkillRegistry.empty();

@@ -8,7 +8,7 @@ import type { CallerIdentity } from '../plugin/contract.js';
 import { skillRegistryOf } from './extension.js';
 import type { Skill } from './skill-manifest.js';
 import { resolveSkills, type ToolCatalog } from './visibility.js';
-import type { Generation } from '../generation/generation.js';
+import type { ExtensionValues } from '../generation/extension.js';
 
 export const SKILLS_HELP_HEADING = '## Available Skills (methodology guides)';
 
@@ -31,17 +31,14 @@ export function formatSkillContext(skills: readonly Skill[]): string {
  */
 /** The skills text for the caller without its heading (for prompt builders that add their own), or undefined. */
 export function localSkillsHelpBody(
-  gen: Pick<Generation, 'extensions'> & ToolCatalog,
+  gen: ExtensionValues & ToolCatalog,
   caller: CallerIdentity | undefined,
 ): string | undefined {
   const section = localSkillsHelpSection(gen, caller);
   return section ? section.slice(SKILLS_HELP_HEADING.length).trim() : undefined;
 }
 
-export function localSkillsHelpSection(
-  gen: Pick<Generation, 'extensions'> & ToolCatalog,
-  caller: CallerIdentity | undefined,
-): string {
+export function localSkillsHelpSection(gen: ExtensionValues & ToolCatalog, caller: CallerIdentity | undefined): string {
   const registry = skillRegistryOf(gen);
   if (registry.size === 0) return '';
   const who: CallerIdentity = caller ?? { sub: 'dev', scopes: ['*'], unrestricted: true };

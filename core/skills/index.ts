@@ -1,5 +1,5 @@
 /** Public surface of the local skills feature (routes, /help, the startup line). */
-export { skillsExtension, skillRegistryOf, SKILLS_EXTENSION } from './extension.js';
+export { skillsExtension, skillRegistryOf, SKILLS } from './extension.js';
 export { SkillRegistry, RESERVED_SKILL_NAMES } from './registry.js';
 export type { Skill, SkillFormat } from './skill-manifest.js';
 export { resolveSkills, visibleSkills, visibleSkillNames, viewerOf, callerForScopes } from './visibility.js';

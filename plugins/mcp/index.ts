@@ -149,6 +149,7 @@ export function createMcpPlugin(options: McpPluginOptions = {}): HandlerPlugin {
           redact: (text) => redactor.redact(text),
           restart: options.restart ?? DEFAULT_RESTART,
           ...(options.stderrLimits ? { stderrLimits: options.stderrLimits } : {}),
+          restartCounter: ctx.metrics.counter('child_restarts_total', 'Restarts of stdio MCP server processes'),
         });
         shared = { session, refs: 1 };
       }

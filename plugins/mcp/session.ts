@@ -10,7 +10,7 @@
  * States: no connection → connecting → ready → (closed by the server) → restart
  * scheduled (stdio) or reconnect on the next call (http) → … → closed for good.
  */
-import { pluginMetrics } from '../../sdk/plugin.js';
+import type { PluginCounter } from '../../sdk/plugin.js';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -66,6 +66,8 @@ export interface SessionOptions {
   stderrLimits?: StderrLimits;
   /** The server sent `notifications/tools/list_changed`. */
   onToolsChanged?: () => void;
+  /** Counts restarts of the stdio child (`ati_mcp_child_restarts_total`). */
+  restartCounter?: PluginCounter;
 }
 
 export interface CallOptions {
@@ -429,7 +431,7 @@ export class McpSession {
     const timer = setTimeout(() => {
       this.restart = undefined;
       this.restarts++;
-      pluginMetrics.mcpChildRestart(this.opts.provider);
+      this.opts.restartCounter?.inc();
       this.startConnect().then(resolve, reject);
     }, delay);
     timer.unref();

@@ -14,7 +14,7 @@ import { resolveInjection } from './credentials.js';
 import { ProvisionedRoute } from './passthrough-route.js';
 import { compileRouteSpec } from './route-spec.js';
 import { IGNORED_COMMON_FIELDS, passthroughProviderSchema } from './schema.js';
-import { createUpstreamPool } from './upstream-pool.js';
+import { upstreamPoolTimeouts } from './upstream-pool.js';
 import { validatePassthrough } from './validate.js';
 
 export const passthroughPlugin = definePlugin({
@@ -36,7 +36,8 @@ export const passthroughPlugin = definePlugin({
         );
       }
     }
-    const route = new ProvisionedRoute(spec, injection, createUpstreamPool(spec), ctx.logger, manifest.hash);
+    const pool = ctx.createPool(spec.origin, upstreamPoolTimeouts(spec));
+    const route = new ProvisionedRoute(spec, injection, pool, ctx.logger, manifest.hash);
     return {
       tools: [],
       routes: [route],

@@ -1,4 +1,4 @@
-import type { GenerationExtension } from '../../core/generation/builder.js';
+import type { GenerationExtension } from '../../core/generation/extension.js';
 /**
  * An in-process host with the built-in http and openapi plugins for tool-call
  * tests: a temp ATI dir (manifests, specs), an in-memory keyring, every log

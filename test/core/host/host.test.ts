@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -168,8 +169,11 @@ describe('host', () => {
 
   it('shutdown waits for in-flight requests to finish', async () => {
     const { url, host } = await start({ 'manifests/a.toml': manifest('a', 'route_prefix = "/slow"\ndelay_ms = 400') });
+    // The host's own `request` listener runs first: once this one fires, the request is in flight.
+    const arrived = once(host.server, 'request');
     const slow = fetch(`${url}/slow/x`);
-    await new Promise((r) => setTimeout(r, 50));
+    await arrived;
+    expect(host.current.inFlight).toBe(1);
     const stopped = host.shutdown('test');
     const res = await slow;
     expect(res.status).toBe(200);

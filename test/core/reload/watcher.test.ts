@@ -1,7 +1,7 @@
 import { mkdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ReloadResult } from '../../../core/host/host.js';
+import type { ReloadResult } from '../../../core/reload/reload-control.js';
 import { startConfigWatcher } from '../../../core/compose.js';
 import { defaultProxyConfig } from '../../../config/proxy-config.js';
 import { makeAtiDir, type TempAtiDir } from '../../helpers/ati-dir.js';

@@ -12,6 +12,10 @@ import { REPO_ROOT } from '../../helpers/proxy-process.js';
 import { passthroughPlugin } from '../../../plugins/passthrough/index.js';
 import { compileRouteSpec } from '../../../plugins/passthrough/route-spec.js';
 import { makeAtiDir } from '../../helpers/ati-dir.js';
+import { Keyring } from '../../../config/keyring.js';
+import { silentLogger } from '../../../kernel/logger.js';
+import { createUpstreamPool } from '../../../core/generation/upstream-pool.js';
+import type { ProvisionContext, UpstreamTimeouts } from '../../../core/plugin/contract.js';
 import { startHost } from '../../helpers/host.js';
 import { ptManifest } from './harness.js';
 
@@ -71,6 +75,34 @@ describe('passthrough manifests', () => {
       load(base('path_prefix = "/x"\nread_timeout_seconds = 60\nresponse_header_timeout_seconds = 10')).manifests[0]!,
     );
     expect([t.headersTimeoutMs, t.bodyIdleTimeoutMs]).toEqual([10_000, 60_000]);
+  });
+
+  it("gets its pool from the host (ctx.createPool) with the route's timeouts; idle_timeout_seconds = 0 turns keep-alive off", async () => {
+    const calls: Array<[string, UpstreamTimeouts | undefined]> = [];
+    const ctx: ProvisionContext = {
+      options: { atiDir: '/nonexistent', enablePassthrough: true, checkOnly: false },
+      atiDir: '/nonexistent',
+      specsDir: '/nonexistent/specs',
+      keyring: Keyring.empty().accessor(),
+      logger: silentLogger(),
+      signal: new AbortController().signal,
+      generationId: 1,
+      createPool(origin, timeouts) {
+        calls.push([origin, timeouts]);
+        return createUpstreamPool(origin, timeouts);
+      },
+    };
+    for (const extra of [
+      'path_prefix = "/x"',
+      'path_prefix = "/x"\nidle_timeout_seconds = 0\nconnect_timeout_seconds = 2',
+    ]) {
+      const p = await passthroughPlugin.provision(load(base(extra)).manifests[0]!, ctx);
+      await p.close();
+    }
+    expect(calls).toEqual([
+      ['https://api.example.com', { connectMs: 5_000, headersMs: 300_000, bodyIdleMs: 300_000, keepAliveMs: 60_000 }],
+      ['https://api.example.com', { connectMs: 2_000, headersMs: 300_000, bodyIdleMs: 300_000, keepAliveMs: 0 }],
+    ]);
   });
 
   it('treats a misspelt field as an error with a hint, never as a silently open route', () => {
