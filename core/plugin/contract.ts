@@ -264,6 +264,9 @@ export interface ToolResult {
 export interface McpToolContent {
   content: unknown[];
   structuredContent?: Record<string, unknown>;
+  /** As the upstream sent it (absent when it sent none). */
+  isError?: boolean;
+  _meta?: Record<string, unknown>;
 }
 
 /**

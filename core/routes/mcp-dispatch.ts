@@ -176,8 +176,11 @@ function callFailure(id: JsonRpcId, e: AtiError): JsonRpcResponse {
 
 function callSuccess(id: JsonRpcId, o: Extract<ToolCallOutcome, { ok: true }>): JsonRpcResponse {
   if (o.mcp && o.tool.responseExtract === undefined) {
-    const result: Record<string, unknown> = { content: o.mcp.content, isError: false };
+    // The upstream's result as it sent it (no `isError` added where it had none).
+    const result: Record<string, unknown> = { content: o.mcp.content };
     if (o.mcp.structuredContent !== undefined) result['structuredContent'] = o.mcp.structuredContent;
+    if (o.mcp.isError !== undefined) result['isError'] = o.mcp.isError;
+    if (o.mcp._meta !== undefined) result['_meta'] = o.mcp._meta;
     return rpcResult(id, result);
   }
   const v = o.value;

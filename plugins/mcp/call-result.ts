@@ -52,6 +52,8 @@ export function toToolResult(toolName: string, result: CallToolResult, redactor:
   const content = redactor.redactValue((result.content ?? []) as Block[]);
   const mcp: McpToolContent = { content };
   if (result.structuredContent !== undefined) mcp.structuredContent = redactor.redactValue(result.structuredContent);
+  if (typeof result.isError === 'boolean') mcp.isError = result.isError;
+  if (result._meta !== undefined) mcp._meta = redactor.redactValue(result._meta);
   if (result.isError === true) {
     throw new ToolContentError(`MCP tool '${toolName}' returned an error: ${errorText(content)}`, mcp);
   }
