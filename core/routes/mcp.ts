@@ -138,6 +138,18 @@ export function createMcpRoutes(opts: McpRouteOptions = {}): RouteModule {
       return session;
     };
 
+    const badRequest = (reply: FastifyReply, status: number, message: string) =>
+      sendJson(reply, status, rpcError(null, RPC_INVALID_REQUEST, message, { code: 'ATI_ERR_INVALID_REQUEST' }));
+
+    /** GET and DELETE: the checks, then the named session; undefined when the request was answered. */
+    const requiredSession = (request: FastifyRequest, reply: FastifyReply, state: RequestState) => {
+      if (refused(request, reply)) return undefined;
+      const session = sessionOf(request, reply, state);
+      if (session === null) return undefined;
+      if (!session) void badRequest(reply, 400, 'Bad Request: Mcp-Session-Id header is required');
+      return session;
+    };
+
     await app.register(async (scope) => {
       // Parse errors must be JSON-RPC errors, so the body is read as text and parsed here.
       scope.removeAllContentTypeParsers();
@@ -225,36 +237,14 @@ export function createMcpRoutes(opts: McpRouteOptions = {}): RouteModule {
       });
 
       scope.get('/mcp', async (request, reply) => {
-        if (refused(request, reply)) return reply;
         const state = stateOf(request);
-        const session = sessionOf(request, reply, state);
-        if (session === null) return reply;
-        if (!session) {
-          return sendJson(
-            reply,
-            400,
-            rpcError(null, RPC_INVALID_REQUEST, 'Bad Request: Mcp-Session-Id header is required', {
-              code: 'ATI_ERR_INVALID_REQUEST',
-            }),
-          );
-        }
+        const session = requiredSession(request, reply, state);
+        if (!session) return reply;
         if (!acceptsEventStream(request.headers['accept'])) {
-          return sendJson(
-            reply,
-            406,
-            rpcError(null, RPC_INVALID_REQUEST, 'Not Acceptable: the client must accept text/event-stream', {
-              code: 'ATI_ERR_INVALID_REQUEST',
-            }),
-          );
+          return badRequest(reply, 406, 'Not Acceptable: the client must accept text/event-stream');
         }
         if (session.stream?.isOpen) {
-          return sendJson(
-            reply,
-            409,
-            rpcError(null, RPC_INVALID_REQUEST, 'Conflict: the session already has an open event stream', {
-              code: 'ATI_ERR_INVALID_REQUEST',
-            }),
-          );
+          return badRequest(reply, 409, 'Conflict: the session already has an open event stream');
         }
         // The stream lives on across reloads: it must not keep its generation from retiring.
         state.detach?.();
@@ -267,19 +257,8 @@ export function createMcpRoutes(opts: McpRouteOptions = {}): RouteModule {
       });
 
       scope.delete('/mcp', async (request, reply) => {
-        if (refused(request, reply)) return reply;
-        const state = stateOf(request);
-        const session = sessionOf(request, reply, state);
-        if (session === null) return reply;
-        if (!session) {
-          return sendJson(
-            reply,
-            400,
-            rpcError(null, RPC_INVALID_REQUEST, 'Bad Request: Mcp-Session-Id header is required', {
-              code: 'ATI_ERR_INVALID_REQUEST',
-            }),
-          );
-        }
+        const session = requiredSession(request, reply, stateOf(request));
+        if (!session) return reply;
         store.delete(session.id);
         return reply.code(200).send();
       });

@@ -9,8 +9,6 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AtiError } from '../../../kernel/errors.js';
-import type { PipelineStage } from '../../../core/pipeline/types.js';
 import { ROUTE_MODULES } from '../../../core/routes/index.js';
 import { createMcpRoutes, mcpRoutes } from '../../../core/routes/mcp.js';
 import type { SessionStore } from '../../../core/routes/mcp-sessions.js';
@@ -20,6 +18,7 @@ import { startHost, type TestHost } from '../../helpers/host.js';
 import { captureLogs, type LogCapture } from '../../helpers/log-capture.js';
 import { makeTestPlugin } from '../../helpers/test-plugin.js';
 import { rawRequest } from '../../helpers/raw-http.js';
+import { testBearerAuth, testToken } from '../../helpers/test-bearer-auth.js';
 import { CONFORMANCE_SERVER, stdioManifest } from '../../plugins/mcp/helpers.js';
 
 function confManifest(name: string, extra = ''): string {
@@ -29,21 +28,7 @@ function confManifest(name: string, extra = ''): string {
 const testTools = (names: string[]) =>
   `[provider]\nname = "t"\ndescription = "test tools"\nhandler = "test"\n${names.map((n) => `\n[[tools]]\nname = "${n}"\ndescription = "${n}"\nscope = "tool:${n}"\n`).join('')}`;
 
-/** Sets the caller from `Authorization: Bearer test:<base64url JSON {sub, scopes}>`. */
-const testAuth: PipelineStage = {
-  name: 'test-auth',
-  run(req, state) {
-    const h = req.headers['authorization'];
-    if (!h) return undefined;
-    const m = /^Bearer test:(.+)$/.exec(h);
-    if (!m) return { error: new AtiError('ATI_ERR_UNAUTHENTICATED') };
-    const c = JSON.parse(Buffer.from(m[1]!, 'base64url').toString('utf8')) as { sub: string; scopes: string[] };
-    state.caller = { sub: c.sub, scopes: c.scopes, unrestricted: c.scopes.includes('*') };
-    return undefined;
-  },
-};
-const bearer = (sub: string, scopes: string[]) =>
-  `Bearer test:${Buffer.from(JSON.stringify({ sub, scopes })).toString('base64url')}`;
+const bearer = (sub: string, scopes: string[]) => `Bearer ${testToken(sub, scopes)}`;
 
 /** Reads an SSE body into its JSON-RPC messages. */
 async function sseMessages(res: Response): Promise<Array<Record<string, unknown>>> {
@@ -76,7 +61,7 @@ describe('/mcp gateway', () => {
     th = await startHost(dir.dir, [createMcpPlugin(), makeTestPlugin()], {
       logger: logs.logger,
       routes,
-      ...(opts.auth ? { stages: [testAuth], services: { authMode: () => 'jwt' as const } } : {}),
+      ...(opts.auth ? { stages: [testBearerAuth], services: { authMode: () => 'jwt' as const } } : {}),
     });
     return th;
   }

@@ -8,8 +8,6 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { LATEST_PROTOCOL_VERSION, McpError } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { AtiError } from '../../../kernel/errors.js';
-import type { PipelineStage } from '../../../core/pipeline/types.js';
 import { ROUTE_MODULES } from '../../../core/routes/index.js';
 import { createMcpRoutes, mcpRoutes } from '../../../core/routes/mcp.js';
 import { createMcpPlugin } from '../../../plugins/mcp/index.js';
@@ -17,6 +15,7 @@ import { makeAtiDir, type TempAtiDir } from '../../helpers/ati-dir.js';
 import { startHost, type TestHost } from '../../helpers/host.js';
 import { captureLogs, type LogCapture } from '../../helpers/log-capture.js';
 import { makeTestPlugin } from '../../helpers/test-plugin.js';
+import { testBearerAuth, testToken } from '../../helpers/test-bearer-auth.js';
 import { stdioManifest } from '../../plugins/mcp/helpers.js';
 
 const MANIFESTS = {
@@ -30,23 +29,7 @@ const MANIFESTS = {
 
 const SCOPES = ['tool:t_allowed', 'tool:fx:*', 'tool:int_hidden'];
 
-function token(sub: string, scopes: string[]): string {
-  return `test:${Buffer.from(JSON.stringify({ sub, scopes })).toString('base64url')}`;
-}
-
-/** Stands in for JWT auth: sets the caller from the test token; no token = no caller. */
-const testAuth: PipelineStage = {
-  name: 'test-auth',
-  run(req, state) {
-    const h = req.headers['authorization'];
-    if (!h) return undefined;
-    const m = /^Bearer test:(.+)$/.exec(h);
-    if (!m) return { error: new AtiError('ATI_ERR_UNAUTHENTICATED') };
-    const c = JSON.parse(Buffer.from(m[1]!, 'base64url').toString('utf8')) as { sub: string; scopes: string[] };
-    state.caller = { sub: c.sub, scopes: c.scopes, unrestricted: c.scopes.includes('*') };
-    return undefined;
-  },
-};
+const token = testToken;
 
 describe('POST /mcp', () => {
   // One host (and one MCP child) serves the tests that do not need their own configuration.
@@ -65,7 +48,7 @@ describe('POST /mcp', () => {
     const host = await startHost(dir.dir, [createMcpPlugin(), makeTestPlugin()], {
       logger: capture.logger,
       routes,
-      ...(opts.auth === false ? {} : { stages: [testAuth], services: { authMode: () => 'jwt' as const } }),
+      ...(opts.auth === false ? {} : { stages: [testBearerAuth], services: { authMode: () => 'jwt' as const } }),
     });
     return { dir, th: host, logs: capture };
   }
@@ -131,7 +114,7 @@ describe('POST /mcp', () => {
     const client = await connect(SCOPES);
     expect(client.getServerVersion()).toMatchObject({ name: 'ati-proxy' });
     // A session (the SDK client keeps the Mcp-Session-Id) is told when its tool list changes.
-    expect(client.getServerCapabilities()).toEqual({ tools: { listChanged: true } });
+    expect(client.getServerCapabilities()).toEqual({ tools: { listChanged: true }, logging: {} });
     const { tools, nextCursor } = await client.listTools();
     expect(nextCursor).toBeUndefined();
     expect(tools.map((t) => t.name)).toEqual([
@@ -147,6 +130,7 @@ describe('POST /mcp', () => {
       'fx:changed',
       'fx:grow',
       'fx:sleep',
+      'fx:notify',
       't_open',
       't_allowed',
     ]);
@@ -322,8 +306,8 @@ describe('POST /mcp', () => {
       pages++;
     } while (cursor);
     expect(pages).toBe(4);
-    expect(names).toHaveLength(14);
-    expect(new Set(names).size).toBe(14);
+    expect(names).toHaveLength(15);
+    expect(new Set(names).size).toBe(15);
     const bad = (await client.listTools({ cursor: 'not-a-cursor' }).catch((e: unknown) => e)) as McpError;
     expect(bad.code).toBe(-32602);
   });

@@ -54,6 +54,7 @@ describe('mcp plugin: stdio upstream', () => {
       'fx:changed',
       'fx:grow',
       'fx:sleep',
+      'fx:notify',
       'fx:extra_0',
       'fx:extra_1',
       'fx:extra_2',
@@ -69,7 +70,7 @@ describe('mcp plugin: stdio upstream', () => {
       description: 'Echo the text back',
       inputSchema: { type: 'object', properties: { text: { type: 'string' } }, required: ['text'] },
     });
-    await logs.waitFor((l) => l.message === 'MCP tools discovered' && l['tools'] === 16 && l['provider'] === 'fx');
+    await logs.waitFor((l) => l.message === 'MCP tools discovered' && l['tools'] === 17 && l['provider'] === 'fx');
   });
 
   it('calls tools through one session and converts results as the reference does', async () => {
