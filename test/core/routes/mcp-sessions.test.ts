@@ -142,7 +142,7 @@ describe('/mcp gateway', () => {
     await logs.waitFor((l) => l.message === 'MCP session ready');
     await dir!.manifest('t', testTools(['t_one', 't_two']));
     expect(await th!.host.reload('test')).toMatchObject({ status: 'applied', reused: ['fx'] });
-    expect(await call).toMatchObject({ content: [{ type: 'text', text: 'slept' }], isError: false });
+    expect(await call).toEqual({ content: [{ type: 'text', text: 'slept' }] });
   });
 
   it('cancels the upstream request when the client sends notifications/cancelled', async () => {
@@ -180,7 +180,7 @@ describe('/mcp gateway', () => {
     expect(msgs.slice(0, 3).every((m) => (m['params'] as Record<string, unknown>)['progressToken'] === 'tok-1')).toBe(
       true,
     );
-    expect(msgs[3]).toMatchObject({ id: 7, result: { isError: false } });
+    expect(msgs[3]).toEqual({ jsonrpc: '2.0', id: 7, result: { content: [{ type: 'text', text: 'tok-1' }] } });
     const logged = await sseMessages(
       await post({ jsonrpc: '2.0', id: 8, method: 'tools/call', params: { name: 'test_tool_with_logging' } }),
     );
