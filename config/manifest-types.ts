@@ -5,10 +5,14 @@
  * because they describe a file format, and config/ depends on nothing but the
  * kernel.
  */
-import type { TProperties } from '@sinclair/typebox';
+import type { Static, TProperties } from '@sinclair/typebox';
 import type { SourceLocation } from '../kernel/errors.js';
+import type { AuthGeneratorSchema } from './manifest-schema.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+/** `[provider.auth_generator]` as validated by its schema. */
+export type AuthGeneratorFields = Static<typeof AuthGeneratorSchema>;
 
 /** Common `[provider]` fields (ref-01 §2.1–2.2), with defaults applied. Handler fields sit beside them. */
 export interface ProviderFields {
@@ -28,7 +32,7 @@ export interface ProviderFields {
   auth_secret_name?: string;
   oauth2_token_url?: string;
   oauth2_basic_auth: boolean;
-  auth_generator?: Record<string, unknown>;
+  auth_generator?: AuthGeneratorFields;
   [handlerField: string]: unknown;
 }
 
@@ -47,14 +51,18 @@ export interface ToolManifest {
   [handlerField: string]: unknown;
 }
 
-/** One parsed and validated manifest file. */
-export interface ProviderManifest {
+/**
+ * One parsed and validated manifest file. `P` and `T` are the types of the
+ * handler's own `[provider]` and `[[tools]]` fields (what its schemas declare);
+ * without them those fields are `unknown`, read by key.
+ */
+export interface ProviderManifest<P extends object = object, T extends object = object> {
   /** Absolute path of the TOML file. */
   readonly file: string;
   /** sha256 (hex) of the file's bytes; part of the reuse key. */
   readonly hash: string;
-  readonly provider: ProviderFields;
-  readonly tools: ToolManifest[];
+  readonly provider: ProviderFields & P;
+  readonly tools: Array<ToolManifest & T>;
   /** Best-effort source location of a dotted field path (`provider.base_url`, `tools[1].method`). */
   locate(field: string): SourceLocation;
 }

@@ -11,12 +11,13 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { TProperties } from '@sinclair/typebox';
+import type { Static, TObject, TProperties } from '@sinclair/typebox';
 import type { Pool } from 'undici';
 import type { Logger } from '../../kernel/logger.js';
 import { AtiError } from '../../kernel/errors.js';
 import type { KeyringAccessor } from '../../config/keyring.js';
 import type {
+  AuthGeneratorFields,
   HandlerSchema,
   HandlerSchemas,
   HttpMethod,
@@ -30,7 +31,16 @@ import { propertiesFromJsonSchema } from './json-schema-to-typebox.js';
 /** Bumped on a breaking change of this contract; plugins declare the version they target. */
 export const PLUGIN_API_VERSION = 1;
 
-export type { HandlerSchema, HttpMethod, KeyringAccessor, PluginIssue, ProviderFields, ProviderManifest, ToolManifest };
+export type {
+  AuthGeneratorFields,
+  HandlerSchema,
+  HttpMethod,
+  KeyringAccessor,
+  PluginIssue,
+  ProviderFields,
+  ProviderManifest,
+  ToolManifest,
+};
 
 /** What `/call`, `/tools` and `/mcp` expose. */
 export interface ToolDefinition {
@@ -359,17 +369,54 @@ export interface HandlerPlugin extends HandlerSchema {
  */
 export type JsonSchemaFields = Record<string, Record<string, unknown>>;
 
+/** A handler's own manifest fields: TypeBox properties or plain JSON Schema. */
+export type SchemaFields = TProperties | JsonSchemaFields;
+
+/**
+ * The type of the values of a handler's fields: `Static<>` of TypeBox
+ * properties (optional fields become optional properties); nothing for plain
+ * JSON Schema, whose fields stay `unknown` (declare their type with
+ * `PluginDefinition<{ field: type }>` instead).
+ */
+export type FieldsOf<S> = [S] extends [TProperties] ? Static<TObject<S>> : object;
+
 /**
  * What a plugin module exports: a HandlerPlugin whose schemas may also be
  * plain JSON Schema. The registry normalises it into a HandlerPlugin.
+ *
+ * `P` and `T` type the handler's own `[provider]` and `[[tools]]` fields in the
+ * manifest `validate` and `provision` receive. `definePlugin` infers them from
+ * TypeBox schemas; plain-JSON-Schema plugins may state them.
  */
-export interface PluginDefinition extends Omit<HandlerPlugin, 'providerSchema' | 'toolSchema'> {
-  readonly providerSchema: TProperties | JsonSchemaFields;
-  readonly toolSchema?: TProperties | JsonSchemaFields;
+export interface PluginDefinition<P extends object = object, T extends object = object> extends Omit<
+  HandlerPlugin,
+  'providerSchema' | 'toolSchema' | 'validate' | 'provision'
+> {
+  readonly providerSchema: SchemaFields;
+  readonly toolSchema?: SchemaFields;
+  /** Semantic checks after the schema passed; every problem is returned, none thrown. */
+  validate?(manifest: ProviderManifest<P, T>): PluginIssue[];
+  provision(manifest: ProviderManifest<P, T>, ctx: ProvisionContext): Promise<Provisioned>;
 }
 
-/** Identity helper that gives plugin authors type checking. */
-export function definePlugin<P extends PluginDefinition>(plugin: P): P {
+/** A PluginDefinition whose field types come from its own schemas. */
+export type TypedPluginDefinition<PS extends SchemaFields, TS extends SchemaFields> = Omit<
+  PluginDefinition<FieldsOf<PS>, FieldsOf<TS>>,
+  'providerSchema' | 'toolSchema'
+> & {
+  readonly providerSchema: PS;
+  readonly toolSchema?: TS;
+};
+
+/**
+ * Identity helper that gives plugin authors type checking: with TypeBox
+ * schemas, `manifest.provider` and each of `manifest.tools` in `validate` and
+ * `provision` carry the declared fields' types (`Type.Optional(Type.String())`
+ * reads as `string | undefined`), no casts needed.
+ */
+export function definePlugin<PS extends SchemaFields, TS extends SchemaFields = Record<never, never>>(
+  plugin: TypedPluginDefinition<PS, TS>,
+): TypedPluginDefinition<PS, TS> {
   return plugin;
 }
 

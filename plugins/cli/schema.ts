@@ -3,7 +3,7 @@
  * and the semantic checks the loader runs after the schema passed.
  */
 import { Type, type TProperties } from '@sinclair/typebox';
-import type { PluginIssue, ProviderManifest } from '../../sdk/plugin.js';
+import type { FieldsOf, PluginIssue, ProviderManifest } from '../../sdk/plugin.js';
 
 /** Default child timeout, seconds (ref-01 §2.4). */
 export const DEFAULT_TIMEOUT_SECS = 120;
@@ -51,6 +51,9 @@ export const cliProviderSchema = {
   ),
 } satisfies TProperties;
 
+/** A manifest of `handler = "cli"`, its cli fields typed as the schema declares them. */
+export type CliManifest = ProviderManifest<FieldsOf<typeof cliProviderSchema>>;
+
 /** The cli fields of one manifest with defaults applied. */
 export interface CliConfig {
   provider: string;
@@ -65,18 +68,18 @@ export interface CliConfig {
 }
 
 /** Reads the cli fields of a validated manifest. */
-export function cliConfigFromManifest(m: ProviderManifest): CliConfig {
+export function cliConfigFromManifest(m: CliManifest): CliConfig {
   const p = m.provider;
-  const timeoutSecs = (p['cli_timeout_secs'] as number | undefined) ?? DEFAULT_TIMEOUT_SECS;
-  const positional = (p['cli_output_positional'] as Record<string, number> | undefined) ?? {};
+  const timeoutSecs = p.cli_timeout_secs ?? DEFAULT_TIMEOUT_SECS;
+  const positional = p.cli_output_positional ?? {};
   return {
     provider: p.name,
-    command: (p['cli_command'] as string | undefined) ?? '',
-    defaultArgs: [...((p['cli_default_args'] as string[] | undefined) ?? [])],
-    env: { ...((p['cli_env'] as Record<string, string> | undefined) ?? {}) },
+    command: p.cli_command ?? '',
+    defaultArgs: [...(p.cli_default_args ?? [])],
+    env: { ...p.cli_env },
     timeoutSecs,
     timeoutMs: timeoutSecs * 1000,
-    outputArgs: [...((p['cli_output_args'] as string[] | undefined) ?? [])],
+    outputArgs: [...(p.cli_output_args ?? [])],
     outputPositional: Object.entries(positional).map(([prefix, index]) => ({
       prefix: prefix.split(/\s+/).filter(Boolean),
       index,
@@ -115,14 +118,14 @@ export function keyringRefs(cfg: CliConfig): Array<{ key: string; variable: stri
 }
 
 /** Semantic checks: every problem is returned with its field path. */
-export function validateCliManifest(m: ProviderManifest): PluginIssue[] {
+export function validateCliManifest(m: CliManifest): PluginIssue[] {
   const issues: PluginIssue[] = [];
   const p = m.provider;
-  if (typeof p['cli_command'] !== 'string' || p['cli_command'].trim() === '') {
+  if (p.cli_command === undefined || p.cli_command.trim() === '') {
     // The reference only notices at call time ("provider missing cli_command"); a provider that
     // can never run is a configuration error, so it is refused at load.
     issues.push({ field: 'provider.cli_command', message: 'required for handler "cli" (the executable to run)' });
-  } else if (p['cli_command'].includes('\0')) {
+  } else if (p.cli_command.includes('\0')) {
     issues.push({ field: 'provider.cli_command', message: 'must not contain a NUL byte' });
   }
   if (p.auth_generator !== undefined) {
@@ -134,8 +137,7 @@ export function validateCliManifest(m: ProviderManifest): PluginIssue[] {
         'auth_generator is not supported for handler "cli" in this build; use cli_env with ${key} or @{key} instead',
     });
   }
-  const env = (p['cli_env'] as Record<string, string> | undefined) ?? {};
-  for (const [name, value] of Object.entries(env)) {
+  for (const [name, value] of Object.entries(p.cli_env ?? {})) {
     const field = `provider.cli_env.${name}`;
     if (!ENV_NAME.test(name)) {
       issues.push({
@@ -156,8 +158,7 @@ export function validateCliManifest(m: ProviderManifest): PluginIssue[] {
       if (key.trim() === '') issues.push({ field, message: '"${}" names no keyring entry' });
     }
   }
-  const positional = (p['cli_output_positional'] as Record<string, number> | undefined) ?? {};
-  for (const prefix of Object.keys(positional)) {
+  for (const prefix of Object.keys(p.cli_output_positional ?? {})) {
     if (prefix.trim() === '') {
       issues.push({ field: `provider.cli_output_positional`, message: 'a subcommand prefix must not be empty' });
     }

@@ -15,7 +15,6 @@ import {
   PLUGIN_API_VERSION,
   type HandlerPlugin,
   type ProviderManifest,
-  type ProvisionContext,
   type Provisioned,
   type ToolDefinition,
 } from '../../sdk/plugin.js';
@@ -99,7 +98,7 @@ export function createMcpPlugin(options: McpPluginOptions = {}): HandlerPlugin {
     requiresTools: false,
     validate: validateMcpManifest,
 
-    async provision(m: ProviderManifest, ctx: ProvisionContext): Promise<Provisioned> {
+    async provision(m, ctx): Promise<Provisioned> {
       const f = mcpFields(m);
       const log = ctx.logger;
       const manual = handWrittenTools(m, f.toolPrefix);

@@ -3,7 +3,7 @@
  * build adds (timeouts), and the semantic checks that run when a manifest loads.
  */
 import { Type, type TProperties } from '@sinclair/typebox';
-import type { InjectionStyle, PluginIssue, ProviderManifest } from '../../sdk/plugin.js';
+import type { FieldsOf, InjectionStyle, PluginIssue, ProviderManifest } from '../../sdk/plugin.js';
 
 /** Default per-request timeout (`mcp_timeout_secs`). */
 export const DEFAULT_TIMEOUT_SECS = 120;
@@ -61,7 +61,10 @@ export const providerSchema = {
   ),
 } satisfies TProperties;
 
-/** The typed MCP fields of a manifest, defaults applied. */
+/** A manifest of `handler = "mcp"`, its mcp fields typed as the schema declares them. */
+export type McpManifest = ProviderManifest<FieldsOf<typeof providerSchema>>;
+
+/** The MCP settings of a manifest, defaults applied. */
 export interface McpFields {
   transport: 'stdio' | 'http';
   command: string | undefined;
@@ -74,18 +77,17 @@ export interface McpFields {
   discoveryTimeoutMs: number;
 }
 
-export function mcpFields(m: ProviderManifest): McpFields {
+export function mcpFields(m: McpManifest): McpFields {
   const p = m.provider;
   return {
-    transport: (p['mcp_transport'] as 'stdio' | 'http' | undefined) ?? 'stdio',
-    command: p['mcp_command'] as string | undefined,
-    args: (p['mcp_args'] as string[] | undefined) ?? [],
-    url: p['mcp_url'] as string | undefined,
-    env: (p['mcp_env'] as Record<string, string> | undefined) ?? {},
-    toolPrefix: (p['tool_prefix'] as string | undefined) ?? `${p.name}:`,
-    timeoutMs: ((p['mcp_timeout_secs'] as number | undefined) ?? DEFAULT_TIMEOUT_SECS) * 1000,
-    discoveryTimeoutMs:
-      ((p['mcp_discovery_timeout_secs'] as number | undefined) ?? DEFAULT_DISCOVERY_TIMEOUT_SECS) * 1000,
+    transport: p.mcp_transport ?? 'stdio',
+    command: p.mcp_command,
+    args: p.mcp_args ?? [],
+    url: p.mcp_url,
+    env: p.mcp_env ?? {},
+    toolPrefix: p.tool_prefix ?? `${p.name}:`,
+    timeoutMs: (p.mcp_timeout_secs ?? DEFAULT_TIMEOUT_SECS) * 1000,
+    discoveryTimeoutMs: (p.mcp_discovery_timeout_secs ?? DEFAULT_DISCOVERY_TIMEOUT_SECS) * 1000,
   };
 }
 
@@ -106,7 +108,7 @@ export const MCP_INJECTION: InjectionStyle = {
 };
 
 /** Semantic checks: the reference finds these only when it connects; we report them at load, with the field. */
-export function validateMcpManifest(m: ProviderManifest): PluginIssue[] {
+export function validateMcpManifest(m: McpManifest): PluginIssue[] {
   const f = mcpFields(m);
   const p = m.provider;
   const issues: PluginIssue[] = [];

@@ -2,7 +2,8 @@
  * Manifest fields of the `openapi` handler (ref-01 §2.6) plus the request-engine
  * settings it shares with `http`.
  */
-import { Type, type TProperties } from '@sinclair/typebox';
+import { Type, type Static, type TProperties } from '@sinclair/typebox';
+import type { FieldsOf } from '../../sdk/plugin.js';
 import { EngineProviderFields } from '../shared-http/provider-fields.js';
 
 const Strings = Type.Array(Type.String());
@@ -22,15 +23,7 @@ export const OperationOverride = Type.Object(
   { additionalProperties: false },
 );
 
-export interface OperationOverrideFields {
-  hint?: string;
-  tags?: string[];
-  examples?: string[];
-  description?: string;
-  scope?: string;
-  response_extract?: string;
-  response_format?: string;
-}
+export type OperationOverrideFields = Static<typeof OperationOverride>;
 
 export const OpenApiProviderFields = {
   ...EngineProviderFields,
@@ -56,16 +49,18 @@ export interface OpenApiSettings {
   overrides: Record<string, OperationOverrideFields>;
 }
 
-export function openApiSettings(p: Record<string, unknown>): OpenApiSettings {
-  const list = (k: string) => (Array.isArray(p[k]) ? (p[k] as string[]) : []);
+/** The openapi `[provider]` fields as written (absent = default). */
+export type OpenApiFields = FieldsOf<typeof OpenApiProviderFields>;
+
+export function openApiSettings(p: OpenApiFields): OpenApiSettings {
   const s: OpenApiSettings = {
-    includeTags: list('openapi_include_tags'),
-    excludeTags: list('openapi_exclude_tags'),
-    includeOperations: list('openapi_include_operations'),
-    excludeOperations: list('openapi_exclude_operations'),
-    overrides: (p['openapi_overrides'] as Record<string, OperationOverrideFields> | undefined) ?? {},
+    includeTags: p.openapi_include_tags ?? [],
+    excludeTags: p.openapi_exclude_tags ?? [],
+    includeOperations: p.openapi_include_operations ?? [],
+    excludeOperations: p.openapi_exclude_operations ?? [],
+    overrides: p.openapi_overrides ?? {},
   };
-  if (typeof p['openapi_spec'] === 'string') s.spec = p['openapi_spec'];
-  if (typeof p['openapi_max_operations'] === 'number') s.maxOperations = p['openapi_max_operations'];
+  if (p.openapi_spec !== undefined) s.spec = p.openapi_spec;
+  if (p.openapi_max_operations !== undefined) s.maxOperations = p.openapi_max_operations;
   return s;
 }

@@ -5,9 +5,8 @@
  * Everything the request path needs is precomputed here so a request only
  * does string slicing and one regex test per glob set.
  */
-import type { ProviderManifest } from '../../sdk/plugin.js';
 import { GlobSet } from '../../sdk/plugin.js';
-import { DEFAULTS } from './schema.js';
+import { DEFAULTS, type PassthroughManifest } from './schema.js';
 
 export interface RouteSpec {
   readonly name: string;
@@ -51,44 +50,40 @@ export function normalisePrefix(prefix: string | undefined): string {
   return prefix;
 }
 
-function num(v: unknown, fallback: number): number {
-  return typeof v === 'number' ? v : fallback;
-}
-
 /** Compiles a manifest that passed `validatePassthrough`. Throws only on inputs validation would have refused. */
-export function compileRouteSpec(m: ProviderManifest): RouteSpec {
+export function compileRouteSpec(m: PassthroughManifest): RouteSpec {
   const p = m.provider;
   const base = new URL(p.base_url.trim().replace(/\/+$/, ''));
-  const hostMatch = typeof p['host_match'] === 'string' ? (p['host_match'] as string).trim().toLowerCase() : null;
-  const rawPrefix = p['path_prefix'] as string | undefined;
-  const pathPrefix = normalisePrefix(rawPrefix);
-  const replace = p['path_replace'] as [string, string] | undefined;
-  const readTimeout = num(p['read_timeout_seconds'], DEFAULTS.read_timeout_seconds);
-  const deny = (p['deny_paths'] as string[] | undefined) ?? [];
-  const fwd = (p['forward_authorization_paths'] as string[] | undefined) ?? [];
+  const hostMatch = p.host_match !== undefined ? p.host_match.trim().toLowerCase() : null;
+  const pathPrefix = normalisePrefix(p.path_prefix);
+  // validatePassthrough made it exactly [from, to].
+  const replace = p.path_replace;
+  const readTimeout = p.read_timeout_seconds ?? DEFAULTS.read_timeout_seconds;
+  const deny = p.deny_paths ?? [];
+  const fwd = p.forward_authorization_paths ?? [];
   const basePath = base.pathname === '/' ? '' : base.pathname.replace(/\/+$/, '');
   return {
     name: p.name,
     hostMatch,
     pathPrefix,
-    strip: (p['strip_prefix'] as boolean | undefined) !== false && pathPrefix !== '/',
+    strip: p.strip_prefix !== false && pathPrefix !== '/',
     replaceFrom: replace ? replace[0] : null,
     replaceTo: replace ? replace[1] : '',
     origin: base.origin,
     wsOrigin: base.origin.replace(/^http/, 'ws'),
     basePath,
-    hostHeader: typeof p['host_override'] === 'string' ? (p['host_override'] as string) : base.host,
-    forwardWebsockets: p['forward_websockets'] === true,
+    hostHeader: p.host_override ?? base.host,
+    forwardWebsockets: p.forward_websockets === true,
     deny: deny.length > 0 ? new GlobSet(deny, { expand: true }) : null,
     forwardAuth: fwd.length > 0 ? new GlobSet(fwd, { expand: true }) : null,
-    connectTimeoutMs: num(p['connect_timeout_seconds'], DEFAULTS.connect_timeout_seconds) * 1000,
-    headersTimeoutMs: num(p['response_header_timeout_seconds'], readTimeout) * 1000,
-    bodyIdleTimeoutMs: num(p['read_idle_timeout_seconds'], readTimeout) * 1000,
-    keepAliveMs: num(p['idle_timeout_seconds'], DEFAULTS.idle_timeout_seconds) * 1000,
-    maxRequestBytes: num(p['max_request_bytes'], DEFAULTS.max_request_bytes),
-    maxResponseBytes: num(p['max_response_bytes'], DEFAULTS.max_response_bytes),
-    wsMaxMessageBytes: num(p['websocket_max_message_bytes'], DEFAULTS.websocket_max_message_bytes),
-    wsIdleTimeoutMs: num(p['websocket_idle_timeout_seconds'], DEFAULTS.websocket_idle_timeout_seconds) * 1000,
+    connectTimeoutMs: (p.connect_timeout_seconds ?? DEFAULTS.connect_timeout_seconds) * 1000,
+    headersTimeoutMs: (p.response_header_timeout_seconds ?? readTimeout) * 1000,
+    bodyIdleTimeoutMs: (p.read_idle_timeout_seconds ?? readTimeout) * 1000,
+    keepAliveMs: (p.idle_timeout_seconds ?? DEFAULTS.idle_timeout_seconds) * 1000,
+    maxRequestBytes: p.max_request_bytes ?? DEFAULTS.max_request_bytes,
+    maxResponseBytes: p.max_response_bytes ?? DEFAULTS.max_response_bytes,
+    wsMaxMessageBytes: p.websocket_max_message_bytes ?? DEFAULTS.websocket_max_message_bytes,
+    wsIdleTimeoutMs: (p.websocket_idle_timeout_seconds ?? DEFAULTS.websocket_idle_timeout_seconds) * 1000,
   };
 }
 

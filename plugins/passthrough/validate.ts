@@ -6,10 +6,11 @@
  * credential name for injecting auth types. Every problem is reported with
  * its field path; none is thrown.
  */
-import type { PluginIssue, ProviderManifest } from '../../sdk/plugin.js';
+import type { PluginIssue } from '../../sdk/plugin.js';
 import { globToRegexSource, expandPathPattern } from '../../sdk/plugin.js';
 import { PASSTHROUGH_INJECTION } from './credentials.js';
 import { HEADER_NAME, isValidHeaderValue, RESERVED_EXTRA_HEADERS } from './headers.js';
+import type { PassthroughManifest } from './schema.js';
 
 /** A DNS name or IPv4 literal as it appears in a Host header (no port, no trailing dot). */
 const HOST_NAME = /^(?:[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?)(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?)*$/;
@@ -22,12 +23,10 @@ function isCanonicalPath(p: string): boolean {
 
 function checkGlobs(
   field: 'deny_paths' | 'forward_authorization_paths',
-  patterns: unknown,
+  patterns: readonly string[] | undefined,
   issues: PluginIssue[],
 ): void {
-  if (!Array.isArray(patterns)) return;
-  patterns.forEach((p: unknown, i) => {
-    if (typeof p !== 'string') return;
+  patterns?.forEach((p, i) => {
     for (const g of expandPathPattern(p)) {
       try {
         globToRegexSource(g);
@@ -42,7 +41,7 @@ function checkGlobs(
   });
 }
 
-export function validatePassthrough(m: ProviderManifest): PluginIssue[] {
+export function validatePassthrough(m: PassthroughManifest): PluginIssue[] {
   const p = m.provider;
   const issues: PluginIssue[] = [];
   const add = (field: string, message: string) => issues.push({ field: `provider.${field}`, message });
@@ -50,8 +49,8 @@ export function validatePassthrough(m: ProviderManifest): PluginIssue[] {
   // ref-02 §1.3, in the reference's order and with its texts.
   const base = p.base_url.trim();
   if (base === '') add('base_url', 'passthrough provider requires non-empty base_url');
-  const hostMatch = p['host_match'] as string | undefined;
-  const prefix = p['path_prefix'] as string | undefined;
+  const hostMatch = p.host_match;
+  const prefix = p.path_prefix;
   if (hostMatch === undefined && prefix === undefined) {
     add('path_prefix', 'passthrough provider requires at least one of host_match or path_prefix');
   }
@@ -72,18 +71,18 @@ export function validatePassthrough(m: ProviderManifest): PluginIssue[] {
       );
     }
   }
-  if (p['forward_websockets'] === true && !/^https?:\/\//.test(p.base_url)) {
+  if (p.forward_websockets === true && !/^https?:\/\//.test(p.base_url)) {
     add(
       'forward_websockets',
       `forward_websockets requires base_url to use http:// or https:// (proxy derives ws/wss automatically); got: ${p.base_url}`,
     );
   }
-  const replace = p['path_replace'] as unknown;
-  if (Array.isArray(replace)) {
+  const replace = p.path_replace;
+  if (replace !== undefined) {
     if (replace.length !== 2)
       add('path_replace', `path_replace must be [from, to] (exactly two strings); got ${replace.length}`);
     else {
-      const [from, to] = replace as [string, string];
+      const [from, to] = replace;
       if (!from.startsWith('/'))
         add('path_replace', `passthrough path_replace source must start with '/' (got: '${from}')`);
       if (to !== '' && !to.startsWith('/'))
@@ -112,8 +111,8 @@ export function validatePassthrough(m: ProviderManifest): PluginIssue[] {
       if (url.search || url.hash) add('base_url', 'base_url must not contain a query string or fragment');
     }
   }
-  checkGlobs('deny_paths', p['deny_paths'], issues);
-  checkGlobs('forward_authorization_paths', p['forward_authorization_paths'], issues);
+  checkGlobs('deny_paths', p.deny_paths, issues);
+  checkGlobs('forward_authorization_paths', p.forward_authorization_paths, issues);
 
   if (PASSTHROUGH_INJECTION.secretTypes.has(p.auth_type) && !p.auth_key_name) {
     add(
@@ -143,7 +142,7 @@ export function validatePassthrough(m: ProviderManifest): PluginIssue[] {
       add(`extra_headers.${name}`, `header '${name}' is managed by the proxy and cannot be set by extra_headers`);
     } else if (!isValidHeaderValue(value)) add(`extra_headers.${name}`, `bad header value '${name}'`);
   }
-  const override = p['host_override'] as string | undefined;
+  const override = p.host_override;
   if (override !== undefined && (override.trim() === '' || /[\s\x00-\x1f\x7f/]/.test(override))) {
     add('host_override', `host_override must be a host[:port] without spaces or '/'; got: '${override}'`);
   }

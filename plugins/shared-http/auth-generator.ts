@@ -16,20 +16,10 @@ import { unlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { AtiError, compileTemplate, expandTemplate, injectedSecretMatcher } from '../../sdk/plugin.js';
-import type { KeyringAccessor, Logger, Template } from '../../sdk/plugin.js';
+import type { AuthGeneratorFields, KeyringAccessor, Logger, Template } from '../../sdk/plugin.js';
 
-export interface AuthGeneratorConfig {
-  type: 'command' | 'script';
-  command?: string;
-  args?: string[];
-  interpreter?: string;
-  script?: string;
-  cache_ttl_secs?: number;
-  output_format?: 'text' | 'json';
-  env?: Record<string, string>;
-  inject?: Record<string, { type: string; name: string }>;
-  timeout_secs?: number;
-}
+/** `[provider.auth_generator]` as the manifest loader validated it. */
+export type AuthGeneratorConfig = AuthGeneratorFields;
 
 export interface GeneratedCredential {
   /** The main credential, used like a keyring secret by bearer/header/query/basic auth. */

@@ -11,14 +11,7 @@
  * naming it, SSRF block 403, upstream error 502 with the extracted message,
  * timeout 504.
  */
-import type {
-  CallContext,
-  ProviderFields,
-  ProviderManifest,
-  ProvisionContext,
-  ToolDefinition,
-  ToolResult,
-} from '../../sdk/plugin.js';
+import type { CallContext, ProviderManifest, ProvisionContext, ToolDefinition, ToolResult } from '../../sdk/plugin.js';
 import {
   ATI_VERSION as VERSION,
   authSettings,
@@ -30,10 +23,10 @@ import {
   placeCredential,
   type Template,
 } from '../../sdk/plugin.js';
-import { AuthGenerator, type AuthGeneratorConfig } from './auth-generator.js';
+import { AuthGenerator } from './auth-generator.js';
 import { applyCredential, deniedHeaderNames, HTTP_INJECTION } from './auth-injection.js';
 import { OAuth2TokenSource, resolveTokenUrl } from './oauth2.js';
-import { engineSettings } from './provider-fields.js';
+import { engineSettings, type EngineFields } from './provider-fields.js';
 import { buildRequest } from './request-builder.js';
 import { compileRequestPlan, type RequestPlan } from './request-plan.js';
 import { classifyResponse } from './response.js';
@@ -69,8 +62,8 @@ export function planOf(tool: ToolDefinition): RequestPlan {
 }
 
 /** Creates the engine of one provider. Opens no connection and spawns nothing until the first call. */
-export function createHttpEngine(m: ProviderManifest, pctx: ProvisionContext): HttpEngine {
-  const p: ProviderFields = m.provider;
+export function createHttpEngine(m: ProviderManifest<EngineFields>, pctx: ProvisionContext): HttpEngine {
+  const p = m.provider;
   const name = p.name;
   const settings = engineSettings(p);
   const baseTemplate = compileTemplate(p.base_url);
@@ -92,9 +85,7 @@ export function createHttpEngine(m: ProviderManifest, pctx: ProvisionContext): H
     ssrf,
     logger: pctx.logger,
   });
-  const generator = p.auth_generator
-    ? new AuthGenerator(p.auth_generator as unknown as AuthGeneratorConfig, name, pctx.logger)
-    : undefined;
+  const generator = p.auth_generator ? new AuthGenerator(p.auth_generator, name, pctx.logger) : undefined;
   const oauth =
     auth.type === 'oauth2' && !generator
       ? new OAuth2TokenSource(

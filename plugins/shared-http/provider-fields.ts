@@ -5,6 +5,7 @@
  * closely (a 60 s call timeout).
  */
 import { Type, type TProperties } from '@sinclair/typebox';
+import type { FieldsOf } from '../../sdk/plugin.js';
 
 export const DEFAULT_TIMEOUT_SECONDS = 60;
 export const DEFAULT_CONNECT_TIMEOUT_SECONDS = 10;
@@ -42,11 +43,13 @@ export interface EngineSettings {
   maxResponseBytes: number;
 }
 
-export function engineSettings(provider: Record<string, unknown>): EngineSettings {
-  const num = (k: string, d: number) => (typeof provider[k] === 'number' ? (provider[k] as number) : d);
+/** The engine's `[provider]` fields as written (absent = default). */
+export type EngineFields = FieldsOf<typeof EngineProviderFields>;
+
+export function engineSettings(provider: EngineFields): EngineSettings {
   return {
-    timeoutSeconds: num('timeout_seconds', DEFAULT_TIMEOUT_SECONDS),
-    connectTimeoutSeconds: num('connect_timeout_seconds', DEFAULT_CONNECT_TIMEOUT_SECONDS),
-    maxResponseBytes: num('max_response_bytes', DEFAULT_MAX_RESPONSE_BYTES),
+    timeoutSeconds: provider.timeout_seconds ?? DEFAULT_TIMEOUT_SECONDS,
+    connectTimeoutSeconds: provider.connect_timeout_seconds ?? DEFAULT_CONNECT_TIMEOUT_SECONDS,
+    maxResponseBytes: provider.max_response_bytes ?? DEFAULT_MAX_RESPONSE_BYTES,
   };
 }

@@ -6,7 +6,7 @@
  */
 import type { PluginIssue, ProviderFields, ToolManifest } from '../../sdk/plugin.js';
 import { compileTemplate, expandTemplate, jsonPathProblem, templateProblem } from '../../sdk/plugin.js';
-import { authGeneratorProblems, type AuthGeneratorConfig } from './auth-generator.js';
+import { authGeneratorProblems } from './auth-generator.js';
 import { HTTP_INJECTION } from './auth-injection.js';
 import { resolveTokenUrl, tokenUrlProblem } from './oauth2.js';
 import { inputSchemaProblems } from './request-plan.js';
@@ -39,7 +39,7 @@ export function providerProblems(p: ProviderFields): PluginIssue[] {
   const b = baseUrlProblem(p.base_url);
   if (b) issue('base_url', b);
 
-  const gen = p.auth_generator as AuthGeneratorConfig | undefined;
+  const gen = p.auth_generator;
   if (HTTP_INJECTION.secretTypes.has(p.auth_type) && !gen && !p.auth_key_name) {
     issue('auth_key_name', `is required with auth_type = "${p.auth_type}" (the keyring entry that holds the secret)`);
   }

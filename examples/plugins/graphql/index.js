@@ -30,9 +30,21 @@ import { badArgs, GraphqlPluginError, upstreamError } from './lib/errors.js';
 import { GraphqlTransport } from './lib/transport.js';
 
 /**
- * @typedef {import('ati-proxy/plugin').PluginDefinition} PluginDefinition
- * @typedef {import('ati-proxy/plugin').ProviderManifest} ProviderManifest
- * @typedef {import('ati-proxy/plugin').ToolManifest} ToolManifest
+ * The handler's own fields as the schemas below declare them. JSON Schema is not
+ * inferred (TypeBox schemas are, with `definePlugin`): stating the types once here
+ * types every read of `m.provider.endpoint`, `t.query` … in validate and provision.
+ * @typedef {object} GraphqlProviderFields
+ * @property {string} endpoint
+ * @property {number} [timeout_seconds]
+ * @property {number} [max_response_bytes]
+ * @typedef {object} GraphqlToolFields
+ * @property {string} query
+ * @property {string} [operation_name]
+ * @property {Record<string, string>} [variables]
+ *
+ * @typedef {import('ati-proxy/plugin').PluginDefinition<GraphqlProviderFields, GraphqlToolFields>} PluginDefinition
+ * @typedef {import('ati-proxy/plugin').ProviderManifest<GraphqlProviderFields, GraphqlToolFields>} ProviderManifest
+ * @typedef {ProviderManifest['tools'][number]} ToolManifest  A `[[tools]]` entry, its graphql fields typed.
  * @typedef {import('ati-proxy/plugin').ToolDefinition} ToolDefinition
  * @typedef {import('ati-proxy/plugin').PluginIssue} PluginIssue
  * @typedef {import('ati-proxy/plugin').ProvisionContext} ProvisionContext
@@ -54,11 +66,6 @@ const API_VERSION = 1;
 const DEFAULT_TIMEOUT_SECONDS = 30;
 const DEFAULT_MAX_RESPONSE_BYTES = 10 * 1024 * 1024;
 const SUPPORTED_AUTH = ['none', 'bearer', 'header'];
-
-/** @param {ProviderManifest} m */
-function endpointOf(m) {
-  return /** @type {string} */ (m.provider['endpoint']);
-}
 
 /**
  * @param {string} raw
@@ -85,12 +92,12 @@ function parseEndpoint(raw) {
 function operationOf(t) {
   let ops;
   try {
-    ops = parseOperations(/** @type {string} */ (t['query']));
+    ops = parseOperations(t.query);
   } catch (err) {
     if (err instanceof GraphqlSyntaxError) return { problem: err.message, field: 'query' };
     throw err;
   }
-  const operationName = /** @type {string | undefined} */ (t['operation_name']);
+  const operationName = t.operation_name;
   const picked = selectOperation(ops, operationName);
   if ('problem' in picked) return { problem: picked.problem, field: operationName === undefined ? 'query' : 'operation_name' };
   if (picked.op.type === 'subscription') return { problem: 'subscriptions are not supported (a tool call has one answer); use a query or a mutation', field: 'query' };
@@ -104,7 +111,7 @@ function operationOf(t) {
  * @param {OperationDefinition} op
  */
 function bindingsOf(t, op) {
-  const renames = /** @type {Record<string, string> | undefined} */ (t['variables']);
+  const renames = t.variables;
   return op.variables.map((v) => ({ variable: v.name, arg: renames?.[v.name] ?? v.name, required: isRequired(v) }));
 }
 
@@ -214,7 +221,7 @@ const graphqlPlugin = {
   validate(m) {
     /** @type {PluginIssue[]} */
     const issues = [];
-    const endpoint = parseEndpoint(endpointOf(m));
+    const endpoint = parseEndpoint(m.provider.endpoint);
     if ('problem' in endpoint) issues.push({ field: 'provider.endpoint', message: endpoint.problem });
     const p = m.provider;
     if (!SUPPORTED_AUTH.includes(p.auth_type)) {
@@ -234,7 +241,7 @@ const graphqlPlugin = {
         return;
       }
       const declared = new Set(picked.op.variables.map((v) => v.name));
-      for (const variable of Object.keys(/** @type {Record<string, string>} */ (t['variables'] ?? {}))) {
+      for (const variable of Object.keys(t.variables ?? {})) {
         if (!declared.has(variable)) {
           issues.push({ field: `tools[${i}].variables.${variable}`, message: `the operation declares no variable $${variable} (it has: ${[...declared].map((d) => `$${d}`).join(', ') || 'none'})` });
         }
@@ -245,7 +252,7 @@ const graphqlPlugin = {
 
   async provision(m, ctx) {
     const p = m.provider;
-    const endpoint = parseEndpoint(endpointOf(m));
+    const endpoint = parseEndpoint(p.endpoint);
     if ('problem' in endpoint) throw new GraphqlPluginError('ATI_ERR_CONFIG', `provider.endpoint ${endpoint.problem}`);
 
     // Read the credential now: a missing entry fails this provider at reload time (the
@@ -269,7 +276,7 @@ const graphqlPlugin = {
       // validate() ran before provision, so the document parses.
       if ('problem' in picked) throw new GraphqlPluginError('ATI_ERR_CONFIG', `tool "${t.name}": ${picked.problem}`);
       /** @type {ToolPlan} */
-      const plan = { query: /** @type {string} */ (t['query']), operationName: /** @type {string | undefined} */ (t['operation_name']), bindings: bindingsOf(t, picked.op) };
+      const plan = { query: t.query, operationName: t.operation_name, bindings: bindingsOf(t, picked.op) };
       /** @type {ToolDefinition} */
       const def = {
         name: t.name,
@@ -293,10 +300,10 @@ const graphqlPlugin = {
       return def;
     });
 
-    const timeoutSeconds = /** @type {number | undefined} */ (p['timeout_seconds']) ?? DEFAULT_TIMEOUT_SECONDS;
+    const timeoutSeconds = p.timeout_seconds ?? DEFAULT_TIMEOUT_SECONDS;
     const transport = new GraphqlTransport(endpoint.url, {
       timeoutMs: timeoutSeconds * 1000,
-      maxResponseBytes: /** @type {number | undefined} */ (p['max_response_bytes']) ?? DEFAULT_MAX_RESPONSE_BYTES,
+      maxResponseBytes: p.max_response_bytes ?? DEFAULT_MAX_RESPONSE_BYTES,
     });
     const logger = ctx.logger;
     logger.debug({ endpoint: endpoint.url.origin + endpoint.url.pathname, tools: tools.length }, 'graphql provider provisioned');

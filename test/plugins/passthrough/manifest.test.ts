@@ -11,6 +11,7 @@ import { PluginRegistry } from '../../../core/plugin/contract.js';
 import { REPO_ROOT } from '../../helpers/proxy-process.js';
 import { passthroughPlugin } from '../../../plugins/passthrough/index.js';
 import { compileRouteSpec } from '../../../plugins/passthrough/route-spec.js';
+import { passthroughProviderSchema } from '../../../plugins/passthrough/schema.js';
 import { makeAtiDir } from '../../helpers/ati-dir.js';
 import { Keyring } from '../../../config/keyring.js';
 import { silentLogger } from '../../../kernel/logger.js';
@@ -103,6 +104,19 @@ describe('passthrough manifests', () => {
       ['https://api.example.com', { connectMs: 5_000, headersMs: 300_000, bodyIdleMs: 300_000, keepAliveMs: 60_000 }],
       ['https://api.example.com', { connectMs: 2_000, headersMs: 300_000, bodyIdleMs: 300_000, keepAliveMs: 0 }],
     ]);
+  });
+
+  it('documents in the schema the defaults a route applies: absent is the same as set to the default', () => {
+    const withDefault = Object.entries(passthroughProviderSchema).filter(([, schema]) => 'default' in schema);
+    expect(withDefault.map(([k]) => k)).toEqual(
+      expect.arrayContaining(['strip_prefix', 'connect_timeout_seconds', 'read_timeout_seconds', 'max_request_bytes']),
+    );
+    const absent = compileRouteSpec(load(base('path_prefix = "/x"')).manifests[0]!);
+    for (const [field, schema] of withDefault) {
+      const r = load(base(`path_prefix = "/x"\n${field} = ${JSON.stringify(schema.default)}`));
+      expect(r.errors, field).toEqual([]);
+      expect(compileRouteSpec(r.manifests[0]!), field).toEqual(absent);
+    }
   });
 
   it('treats a misspelt field as an error with a hint, never as a silently open route', () => {
