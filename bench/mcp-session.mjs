@@ -105,6 +105,77 @@ for (const [u, m, s] of rows) {
 // and `/call` to an MCP tool go through, and how much it saves over the reference's
 // connect-per-call. No target (README.md#targets): these rows are for tracking.
 const r2 = (x) => +x.toFixed(2);
+
+// A /mcp session through the whole proxy (HTTP, scopes, executor, session): 1,000 tools/call
+// whose answers are SSE streams (the upstream sends a log message before each answer, which
+// the proxy relays on the call's stream), against the same stdio fixture.
+const SSE_CALLS = num('--sse-calls', 1000);
+const sseRows = [];
+{
+  const { Host } = await import('../dist/core/host/host.js');
+  const { PluginRegistry } = await import('../dist/core/plugin/contract.js');
+  const { ROUTE_MODULES } = await import('../dist/core/routes/index.js');
+  const { mcpPlugin } = await import('../dist/plugins/mcp/index.js');
+  const { Keyring } = await import('../dist/config/keyring.js');
+  const { Client } = await import('@modelcontextprotocol/sdk/client/index.js');
+  const { StreamableHTTPClientTransport } = await import('@modelcontextprotocol/sdk/client/streamableHttp.js');
+  const fs = await import('node:fs/promises');
+  const os = await import('node:os');
+  const atiDir = await fs.mkdtemp(path.join(os.tmpdir(), 'ati-bench-mcp-'));
+  await fs.mkdir(path.join(atiDir, 'manifests'));
+  await fs.writeFile(
+    path.join(atiDir, 'manifests', 'fx.toml'),
+    `[provider]\nname = "fx"\ndescription = "bench"\nhandler = "mcp"\nmcp_command = ${JSON.stringify(process.execPath)}\nmcp_args = [${JSON.stringify(path.join(root, 'test/fixtures/mcp/stdio-server.mjs'))}]\n`,
+  );
+  const registry = new PluginRegistry();
+  registry.register(mcpPlugin);
+  const host = new Host({
+    options: { atiDir, enablePassthrough: false, checkOnly: false },
+    registry,
+    logger: silentLogger(),
+    loadKeyring: async () => new Keyring([], 'bench'),
+    routes: ROUTE_MODULES,
+    drainMs: 1_000,
+  });
+  await host.start();
+  const addr = await host.listen(0, '127.0.0.1');
+  const client = new Client({ name: 'bench', version: '1.0.0' });
+  let logs = 0;
+  const { LoggingMessageNotificationSchema } = await import('@modelcontextprotocol/sdk/types.js');
+  client.setNotificationHandler(LoggingMessageNotificationSchema, () => void logs++);
+  await client.connect(new StreamableHTTPClientTransport(new URL(`http://127.0.0.1:${addr.port}/mcp`)));
+  await client.callTool({ name: 'fx:notify' });
+  const out = [];
+  const t0 = performance.now();
+  for (let i = 0; i < SSE_CALLS; i++) {
+    const t = performance.now();
+    await client.callTool({ name: 'fx:notify' });
+    out.push(performance.now() - t);
+  }
+  const wall = performance.now() - t0;
+  await client.close();
+  await host.shutdown('bench');
+  await fs.rm(atiDir, { recursive: true, force: true });
+  const s = stats(out);
+  console.log(
+    `\n/mcp session, ${SSE_CALLS} tools/call with SSE answers (a relayed log message each; ${logs} received): ` +
+      `mean ${s.mean.toFixed(2)} ms, p50 ${s.p50.toFixed(2)} ms, p90 ${s.p90.toFixed(2)} ms, p99 ${s.p99.toFixed(2)} ms, ` +
+      `${Math.round((SSE_CALLS / wall) * 1000)} calls/s`,
+  );
+  sseRows.push(
+    {
+      scenario: `/mcp session, ${SSE_CALLS} tools/call with SSE answers, stdio upstream (p50)`,
+      unit: 'ms',
+      ours: r2(s.p50),
+    },
+    {
+      scenario: `/mcp session, ${SSE_CALLS} tools/call with SSE answers, stdio upstream (p99)`,
+      unit: 'ms',
+      ours: r2(s.p99),
+    },
+  );
+}
+
 emit({
   suite: 'mcp-session',
   rows: [
@@ -123,5 +194,6 @@ emit({
       unit: 'x',
       ours: r2(stdio.fresh.p50 / stdio.pooled.p50),
     },
+    ...sseRows,
   ],
 });

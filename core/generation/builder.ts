@@ -140,7 +140,12 @@ export async function buildGeneration(input: BuildInput): Promise<BuildOutcome> 
     parsed.manifests.map(async (m, index) => {
       const plugin = registry.get(m.provider.handler)!;
       const prev = previous?.providers.get(m.provider.name);
-      if (prev && prev.reusableFor(m, plugin, keyring) && (await prev.inputsUnchanged(hashIfExists))) {
+      if (
+        prev &&
+        prev.reusableFor(m, plugin, keyring) &&
+        (await prev.inputsUnchanged(hashIfExists)) &&
+        (await prev.stillValid(input.force === true, signal))
+      ) {
         instances[index] = prev;
         reused.push(m.provider.name);
         return;

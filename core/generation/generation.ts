@@ -62,6 +62,17 @@ export class ProviderInstance {
     return true;
   }
 
+  /** The plugin's own check that its result is still current (`Provisioned.revalidate`); errors mean no. */
+  async stillValid(force: boolean, signal: AbortSignal): Promise<boolean> {
+    const revalidate = this.provisioned.revalidate;
+    if (!revalidate) return true;
+    try {
+      return await revalidate.call(this.provisioned, { force, signal });
+    } catch {
+      return false;
+    }
+  }
+
   retain(): void {
     this.refs++;
   }

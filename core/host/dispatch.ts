@@ -81,10 +81,19 @@ export class Dispatcher {
       return;
     }
     hot.inFlight++;
-    // `close` fires once per response; `on` spares the once-wrapper.
-    res.on('close', () => {
+    let counted = true;
+    state.detach = () => {
+      if (!counted) return;
+      counted = false;
       state.gen.leave();
       hot.inFlight--;
+    };
+    // `close` fires once per response; `on` spares the once-wrapper.
+    res.on('close', () => {
+      if (counted) {
+        state.gen.leave();
+        hot.inFlight--;
+      }
       logRequest(this.logger, req, res, state);
     });
     const bad = this.locate(req, state);

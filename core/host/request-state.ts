@@ -32,6 +32,11 @@ export interface RequestState {
   passthrough?: PassthroughRoute | null;
   /** Metrics/log label: the named route template, a passthrough route name, or `unmatched`. */
   route: string;
+  /**
+   * Stops counting this request as in flight on its generation (a long-lived event
+   * stream must not hold a retired generation open). Set by the host for plain requests.
+   */
+  detach?: () => void;
   /** Headers to add to the response (e.g. `X-Signature-Status` in warn mode). */
   responseHeaders?: Array<[string, string]>;
 }

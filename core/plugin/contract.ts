@@ -66,6 +66,22 @@ export interface ToolDefinition {
   responseFormat?: string;
   /** Plugin-private data (a compiled request plan, the upstream MCP tool name, …). */
   data?: unknown;
+  /**
+   * Fields of an MCP tool that `/mcp tools/list` passes through unchanged (`title`,
+   * `annotations`, `outputSchema`, `execution`, `icons`, `_meta`), for tools that come
+   * from an MCP server.
+   */
+  mcp?: McpToolFields;
+}
+
+/** The fields of an upstream MCP tool besides name, description and inputSchema. */
+export interface McpToolFields {
+  title?: string;
+  annotations?: Record<string, unknown>;
+  outputSchema?: Record<string, unknown>;
+  execution?: Record<string, unknown>;
+  icons?: unknown[];
+  _meta?: Record<string, unknown>;
 }
 
 /** Options of the running host that plugins may need. */
@@ -171,6 +187,70 @@ export interface CallContext {
   readonly endpoint: 'call' | 'mcp' | 'help' | 'cli';
   /** `/call`'s deprecated `raw_args` (strings), when the client sent them; the cli handler prefers them over `args`. */
   readonly rawArgs?: readonly string[];
+  /** Set on `/mcp` calls: how a plugin that speaks MCP upstream relays progress, logs and requests to the client. */
+  readonly mcp?: McpCallChannel;
+}
+
+/**
+ * What a call from an MCP client (`/mcp`) may send back to that client while it
+ * runs. The host routes each message to the client's request stream or session.
+ */
+export interface McpCallChannel {
+  /** The client asked for progress notifications (`_meta.progressToken`). */
+  readonly wantsProgress: boolean;
+  /** Relays a progress notification (the host puts in the client's own token). */
+  progress(p: { progress: number; total?: number; message?: string }): void;
+  /** Relays a notification about this call (`notifications/message`) with its params unchanged. */
+  notify(method: string, params: Record<string, unknown>): void;
+  /**
+   * Relays a request of the upstream to the client (`sampling/createMessage`,
+   * `elicitation/create`) and resolves with the client's result; rejects with an
+   * AtiError when the client cannot take it (no session, capability not declared).
+   */
+  request(method: string, params: Record<string, unknown>, signal: AbortSignal): Promise<Record<string, unknown>>;
+}
+
+/** An entry an MCP server lists (resource, resource template, prompt): its fields as sent. */
+export type McpListEntry = Record<string, unknown>;
+
+/** A prompt of an upstream MCP server: `name` is the exposed name, `upstreamName` the server's. */
+export interface McpPromptEntry {
+  name: string;
+  upstreamName: string;
+  /** The server's fields (title, description, arguments, icons …) except the name. */
+  fields: McpListEntry;
+}
+
+/**
+ * Resources, prompts, completions and logging of a provider that is an MCP
+ * server, for `/mcp` to federate (tools go through `tools`/`call` as usual).
+ * Lists are discovered when the generation is built, like tools.
+ */
+export interface McpFederation {
+  /** What the server offers besides tools, from its `initialize` answer. */
+  readonly capabilities: {
+    resources?: { subscribe?: boolean };
+    prompts?: Record<string, unknown>;
+    completions?: Record<string, unknown>;
+    logging?: Record<string, unknown>;
+  };
+  readonly resources: readonly McpListEntry[];
+  readonly resourceTemplates: readonly McpListEntry[];
+  readonly prompts: readonly McpPromptEntry[];
+  /**
+   * Sends one request to the server (`resources/read`, `prompts/get` with the
+   * upstream name, `completion/complete`, `logging/setLevel`) and resolves with its raw result.
+   */
+  request(
+    method: string,
+    params: Record<string, unknown>,
+    ctx: { signal: AbortSignal; mcp?: McpCallChannel },
+  ): Promise<Record<string, unknown>>;
+  /**
+   * Subscribes to updates of `uri` (one upstream subscription per URI however many
+   * listeners); resolves with the function that removes this listener.
+   */
+  subscribe(uri: string, onUpdated: (params: Record<string, unknown>) => void): Promise<() => Promise<void>>;
 }
 
 export interface ToolResult {
@@ -195,6 +275,9 @@ export interface ToolResult {
 export interface McpToolContent {
   content: unknown[];
   structuredContent?: Record<string, unknown>;
+  /** As the upstream sent it (absent when it sent none). */
+  isError?: boolean;
+  _meta?: Record<string, unknown>;
 }
 
 /**
@@ -261,6 +344,14 @@ export interface Provisioned {
    * Absent = reusable.
    */
   reusable?: boolean;
+  /**
+   * Asked by a rebuilding reload before it reuses this result for an unchanged manifest:
+   * resolve `false` to be provisioned again (e.g. the MCP server's tool list changed).
+   * `force` is set for `POST /admin/reload?force=true`. Errors count as `false`.
+   */
+  revalidate?(opts: { force: boolean; signal: AbortSignal }): Promise<boolean>;
+  /** Set by providers that are MCP servers: their resources, prompts, completions and logging. */
+  mcp?: McpFederation;
 }
 
 /** A handler plugin: the manifest fields it accepts (HandlerSchema) and how it provisions a provider. */

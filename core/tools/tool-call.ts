@@ -21,6 +21,7 @@ import type {
   CallContext,
   CallerIdentity,
   KeyringAccessor,
+  McpCallChannel,
   McpToolContent,
   ToolDefinition,
   ToolResult,
@@ -56,6 +57,8 @@ export interface ToolCallRequest {
   callLog?: CallLog;
   requesterIp?: string;
   userAgent?: string;
+  /** `/mcp` calls: how the plugin relays progress, logs and requests to the client. */
+  mcp?: McpCallChannel;
 }
 
 interface OutcomeBase {
@@ -214,6 +217,7 @@ async function run(req: ToolCallRequest, t0: number): Promise<ToolCallOutcome> {
     requestedName: req.name,
     endpoint: req.endpoint,
     ...(req.rawArgs ? { rawArgs: req.rawArgs } : {}),
+    ...(req.mcp ? { mcp: req.mcp } : {}),
   };
   let result;
   try {

@@ -10,9 +10,18 @@ import { ToolContentError, type McpToolContent, type SecretMatcher, type ToolRes
 /** Longest error text taken from the content of an error result. */
 const MAX_ERROR_TEXT = 4_000;
 
-type Block = { type: string; text?: string; data?: string; mimeType?: string };
+type Block = { type: string; text?: string; data?: string; mimeType?: string; [field: string]: unknown };
 
-/** One content block as the reference renders it. */
+/**
+ * A block as an object: the reference's four fields (`type`, `text`, `data`,
+ * `mimeType`, null when absent) plus every other field the block has, so an
+ * embedded `resource`, a `resource_link`'s `uri`/`name` or `annotations` survive.
+ */
+function blockObject(b: Block): Record<string, unknown> {
+  return { ...b, type: b.type, text: b.text ?? null, data: b.data ?? null, mimeType: b.mimeType ?? null };
+}
+
+/** One content block as the reference renders it when it is the only one. */
 function blockValue(b: Block): unknown {
   switch (b.type) {
     case 'text':
@@ -26,12 +35,8 @@ function blockValue(b: Block): unknown {
     case 'audio':
       return { type: b.type, data: b.data ?? null, mimeType: b.mimeType ?? null };
     default:
-      return { type: b.type, text: b.text ?? null, data: b.data ?? null, mimeType: b.mimeType ?? null };
+      return blockObject(b);
   }
-}
-
-function blockObject(b: Block): Record<string, unknown> {
-  return { type: b.type, text: b.text ?? null, data: b.data ?? null, mimeType: b.mimeType ?? null };
 }
 
 /** The text of an error result: its text blocks joined, cut to a bounded length. */
@@ -47,6 +52,8 @@ export function toToolResult(toolName: string, result: CallToolResult, redactor:
   const content = redactor.redactValue((result.content ?? []) as Block[]);
   const mcp: McpToolContent = { content };
   if (result.structuredContent !== undefined) mcp.structuredContent = redactor.redactValue(result.structuredContent);
+  if (typeof result.isError === 'boolean') mcp.isError = result.isError;
+  if (result._meta !== undefined) mcp._meta = redactor.redactValue(result._meta);
   if (result.isError === true) {
     throw new ToolContentError(`MCP tool '${toolName}' returned an error: ${errorText(content)}`, mcp);
   }

@@ -9,7 +9,7 @@
  * connects nothing. The session (child process or HTTP session) lives as long as
  * the provider: a reload that keeps the manifest and the keyring entries reuses it.
  */
-import { AtiError, injectedSecretMatcher, toAtiError } from '../../sdk/plugin.js';
+import { AtiError, injectedSecretMatcher, sha256, toAtiError } from '../../sdk/plugin.js';
 import {
   definePlugin,
   PLUGIN_API_VERSION,
@@ -21,11 +21,13 @@ import {
 import { toolFromManifest } from '../../sdk/plugin.js';
 import { toToolResult } from './call-result.js';
 import { discoveredToolDefinitions, listAllTools, upstreamName, type McpToolData } from './discovery.js';
+import { createFederation, discoverFederation, sameTools, type Discovered } from './federation.js';
 import { IGNORED_COMMON_FIELDS, mcpFields, providerSchema, validateMcpManifest } from './schema.js';
 // The MCP SDK is loaded with the first mcp provider, not at process start (it costs ~0.3 s of startup).
 import type { McpSession, RestartPolicy } from './session.js';
 import type { StderrLimits } from './stderr-log.js';
-import { resolveTarget } from './target.js';
+import { resolveTarget, type McpTarget } from './target.js';
+import type { Tool } from '@modelcontextprotocol/sdk/types.js';
 
 export type { McpSession } from './session.js';
 
@@ -55,10 +57,8 @@ function toArguments(args: unknown): Record<string, unknown> {
   );
 }
 
-function handWrittenTools(m: ProviderManifest): ToolDefinition[] {
-  return m.tools.map((t) =>
-    toolFromManifest(m, t, { mcpName: upstreamName(t.name, m.provider.name) } satisfies McpToolData),
-  );
+function handWrittenTools(m: ProviderManifest, prefix: string): ToolDefinition[] {
+  return m.tools.map((t) => toolFromManifest(m, t, { mcpName: upstreamName(t.name, prefix) } satisfies McpToolData));
 }
 
 /** A provider whose session could not be set up: its tools fail with `error`. */
@@ -73,7 +73,22 @@ function unavailable(tools: ToolDefinition[], error: AtiError, reusable: boolean
   };
 }
 
+/** A session shared by the provisions of one provider across reloads; closed with the last of them. */
+interface SharedSession {
+  session: McpSession;
+  refs: number;
+}
+
+/** Identity of what a session connects to: a provision adopts a handed-over session only for the same target. */
+function targetKey(target: McpTarget): string {
+  return target.kind === 'stdio'
+    ? sha256(JSON.stringify([target.command, target.args, target.env]))
+    : sha256(JSON.stringify([target.url.href, target.headers]));
+}
+
 export function createMcpPlugin(options: McpPluginOptions = {}): HandlerPlugin {
+  /** Sessions a reload found with a changed tool list, waiting for the provider's next provision. */
+  const handovers = new Map<string, { key: string; shared: SharedSession; tools: Tool[] }>();
   return definePlugin({
     apiVersion: PLUGIN_API_VERSION,
     name: 'mcp',
@@ -86,7 +101,7 @@ export function createMcpPlugin(options: McpPluginOptions = {}): HandlerPlugin {
     async provision(m, ctx): Promise<Provisioned> {
       const f = mcpFields(m);
       const log = ctx.logger;
-      const manual = handWrittenTools(m);
+      const manual = handWrittenTools(m, f.toolPrefix);
 
       if (ctx.options.checkOnly) {
         log.info({ transport: f.transport }, 'MCP discovery skipped (--check spawns and connects nothing)');
@@ -111,40 +126,66 @@ export function createMcpPlugin(options: McpPluginOptions = {}): HandlerPlugin {
       }
 
       const redactor = injectedSecretMatcher(resolved.secrets);
+      // A tools/list_changed notice makes the next rebuilding reload list the tools again
+      // over the same session; a different list provisions the provider again, and that
+      // provision adopts the running session (the child keeps its pid) with the new list.
       let toolsChanged = false;
-      const { McpSession, DEFAULT_RESTART } = await import('./session.js');
-      const session = new McpSession({
-        provider: m.provider.name,
-        target: resolved.target,
-        timeoutMs: f.timeoutMs,
-        connectTimeoutMs: Math.max(f.discoveryTimeoutMs, f.timeoutMs),
-        logger: log,
-        redact: (text) => redactor.redact(text),
-        restart: options.restart ?? DEFAULT_RESTART,
-        ...(options.stderrLimits ? { stderrLimits: options.stderrLimits } : {}),
-        onToolsChanged: () => {
-          toolsChanged = true;
-        },
-        restartCounter: ctx.metrics.counter('child_restarts_total', 'Restarts of stdio MCP server processes'),
-      });
+      const key = targetKey(resolved.target);
+      const handed = handovers.get(m.provider.name);
+      handovers.delete(m.provider.name);
+      let shared: SharedSession;
+      if (handed && handed.key === key && !handed.shared.session.isClosed) {
+        shared = handed.shared;
+        shared.refs++;
+      } else {
+        const { McpSession, DEFAULT_RESTART } = await import('./session.js');
+        const session = new McpSession({
+          provider: m.provider.name,
+          target: resolved.target,
+          timeoutMs: f.timeoutMs,
+          connectTimeoutMs: Math.max(f.discoveryTimeoutMs, f.timeoutMs),
+          logger: log,
+          redact: (text) => redactor.redact(text),
+          restart: options.restart ?? DEFAULT_RESTART,
+          ...(options.stderrLimits ? { stderrLimits: options.stderrLimits } : {}),
+          restartCounter: ctx.metrics.counter('child_restarts_total', 'Restarts of stdio MCP server processes'),
+        });
+        shared = { session, refs: 1 };
+      }
+      const session = shared.session;
+      session.onToolsChanged = () => {
+        toolsChanged = true;
+      };
       options.onSession?.(m.provider.name, session);
+      const release = async () => {
+        if (--shared.refs === 0) await session.close();
+      };
 
+      let found: Discovered | undefined;
       let discovered: ToolDefinition[] = [];
-      let discoveryOk = true;
       const t0 = performance.now();
       try {
-        const tools = await listAllTools(session, f.discoveryTimeoutMs, log, ctx.signal);
-        discovered = discoveredToolDefinitions(m, tools, new Set(manual.map((t) => t.name)), log);
+        const tools =
+          handed?.shared === shared ? handed.tools : await listAllTools(session, f.discoveryTimeoutMs, log, ctx.signal);
+        discovered = discoveredToolDefinitions(m, tools, new Set(manual.map((t) => t.name)), log, f.toolPrefix);
+        found = await discoverFederation(session, tools, f, log, ctx.signal);
         log.info(
-          { transport: f.transport, tools: discovered.length, duration_ms: Math.round(performance.now() - t0) },
+          {
+            transport: f.transport,
+            tools: discovered.length,
+            resources: found.resources.length,
+            resource_templates: found.resourceTemplates.length,
+            prompts: found.prompts.length,
+            duration_ms: Math.round(performance.now() - t0),
+          },
           'MCP tools discovered',
         );
       } catch (err) {
         if (ctx.signal.aborted) {
-          await session.close();
+          await release();
           throw err;
         }
-        discoveryOk = false;
+        found = undefined;
         const e = toAtiError(err, 'ATI_ERR_UPSTREAM');
         log.warn(
           { transport: f.transport, error: e.message, timeout_ms: f.discoveryTimeoutMs },
@@ -154,19 +195,34 @@ export function createMcpPlugin(options: McpPluginOptions = {}): HandlerPlugin {
         await session.disconnect();
       }
 
-      return {
+      const provisioned: Provisioned = {
         tools: [...manual, ...discovered],
-        // Not reusable after a failed discovery or a tools/list_changed notice: the next reload discovers again.
-        get reusable() {
-          return discoveryOk && !toolsChanged;
+        // Not reusable after a failed discovery: the next reload discovers again.
+        reusable: found !== undefined,
+        async revalidate({ force, signal }) {
+          if (!found) return false;
+          // Nothing announced and nothing forced: the session and its lists are current.
+          if (!toolsChanged && !force) return true;
+          toolsChanged = false;
+          // Listing again over the same session also re-initialises a session the server forgot.
+          const tools = await listAllTools(session, f.discoveryTimeoutMs, log, signal);
+          const same = sameTools(found.tools, tools);
+          log.info({ unchanged: same, tools: tools.length }, 'MCP tools listed again for a reload');
+          if (!same) handovers.set(m.provider.name, { key, shared, tools });
+          return same;
         },
         async call(tool, args, cctx) {
-          const mcpName = (tool.data as McpToolData | undefined)?.mcpName ?? upstreamName(tool.name, m.provider.name);
-          const result = await session.callTool(mcpName, toArguments(args), { signal: cctx.signal });
+          const mcpName = (tool.data as McpToolData | undefined)?.mcpName ?? upstreamName(tool.name, f.toolPrefix);
+          const result = await session.callTool(mcpName, toArguments(args), {
+            signal: cctx.signal,
+            ...(cctx.mcp ? { channel: cctx.mcp } : {}),
+          });
           return toToolResult(tool.name, result, redactor);
         },
-        close: () => session.close(),
+        close: release,
       };
+      if (found) provisioned.mcp = createFederation(session, found, redactor);
+      return provisioned;
     },
   });
 }

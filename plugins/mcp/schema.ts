@@ -36,6 +36,13 @@ export const providerSchema = {
         'stdio: extra environment of the child (it gets only PATH, HOME and these); `${key}` placeholders come from the keyring.',
     }),
   ),
+  tool_prefix: Type.Optional(
+    Type.String({
+      maxLength: 64,
+      description:
+        'Text put before every discovered tool and prompt name of this server (default "<name>:"; "" exposes them unprefixed). Letters, digits, "_", "-", "." and ":".',
+    }),
+  ),
   mcp_timeout_secs: Type.Optional(
     Type.Integer({
       minimum: 1,
@@ -64,6 +71,8 @@ export interface McpFields {
   args: string[];
   url: string | undefined;
   env: Record<string, string>;
+  /** Put before discovered tool and prompt names: `tool_prefix`, default `<provider>:`. */
+  toolPrefix: string;
   timeoutMs: number;
   discoveryTimeoutMs: number;
 }
@@ -76,10 +85,14 @@ export function mcpFields(m: McpManifest): McpFields {
     args: p.mcp_args ?? [],
     url: p.mcp_url,
     env: p.mcp_env ?? {},
+    toolPrefix: p.tool_prefix ?? `${p.name}:`,
     timeoutMs: (p.mcp_timeout_secs ?? DEFAULT_TIMEOUT_SECS) * 1000,
     discoveryTimeoutMs: (p.mcp_discovery_timeout_secs ?? DEFAULT_DISCOVERY_TIMEOUT_SECS) * 1000,
   };
 }
+
+/** Characters of an MCP tool name (the 2025-11-25 spec: A-Z a-z 0-9 _ - .) plus `:`, the reference's separator. */
+const TOOL_PREFIX = /^[A-Za-z0-9_.:-]*$/;
 
 /**
  * The MCP HTTP transport: `bearer`, `header` and `basic` give one header named
@@ -120,6 +133,12 @@ export function validateMcpManifest(m: McpManifest): PluginIssue[] {
         message: `auth_type = "${p.auth_type}" needs auth_key_name (the keyring entry holding the secret)`,
       });
     }
+  }
+  if (!TOOL_PREFIX.test(f.toolPrefix)) {
+    issues.push({
+      field: 'provider.tool_prefix',
+      message: `tool_prefix may hold only letters, digits, "_", "-", "." and ":" (found "${f.toolPrefix}")`,
+    });
   }
   if (p.auth_generator) {
     issues.push({

@@ -18,16 +18,23 @@ import type { RequestOptions } from '@modelcontextprotocol/sdk/shared/protocol.j
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import {
   CallToolResultSchema,
+  CreateMessageRequestSchema,
+  ElicitRequestSchema,
   ErrorCode,
   ListToolsResultSchema,
+  LoggingMessageNotificationSchema,
   McpError,
+  NotificationSchema,
+  RequestSchema,
+  ResourceUpdatedNotificationSchema,
+  ResultSchema,
   ToolListChangedNotificationSchema,
   type CallToolResult,
   type ListToolsResult,
   type ServerCapabilities,
 } from '@modelcontextprotocol/sdk/types.js';
 import { AtiError } from '../../sdk/plugin.js';
-import type { Logger } from '../../sdk/plugin.js';
+import type { Logger, McpCallChannel } from '../../sdk/plugin.js';
 import { ATI_VERSION as VERSION } from '../../sdk/plugin.js';
 import { createHttpTransport } from './http-transport.js';
 import { DEFAULT_STDERR_LIMITS, StderrLog, type StderrLimits } from './stderr-log.js';
@@ -67,6 +74,35 @@ export interface CallOptions {
   /** Overrides the session's request timeout. */
   timeoutMs?: number;
   signal?: AbortSignal;
+  /** The MCP client this request is for (progress, logs and server requests are relayed to it). */
+  channel?: McpCallChannel;
+}
+
+/**
+ * Schemas that keep a message's params exactly as sent (the SDK's own request
+ * schemas would drop fields they do not know, e.g. in an elicitation's form schema).
+ */
+const RawLogMessage = NotificationSchema.extend({ method: LoggingMessageNotificationSchema.shape.method });
+const RawResourceUpdated = NotificationSchema.extend({ method: ResourceUpdatedNotificationSchema.shape.method });
+const RawSamplingRequest = RequestSchema.extend({ method: CreateMessageRequestSchema.shape.method });
+const RawElicitRequest = RequestSchema.extend({ method: ElicitRequestSchema.shape.method });
+
+/**
+ * The capabilities the proxy declares to the server: it relays sampling and
+ * elicitation to its own clients (servers such as server-everything only offer
+ * their sampling and elicitation tools to clients that declare them).
+ */
+export const CLIENT_CAPABILITIES = { sampling: {}, elicitation: {} };
+
+/**
+ * An HTTP error that says the server no longer knows our session (it restarted):
+ * 404 per the spec, 400 "No valid session ID" / "Server not initialized" from real servers.
+ * The server did not process the request, so a new session may send it again.
+ */
+export function isSessionLost(err: unknown): boolean {
+  if (!(err instanceof StreamableHTTPError)) return false;
+  if (err.code === 404) return true;
+  return err.code === 400 && /session|not initialized/i.test(err.message);
 }
 
 /** Longest upstream text kept in an error message. */
@@ -93,9 +129,17 @@ export class McpSession {
   pid: number | undefined;
   /** Restarts begun after the first successful connection. */
   restarts = 0;
+  /** Called when the server sends `notifications/tools/list_changed` (the provider that owns the session sets it). */
+  onToolsChanged: (() => void) | undefined;
+  /** Upstream sessions re-initialised after the server forgot one. */
+  reinitialisations = 0;
+  /** Calls in flight that carry a client channel; server→client messages without a token go to the only one. */
+  private readonly channels = new Set<McpCallChannel>();
+  private readonly resourceListeners = new Set<(params: Record<string, unknown>) => void>();
 
   constructor(private readonly opts: SessionOptions) {
     this.policy = opts.restart ?? DEFAULT_RESTART;
+    this.onToolsChanged = opts.onToolsChanged;
     this.logger = opts.logger;
     if (opts.target.kind === 'stdio')
       this.stderr = new StderrLog(opts.logger, opts.redact, opts.stderrLimits ?? DEFAULT_STDERR_LIMITS);
@@ -103,6 +147,10 @@ export class McpSession {
 
   get kind(): 'stdio' | 'http' {
     return this.opts.target.kind;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
   }
 
   get isConnected(): boolean {
@@ -146,6 +194,22 @@ export class McpSession {
     );
   }
 
+  /** Any request; the result is returned as the server sent it. */
+  request(method: string, params: Record<string, unknown>, opts: CallOptions = {}): Promise<Record<string, unknown>> {
+    return this.run(method, opts, (client, o) => client.request({ method, params }, ResultSchema, o));
+  }
+
+  /** Listens to `notifications/resources/updated`; returns the function that stops listening. */
+  onResourceUpdated(listener: (params: Record<string, unknown>) => void): () => void {
+    this.resourceListeners.add(listener);
+    return () => this.resourceListeners.delete(listener);
+  }
+
+  /** Calls in flight with a client channel (tests and logs). */
+  get callsInFlight(): number {
+    return this.channels.size;
+  }
+
   /** Drops the current connection (kills the child) without closing the session: the next request reconnects. */
   async disconnect(): Promise<void> {
     const client = this.client;
@@ -176,23 +240,66 @@ export class McpSession {
   ): Promise<T> {
     const timeoutMs = opts.timeoutMs ?? this.opts.timeoutMs;
     const deadline = Date.now() + timeoutMs;
-    for (let attempt = 0; ; attempt++) {
-      const client = await this.ensure(deadline, opts.signal, method, timeoutMs);
-      const o: RequestOptions = { timeout: Math.max(1, deadline - Date.now()) };
-      if (opts.signal) o.signal = opts.signal;
-      try {
-        return await fn(client, o);
-      } catch (err) {
-        // A Streamable HTTP server answers 404 to a session it no longer knows (it restarted):
-        // the request was not processed, so initialise a new session and send it once more.
-        if (attempt === 0 && err instanceof StreamableHTTPError && err.code === 404 && client === this.client) {
-          this.logger.info({ method }, 'MCP session expired upstream (HTTP 404); initialising a new session');
-          await this.disconnect();
-          continue;
+    const channel = opts.channel;
+    if (channel) this.channels.add(channel);
+    try {
+      for (let attempt = 0; ; attempt++) {
+        const client = await this.ensure(deadline, opts.signal, method, timeoutMs);
+        const o: RequestOptions = { timeout: Math.max(1, deadline - Date.now()) };
+        if (opts.signal) o.signal = opts.signal;
+        if (channel?.wantsProgress) {
+          // The SDK sends its own progress token upstream and maps the notifications back to this request.
+          o.onprogress = (p) =>
+            channel.progress({
+              progress: p.progress,
+              ...(p.total !== undefined ? { total: p.total } : {}),
+              ...(p.message !== undefined ? { message: p.message } : {}),
+            });
         }
-        throw this.mapError(err, method, timeoutMs, opts.signal);
+        try {
+          return await fn(client, o);
+        } catch (err) {
+          // The server forgot our session (it restarted): the request was not processed,
+          // so initialise a new session and send it once more.
+          if (attempt === 0 && isSessionLost(err) && client === this.client) {
+            this.reinitialisations++;
+            this.logger.info(
+              { method, status: (err as StreamableHTTPError).code },
+              'MCP session lost upstream; initialising a new session',
+            );
+            await this.disconnect();
+            continue;
+          }
+          throw this.mapError(err, method, timeoutMs, opts.signal);
+        }
       }
+    } finally {
+      if (channel) this.channels.delete(channel);
     }
+  }
+
+  /**
+   * The client channel a server→client message without a request token belongs to:
+   * the only call in flight, or none when there are several (a message cannot be
+   * attributed, so it is not shown to any client).
+   */
+  private soleChannel(): McpCallChannel | undefined {
+    if (this.channels.size !== 1) return undefined;
+    return this.channels.values().next().value;
+  }
+
+  private relayRequest(method: string, params: Record<string, unknown>, signal: AbortSignal) {
+    const channel = this.soleChannel();
+    if (!channel) {
+      const n = this.channels.size;
+      throw new McpError(
+        ErrorCode.InvalidRequest,
+        n === 0
+          ? `${method}: no client call is in flight to answer it`
+          : `${method}: ${n} client calls are in flight on this session; the proxy cannot tell which client it is for`,
+      );
+    }
+    return channel.request(method, params, signal);
   }
 
   /** The ready client, connecting or waiting for a scheduled restart when there is none. */
@@ -246,13 +353,25 @@ export class McpSession {
       target.kind === 'stdio'
         ? createStdioTransport(target, this.stderr!)
         : createHttpTransport(target, this.opts.timeoutMs);
-    const client = new Client({ name: 'ati-proxy', version: VERSION }, { capabilities: {} });
+    const client = new Client({ name: 'ati-proxy', version: VERSION }, { capabilities: CLIENT_CAPABILITIES });
     client.onerror = (err) => this.onTransportError(err);
     client.onclose = () => this.onClosed(client);
     client.setNotificationHandler(ToolListChangedNotificationSchema, () => {
-      this.logger.info({}, 'MCP server reports that its tool list changed; the next reload discovers it again');
-      this.opts.onToolsChanged?.();
+      this.logger.info({}, 'MCP server reports that its tool list changed; the next reload lists it again');
+      this.onToolsChanged?.();
     });
+    client.setNotificationHandler(RawLogMessage, (n) => {
+      const channel = this.soleChannel();
+      if (channel) channel.notify(n.method, n.params ?? {});
+      else this.logger.debug({ in_flight: this.channels.size }, 'MCP server log message not attributable to a call');
+    });
+    client.setNotificationHandler(RawResourceUpdated, (n) => {
+      for (const l of this.resourceListeners) l(n.params ?? {});
+    });
+    client.setRequestHandler(RawSamplingRequest, (r, extra) =>
+      this.relayRequest(r.method, r.params ?? {}, extra.signal),
+    );
+    client.setRequestHandler(RawElicitRequest, (r, extra) => this.relayRequest(r.method, r.params ?? {}, extra.signal));
     this.transport = transport;
     try {
       await client.connect(transport, { timeout: this.opts.connectTimeoutMs });
@@ -265,6 +384,7 @@ export class McpSession {
       await client.close().catch(() => undefined);
       throw this.closedError();
     }
+    deferResponses(transport);
     this.client = client;
     this.connectedAt = Date.now();
     this.everConnected = true;
@@ -381,7 +501,10 @@ export class McpSession {
         return new AtiError('ATI_ERR_UPSTREAM', `MCP error: ${why} before answering ${method}`);
       }
       const text = err.message.replace(/^MCP error -?\d+: /, '');
-      return new AtiError('ATI_ERR_UPSTREAM', `MCP protocol error (code ${err.code}): ${clean(text)}`);
+      // `mcp_code` lets `/mcp` answer with the server's own JSON-RPC error code.
+      return new AtiError('ATI_ERR_UPSTREAM', `MCP protocol error (code ${err.code}): ${clean(text)}`, {
+        details: { mcp_code: err.code, mcp_message: clean(text) },
+      });
     }
     if (err instanceof StreamableHTTPError) {
       const text = err.message.replace(/^Streamable HTTP error: /, '');
@@ -401,6 +524,23 @@ export class McpSession {
       `MCP transport error: ${clean(e instanceof Error ? e.message : String(err))}${cause}`,
     );
   }
+}
+
+/**
+ * The SDK runs notification handlers one microtask late but response handlers at
+ * once, so when a server's last progress or log notification and its response
+ * arrive in one read (stdio), the response ends the request first and the
+ * notification is lost. Handing responses on one microtask later keeps the
+ * order the server sent them in. Installed once the client is connected (the SDK
+ * chains its own handler onto the transport's when it connects).
+ */
+export function deferResponses(transport: Transport): void {
+  const handler = transport.onmessage;
+  if (!handler) return;
+  transport.onmessage = (msg, extra) => {
+    if ('id' in msg && !('method' in msg)) void Promise.resolve().then(() => handler(msg, extra));
+    else handler(msg, extra);
+  };
 }
 
 function formatSeconds(ms: number): string {

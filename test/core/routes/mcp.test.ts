@@ -8,8 +8,6 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { LATEST_PROTOCOL_VERSION, McpError } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { AtiError } from '../../../kernel/errors.js';
-import type { PipelineStage } from '../../../core/pipeline/types.js';
 import { ROUTE_MODULES } from '../../../core/routes/index.js';
 import { createMcpRoutes, mcpRoutes } from '../../../core/routes/mcp.js';
 import { createMcpPlugin } from '../../../plugins/mcp/index.js';
@@ -17,6 +15,7 @@ import { makeAtiDir, type TempAtiDir } from '../../helpers/ati-dir.js';
 import { startHost, type TestHost } from '../../helpers/host.js';
 import { captureLogs, type LogCapture } from '../../helpers/log-capture.js';
 import { makeTestPlugin } from '../../helpers/test-plugin.js';
+import { testBearerAuth, testToken } from '../../helpers/test-bearer-auth.js';
 import { stdioManifest } from '../../plugins/mcp/helpers.js';
 
 const MANIFESTS = {
@@ -30,23 +29,7 @@ const MANIFESTS = {
 
 const SCOPES = ['tool:t_allowed', 'tool:fx:*', 'tool:int_hidden'];
 
-function token(sub: string, scopes: string[]): string {
-  return `test:${Buffer.from(JSON.stringify({ sub, scopes })).toString('base64url')}`;
-}
-
-/** Stands in for JWT auth: sets the caller from the test token; no token = no caller. */
-const testAuth: PipelineStage = {
-  name: 'test-auth',
-  run(req, state) {
-    const h = req.headers['authorization'];
-    if (!h) return undefined;
-    const m = /^Bearer test:(.+)$/.exec(h);
-    if (!m) return { error: new AtiError('ATI_ERR_UNAUTHENTICATED') };
-    const c = JSON.parse(Buffer.from(m[1]!, 'base64url').toString('utf8')) as { sub: string; scopes: string[] };
-    state.caller = { sub: c.sub, scopes: c.scopes, unrestricted: c.scopes.includes('*') };
-    return undefined;
-  },
-};
+const token = testToken;
 
 describe('POST /mcp', () => {
   // One host (and one MCP child) serves the tests that do not need their own configuration.
@@ -65,7 +48,7 @@ describe('POST /mcp', () => {
     const host = await startHost(dir.dir, [createMcpPlugin(), makeTestPlugin()], {
       logger: capture.logger,
       routes,
-      ...(opts.auth === false ? {} : { stages: [testAuth], services: { authMode: () => 'jwt' as const } }),
+      ...(opts.auth === false ? {} : { stages: [testBearerAuth], services: { authMode: () => 'jwt' as const } }),
     });
     return { dir, th: host, logs: capture };
   }
@@ -130,7 +113,8 @@ describe('POST /mcp', () => {
     await start();
     const client = await connect(SCOPES);
     expect(client.getServerVersion()).toMatchObject({ name: 'ati-proxy' });
-    expect(client.getServerCapabilities()).toEqual({ tools: { listChanged: false } });
+    // A session (the SDK client keeps the Mcp-Session-Id) is told when its tool list changes.
+    expect(client.getServerCapabilities()).toEqual({ tools: { listChanged: true }, logging: {} });
     const { tools, nextCursor } = await client.listTools();
     expect(nextCursor).toBeUndefined();
     expect(tools.map((t) => t.name)).toEqual([
@@ -144,6 +128,9 @@ describe('POST /mcp', () => {
       'fx:pid',
       'fx:multi',
       'fx:changed',
+      'fx:grow',
+      'fx:sleep',
+      'fx:notify',
       't_open',
       't_allowed',
     ]);
@@ -161,16 +148,15 @@ describe('POST /mcp', () => {
   it('calls tools with /call semantics: MCP content forwarded, alias, internal tool with its scope, audit line', async () => {
     await start();
     const client = await connect(SCOPES);
+    // The upstream's result exactly as it sent it (this server sends no isError on success).
     expect(await client.callTool({ name: 'fx:add', arguments: { a: 1, b: 2 } })).toEqual({
       content: [{ type: 'text', text: '{"sum":3}' }],
-      isError: false,
     });
     expect(await client.callTool({ name: 'fx:multi' })).toEqual({
       content: [
         { type: 'text', text: 'first' },
         { type: 'image', data: 'aGVsbG8=', mimeType: 'image/png' },
       ],
-      isError: false,
     });
     const plain = await client.callTool({ name: 't_allowed', arguments: { x: 5 } });
     expect(plain).toEqual({
@@ -299,7 +285,7 @@ describe('POST /mcp', () => {
     expect(batch.status).toBe(200);
     const answers = batch.body as Array<{ id: number; result?: unknown; error?: { code: number } }>;
     expect(answers.map((a) => a.id)).toEqual([1, 2, 3, 4, 5]);
-    expect(answers[1]!.result).toEqual({ content: [{ type: 'text', text: '{"sum":4}' }], isError: false });
+    expect(answers[1]!.result).toEqual({ content: [{ type: 'text', text: '{"sum":4}' }] });
     expect(answers[2]!.error!.code).toBe(-32001);
     expect(answers[3]!.error!.code).toBe(-32601);
     expect(answers[4]!.result).toEqual({});
@@ -319,20 +305,25 @@ describe('POST /mcp', () => {
       cursor = page.nextCursor;
       pages++;
     } while (cursor);
-    expect(pages).toBe(3);
-    expect(names).toHaveLength(12);
-    expect(new Set(names).size).toBe(12);
+    expect(pages).toBe(4);
+    expect(names).toHaveLength(15);
+    expect(new Set(names).size).toBe(15);
     const bad = (await client.listTools({ cursor: 'not-a-cursor' }).catch((e: unknown) => e)) as McpError;
     expect(bad.code).toBe(-32602);
   });
 
-  it('answers GET and DELETE /mcp with 405 and Allow: POST', async () => {
+  it('answers GET and DELETE /mcp without a session with 400, and with an unknown session with 404', async () => {
     await start();
     for (const method of ['GET', 'DELETE']) {
-      const res = await fetch(`${th!.url}/mcp`, { method, headers: { accept: 'text/event-stream' } });
-      expect(res.status).toBe(405);
-      expect(res.headers.get('allow')).toBe('POST');
-      await res.body?.cancel();
+      const none = await fetch(`${th!.url}/mcp`, { method, headers: { accept: 'text/event-stream' } });
+      expect(none.status).toBe(400);
+      expect(await none.json()).toMatchObject({ error: { message: 'Bad Request: Mcp-Session-Id header is required' } });
+      const unknown = await fetch(`${th!.url}/mcp`, {
+        method,
+        headers: { accept: 'text/event-stream', 'mcp-session-id': 'no-such-session' },
+      });
+      expect(unknown.status).toBe(404);
+      await unknown.body?.cancel();
     }
   });
 

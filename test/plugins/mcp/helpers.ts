@@ -7,6 +7,8 @@ import type { CallContext, ToolResult } from '../../../core/plugin/contract.js';
 
 export const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'fixtures', 'mcp');
 export const STDIO_SERVER = path.join(FIXTURES, 'stdio-server.mjs');
+/** The conformance suite's reference server, ported (`stdio` or `http` as its first argument). */
+export const CONFORMANCE_SERVER = path.join(FIXTURES, 'conformance-server.mjs');
 
 /** A `[provider]` table for the stdio fixture; `args` are extra fixture flags. */
 export function stdioManifest(

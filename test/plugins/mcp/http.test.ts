@@ -105,14 +105,32 @@ describe('mcp plugin: Streamable HTTP upstream', () => {
     expect((await callTool(host, 'up:echo', { text: 'alive' })).value).toBe('alive');
   });
 
-  it('starts a new session when the server forgot the old one (404), without failing the call', async () => {
-    upstream = (await startHttpMcpServer({ json: true })) as HttpFixture;
+  for (const lostSession of [404, 400] as const) {
+    it(`starts a new session when the server forgot the old one (${lostSession}), without failing the call`, async () => {
+      upstream = (await startHttpMcpServer({ json: true, lostSession })) as HttpFixture;
+      const { host } = await start({ 'manifests/up.toml': httpManifest('up', upstream.url) });
+      expect((await callTool(host, 'up:echo', { text: 'one' })).value).toBe('one');
+      upstream.forgetSessions();
+      expect((await callTool(host, 'up:echo', { text: 'two' })).value).toBe('two');
+      expect(upstream.stats.initializes).toBe(2);
+      expect(sessions.get('up')!.reinitialisations).toBe(1);
+      await logs.waitFor(
+        (l) => l.message === 'MCP session lost upstream; initialising a new session' && l['status'] === lostSession,
+      );
+    });
+  }
+
+  it('heals a forgotten session on a forced reload, keeping the provider when its tools did not change', async () => {
+    upstream = (await startHttpMcpServer({ json: true, lostSession: 400 })) as HttpFixture;
     const { host } = await start({ 'manifests/up.toml': httpManifest('up', upstream.url) });
-    expect((await callTool(host, 'up:echo', { text: 'one' })).value).toBe('one');
+    const before = host.current.providers.get('up');
     upstream.forgetSessions();
-    expect((await callTool(host, 'up:echo', { text: 'two' })).value).toBe('two');
+    const r = await host.reload('test', { force: true });
+    expect(r).toMatchObject({ status: 'applied' });
+    expect(host.current.providers.get('up')).toBe(before);
     expect(upstream.stats.initializes).toBe(2);
-    await logs.waitFor((l) => l.message.startsWith('MCP session expired upstream'));
+    expect((await callTool(host, 'up:echo', { text: 'after' })).value).toBe('after');
+    expect(upstream.stats.initializes).toBe(2);
   });
 
   it('deletes the session when the provider closes', async () => {

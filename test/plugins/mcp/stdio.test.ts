@@ -52,6 +52,9 @@ describe('mcp plugin: stdio upstream', () => {
       'fx:pid',
       'fx:multi',
       'fx:changed',
+      'fx:grow',
+      'fx:sleep',
+      'fx:notify',
       'fx:extra_0',
       'fx:extra_1',
       'fx:extra_2',
@@ -67,7 +70,7 @@ describe('mcp plugin: stdio upstream', () => {
       description: 'Echo the text back',
       inputSchema: { type: 'object', properties: { text: { type: 'string' } }, required: ['text'] },
     });
-    await logs.waitFor((l) => l.message === 'MCP tools discovered' && l['tools'] === 14 && l['provider'] === 'fx');
+    await logs.waitFor((l) => l.message === 'MCP tools discovered' && l['tools'] === 17 && l['provider'] === 'fx');
   });
 
   it('calls tools through one session and converts results as the reference does', async () => {
@@ -254,18 +257,36 @@ describe('mcp plugin: stdio upstream', () => {
     expect(isAlive(pid)).toBe(true);
   });
 
-  it('discovers again on the next reload after the server announced tools/list_changed', async () => {
+  it('lists the tools again after tools/list_changed and keeps the child while the list is the same', async () => {
     const { host } = await start({
       'manifests/fx.toml': stdioManifest('fx'),
       'manifests/zz.toml': '[provider]\nname = "zz"\ndescription = "d"\nhandler = "test"\n',
     });
-    await dir!.manifest('zz', '[provider]\nname = "zz"\ndescription = "e"\nhandler = "test"\n');
-    expect(await host.reload('test')).toMatchObject({ reused: ['fx'] });
+    const pid = (await callTool(host, 'fx:pid')).value as number;
     expect((await callTool(host, 'fx:changed')).value).toBe('announced');
     await logs.waitFor((l) => l.message.startsWith('MCP server reports that its tool list changed'));
+    // A notice alone does not restart the server: the list is fetched again over the same session.
+    await dir!.manifest('zz', '[provider]\nname = "zz"\ndescription = "e"\nhandler = "test"\n');
+    expect(await host.reload('test')).toMatchObject({ reused: ['fx'] });
+    expect(await logs.waitFor((l) => l.message === 'MCP tools listed again for a reload')).toMatchObject({
+      unchanged: true,
+    });
+    expect((await callTool(host, 'fx:pid')).value).toBe(pid);
+    // A different list: the provider is provisioned again with the new tool, over the same child.
+    expect((await callTool(host, 'fx:grow')).value).toBe('grown_0');
     await dir!.manifest('zz', '[provider]\nname = "zz"\ndescription = "f"\nhandler = "test"\n');
     const r = await host.reload('test');
     expect(r.status === 'applied' && r.provisioned.sort()).toEqual(['fx', 'zz']);
+    expect(host.current.tools.has('fx:grown_0')).toBe(true);
+    expect((await callTool(host, 'fx:pid')).value).toBe(pid);
+    expect(isAlive(pid)).toBe(true);
+  });
+
+  it('keeps the child across a forced reload (same tools), and heals it no matter what', async () => {
+    const { host } = await start({ 'manifests/fx.toml': stdioManifest('fx') });
+    const pid = (await callTool(host, 'fx:pid')).value as number;
+    for (let i = 0; i < 3; i++) expect(await host.reload('test', { force: true })).toMatchObject({ reused: ['fx'] });
+    expect((await callTool(host, 'fx:pid')).value).toBe(pid);
   });
 
   it('re-provisions (new child) when a keyring entry the provider reads changes', async () => {
